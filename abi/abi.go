@@ -1,0 +1,249 @@
+// Package abi is the contract between wasmroute and a route module: the host
+// module's name, one constant per host function with its signature, the
+// exports a module provides, and the codes host functions return.
+//
+// It is the single source of truth: the host (package host) registers exactly
+// these functions, the Go guest SDK imports exactly these names, and ABI.md
+// restates the contract for authors in other languages. It imports only the
+// standard library so guest code may import it too.
+//
+// # Shape
+//
+// A module exports "memory" and one function per HTTP method it serves, named
+// exactly as in Methods, each with no parameters and no results. An optional
+// "_initialize" export runs once per instance before any method. During a
+// method call the guest pulls what it needs from the request through the
+// functions below and pushes its response the same way; nothing is serialized
+// that the guest did not ask for.
+//
+// # Memory
+//
+// Every pointer is an offset into the guest's exported memory, and every
+// (ptr, len) pair must lie inside it: a range that does not traps the guest
+// (the call fails and the client gets 500). Integers are unsigned 32-bit
+// unless a result is documented as signed.
+//
+// Getters take a buffer (buf, bufLen) and return the full length of the value.
+// When the value fits (length <= bufLen) it is written to buf[0:length];
+// otherwise nothing is written and the guest calls again with a buffer of at
+// least the returned length. A getter never fails for a well-formed call.
+//
+// A list (header names, the values of one header, route params) is encoded
+// as its items one after another, each item a 4-byte little-endian length
+// followed by that many bytes:
+//
+//	"text/html", "*/*"  ->  09 00 00 00 't' 'e' 'x' 't' '/' 'h' 't' 'm' 'l'
+//	                        03 00 00 00 '*' '/' '*'
+//
+// An empty list (an absent header, an unknown param, an optional catch-all
+// that matched nothing) has length 0.
+//
+// # Versioning
+//
+// Functions live in the host module named ModuleName. A later, incompatible
+// ABI gets a new module name ("wasmroute_v2"), and the host keeps serving
+// modules that import ModuleName unchanged. Additions that do not change an
+// existing function's meaning (a new function, a new error code returned only
+// by a new function) may be made to v1; a guest that imports a function the
+// host does not provide is rejected at load time, naming that import.
+package abi
+
+// ModuleName is the name of the host module whose functions a guest imports.
+const ModuleName = "wasmroute_v1"
+
+// Exports a module may provide besides its methods.
+const (
+	// ExportMemory is the guest's linear memory; required.
+	ExportMemory = "memory"
+	// ExportInitialize, when exported, runs once per instance before any
+	// method, as in the WASI reactor model. Go's c-shared build mode emits it.
+	ExportInitialize = "_initialize"
+	// ExportStart marks a WASI command (a program with main). It is rejected:
+	// a route module must be a reactor.
+	ExportStart = "_start"
+)
+
+// Methods lists the HTTP methods a module can export, in the order the Allow
+// header lists them (alphabetical). Each export has the signature () -> ().
+var Methods = [...]string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
+
+// Error codes returned as a negative i32 by the functions that can fail. Zero
+// means success. A guest can recover from every one of them; out-of-bounds
+// memory access is not an error code but a trap.
+const (
+	// OK: the call succeeded.
+	OK int32 = 0
+	// ErrInvalid: an argument is not acceptable, e.g. a status outside
+	// 200..999, a header name that is not an HTTP token, or a header value
+	// with CR, LF or NUL.
+	ErrInvalid int32 = -1
+	// ErrHeadersSent: the status or a header was changed after the body
+	// started (the first BodyWrite or Flush sends the head).
+	ErrHeadersSent int32 = -2
+	// ErrBodyNotAllowed: a body was written for a status that has none (1xx,
+	// 204, 304). HEAD requests are not an error: their body is dropped.
+	ErrBodyNotAllowed int32 = -3
+	// ErrTooLarge: a size limit was reached, e.g. the request body is longer
+	// than the route's body limit (the client then gets 413 if nothing was
+	// sent yet) or the response grew past the response limit.
+	ErrTooLarge int32 = -4
+	// ErrClosed: the client is gone; nothing more can be read or written.
+	ErrClosed int32 = -5
+)
+
+// Host functions, in the order ABI.md documents them. Each constant is the
+// import name; the comment gives its WebAssembly signature.
+const (
+	// FuncMethod writes the request method, e.g. "GET".
+	//
+	//	method(buf i32, buf_len i32) -> (len i32)
+	FuncMethod = "method"
+
+	// FuncPath writes the request path as the client sent it, escaped, e.g.
+	// "/blog/hello%20world". It never contains the query.
+	//
+	//	path(buf i32, buf_len i32) -> (len i32)
+	FuncPath = "path"
+
+	// FuncQuery writes the raw query without '?', e.g. "a=1&tag=x&tag=y", or
+	// nothing when there is none.
+	//
+	//	query(buf i32, buf_len i32) -> (len i32)
+	FuncQuery = "query"
+
+	// FuncProtocol writes the protocol, e.g. "HTTP/1.1" or "HTTP/2.0".
+	//
+	//	protocol(buf i32, buf_len i32) -> (len i32)
+	FuncProtocol = "protocol"
+
+	// FuncRemoteAddr writes the client's address as "ip:port".
+	//
+	//	remote_addr(buf i32, buf_len i32) -> (len i32)
+	FuncRemoteAddr = "remote_addr"
+
+	// FuncHeaderNames writes the list of request header names, lowercase,
+	// sorted, each once. "host" is included.
+	//
+	//	header_names(buf i32, buf_len i32) -> (len i32)
+	FuncHeaderNames = "header_names"
+
+	// FuncHeaderValues writes the list of values of the request header
+	// named by (name, name_len), matched case-insensitively, in the order
+	// received. An absent header gives an empty list.
+	//
+	//	header_values(name i32, name_len i32, buf i32, buf_len i32) -> (len i32)
+	FuncHeaderValues = "header_values"
+
+	// FuncParamNames writes the list of the route's param names in path
+	// order, e.g. ["slug"] for app/blog/[slug].
+	//
+	//	param_names(buf i32, buf_len i32) -> (len i32)
+	FuncParamNames = "param_names"
+
+	// FuncParamValues writes the list of values of the route param named by
+	// (name, name_len), decoded: one item for [x], one per segment for
+	// [...x] and [[...x]] (none when an optional catch-all matched nothing),
+	// and an empty list for a name the route does not have.
+	//
+	//	param_values(name i32, name_len i32, buf i32, buf_len i32) -> (len i32)
+	FuncParamValues = "param_values"
+
+	// FuncBodyRead reads the next bytes of the request body into buf and
+	// returns how many it wrote, at most buf_len. It returns 0 only at the
+	// end of the body (or when buf_len is 0), or ErrTooLarge / ErrClosed.
+	//
+	//	body_read(buf i32, buf_len i32) -> (n_or_err i32)
+	FuncBodyRead = "body_read"
+
+	// FuncSetStatus sets the response status (default 200). ErrInvalid
+	// outside 200..999 (informational 1xx statuses are not supported);
+	// ErrHeadersSent after the body started.
+	//
+	//	set_status(code i32) -> (err i32)
+	FuncSetStatus = "set_status"
+
+	// FuncHeaderSet replaces the response header (name, name_len) with the
+	// single value (value, value_len). ErrInvalid for a bad name or value;
+	// ErrHeadersSent after the body started.
+	//
+	//	header_set(name i32, name_len i32, value i32, value_len i32) -> (err i32)
+	FuncHeaderSet = "header_set"
+
+	// FuncHeaderAdd appends a value to the response header (name, name_len),
+	// so that e.g. several Set-Cookie headers all reach the client. Errors as
+	// for FuncHeaderSet.
+	//
+	//	header_add(name i32, name_len i32, value i32, value_len i32) -> (err i32)
+	FuncHeaderAdd = "header_add"
+
+	// FuncHeaderDel removes the response header (name, name_len). Errors as
+	// for FuncHeaderSet.
+	//
+	//	header_del(name i32, name_len i32) -> (err i32)
+	FuncHeaderDel = "header_del"
+
+	// FuncBodyWrite appends (buf, buf_len) to the response body. The first
+	// write sends the status and headers. ErrBodyNotAllowed for a status
+	// without a body, ErrTooLarge past the response limit, ErrClosed when the
+	// client is gone.
+	//
+	//	body_write(buf i32, buf_len i32) -> (err i32)
+	FuncBodyWrite = "body_write"
+
+	// FuncFlush sends what was written so far to the client now (sending the
+	// head first if needed), e.g. one server-sent event. ErrClosed when the
+	// client is gone.
+	//
+	//	flush() -> (err i32)
+	FuncFlush = "flush"
+)
+
+// Funcs lists every host function of ModuleName with its signature, in the
+// order above. Parameters and results are all i32.
+var Funcs = [...]Func{
+	{FuncMethod, 2, 1},
+	{FuncPath, 2, 1},
+	{FuncQuery, 2, 1},
+	{FuncProtocol, 2, 1},
+	{FuncRemoteAddr, 2, 1},
+	{FuncHeaderNames, 2, 1},
+	{FuncHeaderValues, 4, 1},
+	{FuncParamNames, 2, 1},
+	{FuncParamValues, 4, 1},
+	{FuncBodyRead, 2, 1},
+	{FuncSetStatus, 1, 1},
+	{FuncHeaderSet, 4, 1},
+	{FuncHeaderAdd, 4, 1},
+	{FuncHeaderDel, 2, 1},
+	{FuncBodyWrite, 2, 1},
+	{FuncFlush, 0, 1},
+}
+
+// Func describes one host function: its import name and how many i32
+// parameters and results it has.
+type Func struct {
+	Name    string
+	Params  int
+	Results int
+}
+
+// AppendItem appends one list item (a 4-byte little-endian length, then the
+// bytes) to list and returns the extended list.
+func AppendItem(list []byte, item string) []byte {
+	n := uint32(len(item))
+	list = append(list, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
+	return append(list, item...)
+}
+
+// NextItem splits the first item off list. It returns ok false when list is
+// empty or malformed (a length running past the end).
+func NextItem(list []byte) (item, rest []byte, ok bool) {
+	if len(list) < 4 {
+		return nil, nil, false
+	}
+	n := uint64(list[0]) | uint64(list[1])<<8 | uint64(list[2])<<16 | uint64(list[3])<<24
+	if n > uint64(len(list)-4) {
+		return nil, nil, false
+	}
+	return list[4 : 4+n], list[4+n:], true
+}
