@@ -75,10 +75,11 @@ const (
 	OK int32 = 0
 	// ErrInvalid: an argument is not acceptable, e.g. a status outside
 	// 200..999, a header name that is not an HTTP token, or a header value
-	// with CR, LF or NUL.
+	// with a control character other than tab (CR, LF and NUL among them).
+	// When a call is both invalid and too late, ErrInvalid wins.
 	ErrInvalid int32 = -1
 	// ErrHeadersSent: the status or a header was changed after the body
-	// started (the first BodyWrite or Flush sends the head).
+	// started (the first body_write or flush sends the head).
 	ErrHeadersSent int32 = -2
 	// ErrBodyNotAllowed: a body was written for a status that has none (1xx,
 	// 204, 304). HEAD requests are not an error: their body is dropped.
@@ -87,7 +88,9 @@ const (
 	// than the route's body limit (the client then gets 413 if nothing was
 	// sent yet) or the response grew past the response limit.
 	ErrTooLarge int32 = -4
-	// ErrClosed: the client is gone; nothing more can be read or written.
+	// ErrClosed: the client is gone, or the response could not be written
+	// (e.g. more bytes than a Content-Length the guest declared); nothing
+	// more can be read or written.
 	ErrClosed int32 = -5
 )
 
@@ -122,7 +125,7 @@ const (
 	FuncRemoteAddr = "remote_addr"
 
 	// FuncHeaderNames writes the list of request header names, lowercase,
-	// sorted, each once. "host" is included.
+	// sorted, each once. "host" is included when the request has a host.
 	//
 	//	header_names(buf i32, buf_len i32) -> (len i32)
 	FuncHeaderNames = "header_names"
@@ -149,8 +152,9 @@ const (
 	FuncParamValues = "param_values"
 
 	// FuncBodyRead reads the next bytes of the request body into buf and
-	// returns how many it wrote, at most buf_len. It returns 0 only at the
-	// end of the body (or when buf_len is 0), or ErrTooLarge / ErrClosed.
+	// returns how many it wrote (only buf[0:n] is defined afterwards), at most buf_len (and at most 2^31-1, so the
+	// count stays positive). It returns 0 only at the end of the body (or
+	// when buf_len is 0), or ErrTooLarge / ErrClosed.
 	//
 	//	body_read(buf i32, buf_len i32) -> (n_or_err i32)
 	FuncBodyRead = "body_read"
@@ -183,7 +187,8 @@ const (
 	FuncHeaderDel = "header_del"
 
 	// FuncBodyWrite appends (buf, buf_len) to the response body. The first
-	// write sends the status and headers. ErrBodyNotAllowed for a status
+	// write, even of zero bytes, sends the status and headers; a refused
+	// write writes nothing and does not send them. ErrBodyNotAllowed for a status
 	// without a body, ErrTooLarge past the response limit, ErrClosed when the
 	// client is gone.
 	//
