@@ -3,8 +3,13 @@ module github.com/wasmroute/wasmroute
 go 1.26.8
 
 require (
-	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/julienschmidt/httprouter v1.3.0 // indirect
-	github.com/tetratelabs/wazero v1.12.0 // indirect
-	golang.org/x/sys v0.44.0 // indirect
+	github.com/google/go-cmp v0.7.0
+	github.com/julienschmidt/httprouter v1.3.0
+	github.com/tetratelabs/wazero v1.12.0
 )
+
+require golang.org/x/sys v0.44.0 // indirect
+
+// Route sources live in bracketed folders the go command cannot name as
+// packages; they are built by file list (wasmroute build).
+ignore ./examples/demo/app
