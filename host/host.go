@@ -1,0 +1,426 @@
+// Package host implements the host side of the wasmroute ABI (package abi)
+// on wazero: one Go function per abi.Func* constant, registered under
+// abi.ModuleName from one table in abi order.
+//
+// A runtime instantiates the host module once per wazero.Runtime, then, for
+// each request, builds an Exchange, puts it in the context of the guest's
+// method call and finishes the response when the guest returns:
+//
+//	if _, err := host.Instantiate(ctx, rt); err != nil { // once per runtime
+//		return err
+//	}
+//	// Per request, get being a route module's "GET" export, looked up once:
+//	e := host.NewExchange(w, req, params)
+//	e.Body = http.MaxBytesReader(w, req.Body, maxBody)
+//	if _, err := get.Call(host.WithExchange(req.Context(), e)); err != nil {
+//		// The guest failed or trapped: answer 500 unless e.HeadSent().
+//	}
+//	err := e.Finish()
+//
+// # Notes
+//
+//   - Host functions are api.GoModuleFunc (stack based): no reflection and
+//     no allocation on the hot paths.
+//   - A guest that passes a (ptr, len) range outside its memory, or calls a
+//     host function outside a request (e.g. from "_initialize"), traps: the
+//     host function panics with a descriptive error, wazero recovers it and
+//     the guest's call returns it. The host process never crashes.
+//   - Everything else a guest can get wrong is an abi error code it can
+//     handle.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/internal/routes"
+)
+
+// Exchange is one request as its guest sees it and the response the guest
+// builds: the state every host function reads and changes during one method
+// call. Build one per request with NewExchange, or Reset one.
+//
+// An Exchange is not safe for concurrent use: a wazero instance runs one call
+// at a time, and the runtime must not touch the ResponseWriter while the
+// guest runs.
+type Exchange struct {
+	// Body is what body_read reads; the runtime sets it, typically to
+	// http.MaxBytesReader around the request body. Nil reads as empty.
+	Body io.Reader
+
+	// MaxResponseBytes caps the response body: a body_write that would take
+	// it past this many bytes writes nothing and returns abi.ErrTooLarge.
+	// Zero means no limit.
+	MaxResponseBytes int64
+
+	w      http.ResponseWriter
+	r      *http.Request
+	params []routes.Param
+
+	mod api.Module // the calling module, and its exported memory
+	mem api.Memory
+
+	status       int  // set by set_status; 0 sends 200
+	headSent     bool // WriteHeader was called
+	bodyTooLarge bool
+	bodyDone     bool  // the body reader returned an error ...
+	bodyCode     int32 // ... which body_read now returns: 0 at EOF, or an abi error
+	written      int64 // response body bytes written
+	writeErr     error // the first error the ResponseWriter returned
+
+	// Encodings built on first ask and kept for the guest's second call
+	// (the one with a buffer large enough).
+	path          string
+	pathOK        bool
+	headerNames   []byte
+	headerNamesOK bool
+	paramNames    []byte
+	paramNamesOK  bool
+	headerValues  lastList
+	paramValues   lastList
+	rc            *http.ResponseController
+}
+
+// NewExchange returns the Exchange of one request: the guest reads r (its
+// body through Exchange.Body) and params, the route params of the matched
+// route, and writes its response to w.
+func NewExchange(w http.ResponseWriter, r *http.Request, params []routes.Param) *Exchange {
+	return &Exchange{w: w, r: r, params: params}
+}
+
+// Reset makes e the Exchange of a new request, as NewExchange(w, r, params)
+// would return, Body and MaxResponseBytes included, but keeps the buffers e
+// allocated: a runtime may keep one Exchange per module instance rather than
+// allocate one per request.
+func (e *Exchange) Reset(w http.ResponseWriter, r *http.Request, params []routes.Param) {
+	*e = Exchange{
+		w: w, r: r, params: params,
+		headerNames:  e.headerNames[:0],
+		paramNames:   e.paramNames[:0],
+		headerValues: lastList{key: e.headerValues.key[:0], list: e.headerValues.list[:0]},
+		paramValues:  lastList{key: e.paramValues.key[:0], list: e.paramValues.list[:0]},
+	}
+}
+
+// HeadSent reports whether the status line and headers have been sent, after
+// which the runtime can no longer answer with an error status.
+func (e *Exchange) HeadSent() bool { return e.headSent }
+
+// BodyTooLarge reports whether the request body reader returned an
+// *http.MaxBytesError, which body_read passed on as abi.ErrTooLarge. If the
+// head is not sent yet, the runtime answers 413.
+func (e *Exchange) BodyTooLarge() bool { return e.bodyTooLarge }
+
+// Finish completes the response after the guest's method returned: it sends
+// the head if the guest did not (status 200 unless set_status chose one,
+// empty body). It returns the first error the http.ResponseWriter returned
+// while the guest wrote or flushed (the guest saw abi.ErrClosed or
+// abi.ErrBodyNotAllowed), e.g. because the client went away, or nil.
+//
+// A runtime that answers an error itself (a trap, BodyTooLarge) does so
+// instead of calling Finish, only when HeadSent is false, and should first
+// delete the headers the guest set (clear(w.Header())) so that none of them,
+// a Set-Cookie say, goes out with the error.
+func (e *Exchange) Finish() error {
+	e.sendHead()
+	return e.writeErr
+}
+
+func (e *Exchange) sendHead() {
+	if e.headSent {
+		return
+	}
+	e.headSent = true
+	if e.status == 0 {
+		e.status = http.StatusOK
+	}
+	e.w.WriteHeader(e.status)
+}
+
+type exchangeKey struct{}
+
+// WithExchange returns a copy of ctx carrying e, for the guest's method call:
+// every host function finds the request there. A host function called with
+// a context without one traps. It is safe for concurrent use.
+func WithExchange(ctx context.Context, e *Exchange) context.Context {
+	return context.WithValue(ctx, exchangeKey{}, e)
+}
+
+// exchange returns the Exchange in ctx, or traps the guest calling fn.
+func exchange(ctx context.Context, fn string) *Exchange {
+	e, _ := ctx.Value(exchangeKey{}).(*Exchange)
+	if e == nil {
+		trapf(fn, "called outside a request (the context carries no host.Exchange)")
+	}
+	return e
+}
+
+// Instantiate registers the host module abi.ModuleName, with every function
+// of abi.Funcs, in r. Call it once per wazero.Runtime (a second call fails),
+// before instantiating route modules. The functions it registers are safe for
+// concurrent use by different instances, each call with its own Exchange.
+//
+// The returned module lists the functions in abi.Funcs' order: see its
+// ExportedFunctionDefinitions.
+func Instantiate(ctx context.Context, r wazero.Runtime) (api.Module, error) {
+	b := r.NewHostModuleBuilder(abi.ModuleName)
+	for _, f := range hostFuncs {
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(f.fn, i32s(len(f.params)), i32s(1)).
+			WithParameterNames(f.params...).
+			WithResultNames(f.result).
+			Export(f.name)
+	}
+	mod, err := b.Instantiate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("instantiating host module %s: %w", abi.ModuleName, err)
+	}
+	return mod, nil
+}
+
+func i32s(n int) []api.ValueType { return slices.Repeat([]api.ValueType{api.ValueTypeI32}, n) }
+
+// hostFunc is one host function as registered: its import name, its
+// implementation and the names of its i32 parameters and result.
+type hostFunc struct {
+	name   string
+	fn     api.GoModuleFunc
+	params []string
+	result string
+}
+
+// hostFuncs are the host functions in abi.Funcs' order.
+var hostFuncs = [...]hostFunc{
+	{abi.FuncMethod, methodFn, []string{"buf", "buf_len"}, "len"},
+	{abi.FuncPath, pathFn, []string{"buf", "buf_len"}, "len"},
+	{abi.FuncQuery, queryFn, []string{"buf", "buf_len"}, "len"},
+	{abi.FuncProtocol, protocolFn, []string{"buf", "buf_len"}, "len"},
+	{abi.FuncRemoteAddr, remoteAddrFn, []string{"buf", "buf_len"}, "len"},
+	{abi.FuncHeaderNames, headerNamesFn, []string{"buf", "buf_len"}, "len"},
+	{abi.FuncHeaderValues, headerValuesFn, []string{"name", "name_len", "buf", "buf_len"}, "len"},
+	{abi.FuncParamNames, paramNamesFn, []string{"buf", "buf_len"}, "len"},
+	{abi.FuncParamValues, paramValuesFn, []string{"name", "name_len", "buf", "buf_len"}, "len"},
+	{abi.FuncBodyRead, bodyReadFn, []string{"buf", "buf_len"}, "n_or_err"},
+	{abi.FuncSetStatus, setStatusFn, []string{"code"}, "err"},
+	{abi.FuncHeaderSet, headerSetFn, []string{"name", "name_len", "value", "value_len"}, "err"},
+	{abi.FuncHeaderAdd, headerAddFn, []string{"name", "name_len", "value", "value_len"}, "err"},
+	{abi.FuncHeaderDel, headerDelFn, []string{"name", "name_len"}, "err"},
+	{abi.FuncBodyWrite, bodyWriteFn, []string{"buf", "buf_len"}, "err"},
+	{abi.FuncFlush, flushFn, nil, "err"},
+}
+
+// trap is the value a host function panics with to trap its guest. wazero
+// recovers it and returns it, wrapped, from the guest's call.
+type trap struct{ msg string }
+
+func (t *trap) Error() string { return t.msg }
+
+func trapf(fn, format string, args ...any) {
+	panic(&trap{abi.ModuleName + "." + fn + ": " + fmt.Sprintf(format, args...)})
+}
+
+// view returns the guest memory [ptr, ptr+n) without copying, or traps the
+// guest calling fn when that range is not inside memory. what names the
+// argument for the message. The view is valid until the guest runs again
+// (memory.grow moves it).
+func (e *Exchange) view(mod api.Module, fn, what string, ptr, n uint32) []byte {
+	if mod != e.mod {
+		mem := mod.ExportedMemory(abi.ExportMemory)
+		if mem == nil {
+			trapf(fn, "the module does not export %q", abi.ExportMemory)
+		}
+		e.mod, e.mem = mod, mem
+	}
+	b, ok := e.mem.Read(ptr, n)
+	if !ok {
+		trapf(fn, "%s [%d, +%d) is outside memory (%d bytes)", what, ptr, n, e.mem.Size())
+	}
+	return b
+}
+
+// get writes value to the guest buffer [ptr, ptr+n) if it fits, else
+// nothing, and returns the value's length as the getter's result.
+func get[T string | []byte](e *Exchange, mod api.Module, fn string, ptr, n uint32, value T) uint64 {
+	buf := e.view(mod, fn, "buf", ptr, n)
+	if len(value) <= len(buf) {
+		copy(buf, value)
+	}
+	return api.EncodeU32(uint32(len(value)))
+}
+
+// lastList caches the list encoding for the last key asked, so that the
+// guest's second call (with a buffer large enough) costs a comparison.
+type lastList struct {
+	ok   bool
+	key  []byte
+	list []byte
+}
+
+// get returns the list for key, calling build to append it to an empty
+// list only when key is not the last key asked.
+func (c *lastList) get(e *Exchange, key []byte, build func(e *Exchange, list, key []byte) []byte) []byte {
+	if !c.ok || string(c.key) != string(key) {
+		c.key = append(c.key[:0], key...)
+		c.list = build(e, c.list[:0], key)
+		c.ok = true
+	}
+	return c.list
+}
+
+// readBody reads into buf, see bodyReadFn.
+func (e *Exchange) readBody(buf []byte) int32 {
+	const maxEmptyReads = 100 // as bufio: a reader that never progresses is broken
+	if len(buf) > 1<<31-1 {
+		buf = buf[:1<<31-1] // n must stay a positive i32
+	}
+	if len(buf) == 0 || e.Body == nil {
+		return 0
+	}
+	for i := 0; !e.bodyDone; i++ {
+		n, err := e.Body.Read(buf)
+		if err == nil && n == 0 && i == maxEmptyReads {
+			err = io.ErrNoProgress
+		}
+		if err != nil {
+			e.endBody(err) // returned now if n == 0, else on the next call
+		}
+		if n > 0 {
+			return int32(n)
+		}
+	}
+	return e.bodyCode
+}
+
+func (e *Exchange) endBody(err error) {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, io.EOF):
+		e.bodyCode = 0
+	case errors.As(err, &tooLarge):
+		e.bodyCode, e.bodyTooLarge = abi.ErrTooLarge, true
+	default:
+		e.bodyCode = abi.ErrClosed
+	}
+	e.bodyDone = true
+}
+
+// writeBody writes buf to the response, see bodyWriteFn.
+func (e *Exchange) writeBody(buf []byte) int32 {
+	switch {
+	case len(buf) == 0:
+		e.sendHead()
+		return abi.OK
+	case !bodyAllowed(e.status):
+		return abi.ErrBodyNotAllowed
+	case e.MaxResponseBytes > 0 && int64(len(buf)) > e.MaxResponseBytes-e.written:
+		return abi.ErrTooLarge
+	}
+	e.sendHead()
+	if e.r.Method == http.MethodHead {
+		// The body of a HEAD response is dropped here rather than left to
+		// the ResponseWriter: not every ResponseWriter drops it.
+		e.written += int64(len(buf))
+		return abi.OK
+	}
+	n, err := e.w.Write(buf)
+	e.written += int64(n)
+	return e.writeCode(err)
+}
+
+// writeCode maps an error of the ResponseWriter to the abi.
+func (e *Exchange) writeCode(err error) int32 {
+	if err == nil {
+		return abi.OK
+	}
+	if e.writeErr == nil {
+		e.writeErr = err
+	}
+	if errors.Is(err, http.ErrBodyNotAllowed) {
+		return abi.ErrBodyNotAllowed
+	}
+	return abi.ErrClosed
+}
+
+// bodyAllowed reports whether status may have a body (status 0 is 200).
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status < 200 || status == http.StatusNoContent || status == http.StatusNotModified)
+}
+
+// editHeader validates a response header change and applies it with edit.
+func (e *Exchange) editHeader(name, value []byte, edit func(h http.Header, name, value string)) int32 {
+	switch {
+	case !validHeaderName(name) || !validHeaderValue(value):
+		return abi.ErrInvalid
+	case e.headSent:
+		return abi.ErrHeadersSent
+	}
+	edit(e.w.Header(), string(name), string(value))
+	return abi.OK
+}
+
+// validHeaderName reports whether name is an HTTP token (RFC 9110, 5.1),
+// as golang.org/x/net/http/httpguts.ValidHeaderFieldName does.
+func validHeaderName(name []byte) bool {
+	if len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if !isTokenChar(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
+
+// validHeaderValue reports whether value has no control character other
+// than horizontal tab (so no CR, LF or NUL), as
+// golang.org/x/net/http/httpguts.ValidHeaderFieldValue does.
+func validHeaderValue(value []byte) bool {
+	for _, c := range value {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// equalFold reports whether b and s are equal ignoring ASCII case, as
+// header names compare.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(s) {
+		if lower(b[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
