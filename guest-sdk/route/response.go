@@ -1,0 +1,147 @@
+package route
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"unsafe"
+)
+
+// Response writes the response to the request being served. The status
+// (200 unless set) and headers go out with the first non-empty Write or the
+// first Flush; changing them afterwards fails with ErrHeadersSent. The
+// response ends when the Handler returns.
+//
+// A Response is valid only until its Handler returns and is not safe for
+// concurrent use. It implements io.Writer and io.StringWriter.
+type Response struct {
+	contentType bool // a Content-Type header was set; JSON and Text keep it
+}
+
+// Status sets the response status code, 200..999 (default 200). It fails
+// with ErrInvalid outside that range and with ErrHeadersSent once the body
+// started.
+func (w *Response) Status(code int) error {
+	if code < math.MinInt32 || code > math.MaxInt32 {
+		code = 0 // out of int32: let the host refuse it like any bad code
+	}
+	err := codeError(hostSetStatus(int32(code)))
+	if err == ErrInvalid {
+		return &argError{"status", strconv.Itoa(code)}
+	}
+	return err
+}
+
+// SetHeader replaces the response header name with the single value value.
+// It fails with ErrInvalid when name is not an HTTP token or value holds a
+// control character other than tab (such as CR, LF or NUL), and with
+// ErrHeadersSent once the body started.
+func (w *Response) SetHeader(name, value string) error {
+	err := wrapArg(codeError(hostHeaderSet(name, value)), "header", name+": "+value)
+	w.noteHeader(name, err, true)
+	return err
+}
+
+// AddHeader appends value to the response header name, keeping earlier
+// values, so that e.g. several Set-Cookie headers all reach the client.
+// Errors as for SetHeader.
+func (w *Response) AddHeader(name, value string) error {
+	err := wrapArg(codeError(hostHeaderAdd(name, value)), "header", name+": "+value)
+	w.noteHeader(name, err, true)
+	return err
+}
+
+// DelHeader removes the response header name. Errors as for SetHeader.
+func (w *Response) DelHeader(name string) error {
+	err := wrapArg(codeError(hostHeaderDel(name)), "header name", name)
+	w.noteHeader(name, err, false)
+	return err
+}
+
+func (w *Response) noteHeader(name string, err error, set bool) {
+	if err == nil && strings.EqualFold(name, "Content-Type") {
+		w.contentType = set
+	}
+}
+
+// Write appends p to the response body; the first non-empty Write sends the
+// status and headers. It fails with ErrBodyNotAllowed for a status without a
+// body (204, 304), ErrTooLarge past the route's response limit and ErrClosed
+// when the client is gone, and then writes nothing. A HEAD request's body is
+// dropped by the host without error.
+func (w *Response) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := codeError(hostBodyWrite(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// WriteString is Write for a string, without copying it.
+func (w *Response) WriteString(s string) (int, error) {
+	// The host only reads the bytes, so s may be passed in place.
+	return w.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// Flush sends what was written so far to the client now, sending the status
+// and headers first if needed: call it after each server-sent event. It
+// fails with ErrClosed when the client is gone.
+func (w *Response) Flush() error { return codeError(hostFlush()) }
+
+// JSON writes v as JSON with the given status, like Response.json in
+// Next.js: Content-Type application/json (unless one was set), no HTML
+// escaping, no trailing newline. When v cannot be encoded it returns the
+// encoding error and has changed nothing, so the handler can still answer.
+func (w *Response) JSON(status int, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return w.send(status, "application/json", bytes.TrimSuffix(b.Bytes(), []byte{'\n'}))
+}
+
+// Text writes s with the given status and Content-Type
+// "text/plain; charset=utf-8" (unless one was set).
+func (w *Response) Text(status int, s string) error {
+	return w.send(status, "text/plain; charset=utf-8", unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+func (w *Response) send(status int, contentType string, body []byte) error {
+	if err := w.Status(status); err != nil {
+		return err
+	}
+	if !w.contentType {
+		if err := w.SetHeader("Content-Type", contentType); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(body)
+	return err
+}
+
+// Redirect answers 307 Temporary Redirect to url, which may be relative
+// ("/login") or absolute: the client repeats the request, method and body
+// included, at url. This is redirect() and NextResponse.redirect in Next.js.
+// The body stays empty unless the handler writes one.
+func (w *Response) Redirect(url string) error { return w.redirect(307, url) }
+
+// PermanentRedirect answers 308 Permanent Redirect to url, like Redirect;
+// this is permanentRedirect() in Next.js.
+func (w *Response) PermanentRedirect(url string) error { return w.redirect(308, url) }
+
+func (w *Response) redirect(code int, url string) error {
+	if err := w.Status(code); err != nil {
+		return err
+	}
+	return w.SetHeader("Location", url)
+}
+
+// NotFound sets the status to 404 Not Found, like notFound() in Next.js.
+// The body stays empty unless the handler writes one.
+func (w *Response) NotFound() error { return w.Status(404) }

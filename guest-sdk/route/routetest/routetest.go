@@ -1,0 +1,194 @@
+// Package routetest runs a route.Handler natively, with plain go test, the
+// way package httptest runs an http.Handler.
+//
+// Run hands the handler an in-memory request through the same code that
+// reads the real host's answers (the same buffer protocol, list encoding,
+// validation and error codes), and records the response: status, headers,
+// body and the points where the handler flushed.
+//
+//	func TestHello(t *testing.T) {
+//		res := routetest.Run(hello, routetest.NewRequest("GET", "/api/hello", nil))
+//		if res.Status != 200 || string(res.Body) != `{"message":"hello"}` {
+//			t.Errorf("got %d %s", res.Status, res.Body)
+//		}
+//	}
+//
+// This package imports net/http for its Header type; it is meant for tests
+// only and is never built into a guest.
+package routetest
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/wasmroute/wasmroute/guest-sdk/route"
+	"github.com/wasmroute/wasmroute/guest-sdk/route/internal/standin"
+)
+
+// Request describes the request a handler under test receives. The zero
+// value of each field has a sensible default, noted beside it.
+type Request struct {
+	Method string // "" means "GET"
+
+	// Target is the request target: a path with an optional query,
+	// "/api/query?name=wasm&tag=a", or an absolute URL whose path and query
+	// are used. The path is passed on as written (escaped).
+	Target string
+
+	// Header holds the request headers; names are matched
+	// case-insensitively. A "Host: example.com" is added when it has none.
+	Header http.Header
+
+	// Params holds the route params in path order, as the route table would
+	// give them: one value for [slug], one per segment for [...path], and
+	// none for an optional catch-all that matched nothing.
+	Params []Param
+
+	Body       io.Reader // nil means empty
+	RemoteAddr string    // "" means "192.0.2.1:1234"
+	Protocol   string    // "" means "HTTP/1.1"
+
+	// BodyLimit, when positive, is the route's body limit: reading past it
+	// fails with route.ErrTooLarge.
+	BodyLimit int64
+	// ResponseLimit, when positive, is the route's response limit: a write
+	// that would pass it fails with route.ErrTooLarge.
+	ResponseLimit int64
+	// CloseAfterFlushes, when positive, makes the client go away after that
+	// many flushes: later reads, writes and flushes fail with
+	// route.ErrClosed.
+	CloseAfterFlushes int
+}
+
+// Param is a route param and its values.
+type Param struct {
+	Name   string
+	Values []string
+}
+
+// NewRequest returns a Request for method and target with body (nil for
+// none) and an empty Header, ready for headers and params to be added.
+func NewRequest(method, target string, body io.Reader) *Request {
+	return &Request{Method: method, Target: target, Header: http.Header{}, Body: body}
+}
+
+// Result is what a handler answered.
+type Result struct {
+	Status int         // 200 unless the handler set another
+	Header http.Header // canonical names, every value in the order added
+	Body   []byte      // empty for a HEAD request, as the host drops it
+
+	// Flushes holds len(Body) at each successful Flush, in order, so that
+	// Body[Flushes[i-1]:Flushes[i]] is what the client received at flush i.
+	Flushes []int
+
+	// Panic is the value the handler panicked with, nil if it returned. The
+	// runtime answers a panicking guest with 500 and an empty body, and so
+	// does Run, unless the head was already sent. Stack is the panicking
+	// goroutine's stack.
+	Panic any
+	Stack []byte
+}
+
+// Chunks splits Body at the flush points: one element per flush, then the
+// rest written after the last flush if there is any.
+func (r *Result) Chunks() []string {
+	var chunks []string
+	start := 0
+	for _, end := range r.Flushes {
+		chunks = append(chunks, string(r.Body[start:end]))
+		start = end
+	}
+	if start < len(r.Body) {
+		chunks = append(chunks, string(r.Body[start:]))
+	}
+	return chunks
+}
+
+// Run calls h, through route.Serve, with req and returns its answer. Runs
+// are serialized, since the SDK, like a guest instance, serves one request
+// at a time; Run is safe for concurrent use.
+func Run(h route.Handler, req *Request) *Result {
+	x := exchange(req)
+	res := &Result{}
+	standin.Run(x, func() {
+		defer func() {
+			if p := recover(); p != nil {
+				res.Panic, res.Stack = p, debug.Stack()
+			}
+		}()
+		route.Serve(h)
+	})
+	res.Status = x.Status
+	res.Header = http.Header{}
+	for _, f := range x.RespHeader {
+		res.Header.Add(f.Name, f.Value)
+	}
+	res.Body = x.RespBody
+	res.Flushes = x.Flushes
+	if res.Panic != nil && !x.HeadSent {
+		res.Status, res.Header, res.Body = 500, http.Header{}, nil
+	}
+	return res
+}
+
+func exchange(req *Request) *standin.Exchange {
+	x := &standin.Exchange{
+		Method:            req.Method,
+		Path:              req.Target,
+		Protocol:          req.Protocol,
+		RemoteAddr:        req.RemoteAddr,
+		Body:              req.Body,
+		BodyLimit:         req.BodyLimit,
+		ResponseLimit:     req.ResponseLimit,
+		CloseAfterFlushes: req.CloseAfterFlushes,
+	}
+	if x.Method == "" {
+		x.Method = "GET"
+	}
+	if x.Protocol == "" {
+		x.Protocol = "HTTP/1.1"
+	}
+	if x.RemoteAddr == "" {
+		x.RemoteAddr = "192.0.2.1:1234"
+	}
+	if x.Body == nil {
+		x.Body = bytes.NewReader(nil)
+	}
+	host := "example.com"
+	if strings.Contains(x.Path, "://") {
+		if u, err := url.Parse(x.Path); err == nil {
+			host = u.Host
+			x.Path, x.Query = u.EscapedPath(), u.RawQuery
+		}
+	} else {
+		x.Path, x.Query, _ = strings.Cut(x.Path, "?")
+	}
+	if x.Path == "" {
+		x.Path = "/"
+	}
+	names := make([]string, 0, len(req.Header))
+	hasHost := false
+	for name := range req.Header {
+		names = append(names, name)
+		hasHost = hasHost || strings.EqualFold(name, "Host")
+	}
+	sort.Strings(names) // a stable order across runs
+	for _, name := range names {
+		for _, v := range req.Header[name] {
+			x.Header = append(x.Header, standin.Field{Name: name, Value: v})
+		}
+	}
+	if !hasHost {
+		x.Header = append(x.Header, standin.Field{Name: "Host", Value: host})
+	}
+	for _, p := range req.Params {
+		x.Params = append(x.Params, standin.Param{Name: p.Name, Values: p.Values})
+	}
+	return x
+}

@@ -1,0 +1,288 @@
+package route_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/guest-sdk/route/internal/standin"
+)
+
+// goTool returns the go command, or skips the test without one.
+func goTool(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
+	return path
+}
+
+// goWasip1 runs the go command for GOOS=wasip1 GOARCH=wasm and returns its
+// output.
+func goWasip1(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(goTool(t), args...)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestLean checks that neither the SDK nor a guest using it links net/http,
+// or the native stand-in, when built for wasip1.
+func TestLean(t *testing.T) {
+	for _, pkg := range []string{".", "./testdata/guest/route.go"} {
+		deps := strings.Fields(goWasip1(t, "list", "-deps", pkg))
+		if !slices.Contains(deps, "github.com/wasmroute/wasmroute/guest-sdk/route") {
+			t.Fatalf("go list -deps %s (wasip1) does not list the SDK:\n%s", pkg, deps)
+		}
+		for _, banned := range []string{"net/http", "github.com/wasmroute/wasmroute/guest-sdk/route/internal/standin"} {
+			if slices.Contains(deps, banned) {
+				t.Errorf("go list -deps %s (wasip1): has %s", pkg, banned)
+			}
+		}
+	}
+}
+
+// TestWasmGuest builds testdata/guest/route.go for wasip1 with the real
+// toolchain, checks its imports and exports, and serves requests with it
+// through a minimal wazero host that answers the wasmroute_v1 functions
+// from the same in-memory stand-in as routetest. It covers host_wasip1.go,
+// which native tests never compile.
+func TestWasmGuest(t *testing.T) {
+	goTool(t)
+	if testing.Short() {
+		t.Skip("builds a wasm module")
+	}
+	wasmPath := filepath.Join(t.TempDir(), "route.wasm")
+	goWasip1(t, "build", "-buildmode=c-shared", "-o", wasmPath, "./testdata/guest/route.go")
+	bin, err := os.ReadFile(wasmPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("guest: %d bytes", len(bin))
+
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	compiled, err := rt.CompileModule(ctx, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("imports", func(t *testing.T) {
+		want := map[string]abi.Func{}
+		for _, f := range abi.Funcs {
+			want[f.Name] = f
+		}
+		for _, def := range compiled.ImportedFunctions() {
+			mod, name, _ := def.Import()
+			if mod != abi.ModuleName {
+				continue
+			}
+			f, ok := want[name]
+			if !ok {
+				t.Errorf("imports %s.%s, which abi does not define", mod, name)
+				continue
+			}
+			got := abi.Func{Name: name, Params: len(def.ParamTypes()), Results: len(def.ResultTypes())}
+			if got != f || slices.ContainsFunc(append(def.ParamTypes(), def.ResultTypes()...), func(v api.ValueType) bool { return v != api.ValueTypeI32 }) {
+				t.Errorf("import %s: %v %v, want %d i32 params and %d i32 results",
+					name, def.ParamTypes(), def.ResultTypes(), f.Params, f.Results)
+			}
+		}
+		var exports []string
+		for name := range compiled.ExportedFunctions() {
+			if slices.Contains(abi.Methods[:], name) || name == abi.ExportInitialize {
+				exports = append(exports, name)
+			}
+		}
+		slices.Sort(exports)
+		if diff := cmp.Diff([]string{"GET", "POST", "_initialize"}, exports); diff != "" {
+			t.Errorf("exports (-want +got):\n%s", diff)
+		}
+	})
+
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	if err := instantiateTestHost(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().
+		WithStartFunctions(abi.ExportInitialize).WithSysWalltime().WithSysNanotime().
+		WithSysNanosleep().WithRandSource(rand.Reader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(t *testing.T, x *standin.Exchange) error {
+		t.Helper()
+		var err error
+		standin.Run(x, func() { _, err = mod.ExportedFunction(x.Method).Call(ctx) })
+		return err
+	}
+
+	t.Run("request", func(t *testing.T) {
+		x := &standin.Exchange{
+			Method: "GET", Path: "/blog/hello%20world/a/b", Query: "tag=a&tag=b&x=%3D",
+			Protocol: "HTTP/2.0", RemoteAddr: "192.0.2.7:4711",
+			Header: fields("Host", "example.com", "X-Multi", "1", "x-multi", "2",
+				"Cookie", "session=abc; other=x", "X-Long", strings.Repeat("L", 5000)),
+			Params: []standin.Param{
+				{Name: "slug", Values: []string{"hello world"}},
+				{Name: "rest", Values: []string{"a", "b"}},
+			},
+		}
+		if err := call(t, x); err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(x.RespBody, &got); err != nil {
+			t.Fatalf("%v: %s", err, x.RespBody)
+		}
+		want := map[string]any{
+			"method": "GET", "path": "/blog/hello%20world/a/b", "rawQuery": "tag=a&tag=b&x=%3D",
+			"query":    map[string]any{"tag": []any{"a", "b"}, "x": []any{"="}},
+			"protocol": "HTTP/2.0", "remoteAddr": "192.0.2.7:4711",
+			"headerNames": []any{"cookie", "host", "x-long", "x-multi"},
+			"x-multi":     []any{"1", "2"}, "x-absent": nil, "x-long": 5000.0,
+			"paramNames": []any{"slug", "rest"}, "slug": "hello world", "rest": []any{"a", "b"},
+			"session": "abc",
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("body (-want +got):\n%s", diff)
+		}
+		if x.Status != 201 {
+			t.Errorf("status %d, want 201", x.Status)
+		}
+		wantHeader := fields("Set-Cookie", "a=1", "Set-Cookie", "b=2", "Content-Type", "application/json")
+		if diff := cmp.Diff(wantHeader, x.RespHeader); diff != "" {
+			t.Errorf("header (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("echo 1 MiB", func(t *testing.T) {
+		body := make([]byte, 1<<20)
+		rand.Read(body)
+		x := &standin.Exchange{
+			Method: "POST", Path: "/echo",
+			Header: fields("Content-Type", "application/octet-stream"),
+			Body:   bytes.NewReader(body),
+		}
+		if err := call(t, x); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(x.RespBody, body) {
+			t.Errorf("echoed %d bytes, not the %d sent", len(x.RespBody), len(body))
+		}
+	})
+
+	t.Run("stream", func(t *testing.T) {
+		x := &standin.Exchange{Method: "GET", Path: "/", Query: "op=stream"}
+		if err := call(t, x); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(x.RespBody), "data: 0\n\ndata: 1\n\ndata: 2\n\n"; got != want {
+			t.Errorf("body %q, want %q", got, want)
+		}
+		if diff := cmp.Diff([]int{9, 18, 27}, x.Flushes); diff != "" {
+			t.Errorf("flushes (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("crash", func(t *testing.T) {
+		if err := call(t, &standin.Exchange{Method: "GET", Path: "/", Query: "op=crash"}); err == nil {
+			t.Error("a panicking guest returned no error")
+		}
+	})
+}
+
+// instantiateTestHost registers every abi function, answered by package
+// standin over the guest's memory. A range outside memory panics, which
+// wazero turns into an error for the call, as the real host traps.
+func instantiateTestHost(ctx context.Context, rt wazero.Runtime) error {
+	mem := func(m api.Module, ptr, n uint64) []byte {
+		b, ok := m.Memory().Read(uint32(ptr), uint32(n))
+		if !ok {
+			panic("out of range")
+		}
+		return b
+	}
+	str := func(m api.Module, ptr, n uint64) string { return string(mem(m, ptr, n)) }
+	getter := func(f func([]byte) uint32) api.GoModuleFunc {
+		return func(_ context.Context, m api.Module, s []uint64) { s[0] = uint64(f(mem(m, s[0], s[1]))) }
+	}
+	named := func(f func(string, []byte) uint32) api.GoModuleFunc {
+		return func(_ context.Context, m api.Module, s []uint64) {
+			s[0] = uint64(f(str(m, s[0], s[1]), mem(m, s[2], s[3])))
+		}
+	}
+	pair := func(f func(string, string) int32) api.GoModuleFunc {
+		return func(_ context.Context, m api.Module, s []uint64) {
+			s[0] = api.EncodeI32(f(str(m, s[0], s[1]), str(m, s[2], s[3])))
+		}
+	}
+	fns := map[string]api.GoModuleFunc{
+		abi.FuncMethod:       getter(standin.Method),
+		abi.FuncPath:         getter(standin.Path),
+		abi.FuncQuery:        getter(standin.Query),
+		abi.FuncProtocol:     getter(standin.Protocol),
+		abi.FuncRemoteAddr:   getter(standin.RemoteAddr),
+		abi.FuncHeaderNames:  getter(standin.HeaderNames),
+		abi.FuncHeaderValues: named(standin.HeaderValues),
+		abi.FuncParamNames:   getter(standin.ParamNames),
+		abi.FuncParamValues:  named(standin.ParamValues),
+		abi.FuncBodyRead: func(_ context.Context, m api.Module, s []uint64) {
+			s[0] = api.EncodeI32(standin.BodyRead(mem(m, s[0], s[1])))
+		},
+		abi.FuncSetStatus: func(_ context.Context, _ api.Module, s []uint64) {
+			s[0] = api.EncodeI32(standin.SetStatus(api.DecodeI32(s[0])))
+		},
+		abi.FuncHeaderSet: pair(standin.HeaderSet),
+		abi.FuncHeaderAdd: pair(standin.HeaderAdd),
+		abi.FuncHeaderDel: func(_ context.Context, m api.Module, s []uint64) {
+			s[0] = api.EncodeI32(standin.HeaderDel(str(m, s[0], s[1])))
+		},
+		abi.FuncBodyWrite: func(_ context.Context, m api.Module, s []uint64) {
+			s[0] = api.EncodeI32(standin.BodyWrite(mem(m, s[0], s[1])))
+		},
+		abi.FuncFlush: func(_ context.Context, _ api.Module, s []uint64) {
+			s[0] = api.EncodeI32(standin.Flush())
+		},
+	}
+	b := rt.NewHostModuleBuilder(abi.ModuleName)
+	for _, f := range abi.Funcs {
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(fns[f.Name], i32s(f.Params), i32s(f.Results)).
+			Export(f.Name)
+	}
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+func i32s(n int) []api.ValueType {
+	return slices.Repeat([]api.ValueType{api.ValueTypeI32}, n)
+}
+
+// fields makes header fields from name, value pairs.
+func fields(kv ...string) []standin.Field {
+	var fs []standin.Field
+	for i := 0; i+1 < len(kv); i += 2 {
+		fs = append(fs, standin.Field{Name: kv[i], Value: kv[i+1]})
+	}
+	return fs
+}
