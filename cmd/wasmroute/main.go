@@ -1,0 +1,283 @@
+// Command wasmroute builds, lists and serves a folder of WebAssembly route
+// handlers laid out like Next.js route handlers (app/blog/[slug]/route.wasm
+// answers /blog/hello).
+//
+// Usage:
+//
+//	wasmroute serve [--addr 127.0.0.1:3000] [--cache-dir DIR] [--no-build] DIR
+//	wasmroute build DIR
+//	wasmroute routes DIR
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wasmroute/wasmroute/internal/build"
+	"github.com/wasmroute/wasmroute/internal/routes"
+	"github.com/wasmroute/wasmroute/runtime"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `wasmroute serves a folder of WebAssembly route handlers.
+
+Usage:
+	wasmroute serve [flags] DIR   build what needs building, load DIR/app and serve it
+	wasmroute build DIR           build every app/**/route.go into route.wasm beside it
+	wasmroute routes DIR          print the route table, or every load error
+
+Run "wasmroute COMMAND -h" for a command's flags.
+`
+
+// run is the whole CLI: it returns the process's exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch cmd, args := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, args, stdout, stderr)
+	case "build":
+		return buildCmd(ctx, args, stderr)
+	case "routes":
+		return routesCmd(ctx, args, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "wasmroute: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// parse parses flags that may come before or after the single DIR argument.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (dir string, ok bool) {
+	fs.SetOutput(stderr)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return "", false
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "wasmroute %s: want one project folder, got %d arguments\n", fs.Name(), len(pos))
+		fs.Usage()
+		return "", false
+	}
+	return pos[0], true
+}
+
+func newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: wasmroute %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func buildCmd(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := newFlagSet("build", "build DIR")
+	dir, ok := parse(fs, args, stderr)
+	if !ok {
+		return 2
+	}
+	if err := buildSources(ctx, dir, stderr); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// buildSources builds every route folder of dir that has a route.go.
+func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
+	folders, err := routes.Scan(dir)
+	if err != nil {
+		return err
+	}
+	var dirs []string
+	for _, f := range folders {
+		if f.Go {
+			dirs = append(dirs, f.Dir)
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	p := newProgress(stderr, "building")
+	err = build.Go(ctx, dir, dirs, func(done, total int, d string) {
+		p.update(done, total, "app/"+strings.TrimPrefix(d+"/route.go", "/"))
+	})
+	p.end()
+	return err
+}
+
+func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("routes", "routes [--cache-dir DIR] DIR")
+	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
+	dir, ok := parse(fs, args, stderr)
+	if !ok {
+		return 2
+	}
+	srv, err := load(ctx, dir, *cacheDir, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer srv.Close(ctx)
+	printRoutes(stdout, srv.Routes())
+	return 0
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "serve [flags] DIR")
+	addr := fs.String("addr", "127.0.0.1:3000", "address to listen on (port 0: any free port)")
+	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
+	noBuild := fs.Bool("no-build", false, "do not build route.go sources; serve the route.wasm files as they are")
+	dir, ok := parse(fs, args, stderr)
+	if !ok {
+		return 2
+	}
+	if !*noBuild {
+		if err := buildSources(ctx, dir, stderr); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	srv, err := load(ctx, dir, *cacheDir, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer srv.Close(context.Background())
+	printRoutes(stdout, srv.Routes())
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmroute serve: %v\n", err)
+		return 1
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(slog.NewTextHandler(stderr, nil), slog.LevelWarn),
+		Protocols:         new(http.Protocols),
+	}
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true) // h2c, for clients that know the server speaks it
+	fmt.Fprintf(stdout, "\nlistening on http://%s\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "wasmroute serve: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stdout, "shutting down: draining requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintf(stderr, "wasmroute serve: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// load loads the project with compile progress on a terminal.
+func load(ctx context.Context, dir, cacheDir string, stderr io.Writer) (*runtime.Server, error) {
+	p := newProgress(stderr, "compiling")
+	defer p.end()
+	return runtime.New(ctx, runtime.Config{
+		Dir:      dir,
+		CacheDir: cacheDir,
+		Logger:   slog.New(slog.NewTextHandler(stderr, nil)),
+		Progress: p.update,
+	})
+}
+
+func printRoutes(w io.Writer, rs []runtime.Route) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROUTE\tMETHODS\tMODULE\tSIZE")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Pattern, r.Allow, r.File, size(r.Size))
+	}
+	tw.Flush()
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}
+
+func defaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "wasmroute")
+}
+
+// progress shows "verb done/total file" on one line when w is a terminal,
+// and nothing otherwise.
+type progress struct {
+	w     io.Writer
+	verb  string
+	shown bool
+}
+
+func newProgress(w io.Writer, verb string) *progress {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return &progress{w: w, verb: verb}
+		}
+	}
+	return &progress{}
+}
+
+func (p *progress) update(done, total int, file string) {
+	if p.w == nil {
+		return
+	}
+	p.shown = true
+	fmt.Fprintf(p.w, "\r\033[K%s %d/%d %s", p.verb, done, total, file)
+}
+
+func (p *progress) end() {
+	if p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.shown = false
+	}
+}

@@ -1,0 +1,181 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmroute/wasmroute/abi"
+)
+
+// methodIndex maps a method name to its position in abi.Methods.
+var methodIndex = func() map[string]int {
+	m := make(map[string]int, len(abi.Methods))
+	for i, name := range abi.Methods {
+		m[name] = i
+	}
+	return m
+}()
+
+// methodSet is the set of methods a module exports, one bit per abi.Methods.
+type methodSet uint8
+
+func (s methodSet) has(i int) bool { return s&(1<<i) != 0 }
+
+// allow is the Allow header for a module exporting s: its methods, HEAD when
+// GET is there, and OPTIONS, sorted.
+func (s methodSet) allow() string {
+	s |= 1 << methodIndex["OPTIONS"]
+	if s.has(methodIndex["GET"]) {
+		s |= 1 << methodIndex["HEAD"]
+	}
+	var names []string
+	for i, name := range abi.Methods {
+		if s.has(i) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// String lists the exported methods, e.g. "GET, POST".
+func (s methodSet) String() string {
+	var names []string
+	for i, name := range abi.Methods {
+		if s.has(i) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// wasiModule is the WASI preview 1 host module name.
+const wasiModule = "wasi_snapshot_preview1"
+
+// check validates a compiled module against the ABI and returns the methods
+// it exports, problems that stop it from loading, and warnings.
+func check(cm wazero.CompiledModule) (methods methodSet, errs, warns []string) {
+	exports := cm.ExportedFunctions()
+	names := make([]string, 0, len(exports))
+	for name := range exports {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		def := exports[name]
+		if i, ok := methodIndex[name]; ok {
+			if len(def.ParamTypes()) != 0 || len(def.ResultTypes()) != 0 {
+				errs = append(errs, fmt.Sprintf("export %s has signature %s; a method takes no parameters and returns nothing", name, signature(def)))
+				continue
+			}
+			methods |= 1 << i
+			continue
+		}
+		_, lowercase := methodIndex[strings.ToUpper(name)]
+		switch {
+		case name == abi.ExportStart:
+			errs = append(errs, fmt.Sprintf("exports %s: it is a WASI command; build a reactor (Go: -buildmode=c-shared)", abi.ExportStart))
+		case name == abi.ExportInitialize:
+			if len(def.ParamTypes()) != 0 || len(def.ResultTypes()) != 0 {
+				errs = append(errs, fmt.Sprintf("export %s has signature %s; it must take no parameters and return nothing", name, signature(def)))
+			}
+		case lowercase:
+			warns = append(warns, fmt.Sprintf("export %q is not a method: method exports are case-sensitive, rename it %s", name, strings.ToUpper(name)))
+		case name == "default":
+			warns = append(warns, `export "default" is not a method: export one function per method, named GET, POST, ...`)
+		}
+	}
+	if methods == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Sprintf("exports no method: export at least one of %s", strings.Join(abi.Methods[:], ", ")))
+	}
+	if _, ok := cm.ExportedMemories()[abi.ExportMemory]; !ok {
+		errs = append(errs, fmt.Sprintf("does not export its memory as %q", abi.ExportMemory))
+	}
+	errs = append(errs, checkImports(cm.ImportedFunctions())...)
+	return methods, errs, warns
+}
+
+// hostFuncs maps each v1 host function to its signature.
+var hostFuncs = func() map[string]abi.Func {
+	m := make(map[string]abi.Func, len(abi.Funcs))
+	for _, f := range abi.Funcs {
+		m[f.Name] = f
+	}
+	return m
+}()
+
+func checkImports(imports []api.FunctionDefinition) (errs []string) {
+	for _, def := range imports {
+		mod, name, _ := def.Import()
+		switch mod {
+		case wasiModule:
+		case abi.ModuleName:
+			f, ok := hostFuncs[name]
+			if !ok {
+				errs = append(errs, fmt.Sprintf("imports %s.%s, which this host does not provide", mod, name))
+				continue
+			}
+			if !allI32(def.ParamTypes(), f.Params) || !allI32(def.ResultTypes(), f.Results) {
+				errs = append(errs, fmt.Sprintf("imports %s.%s with signature %s; the ABI has %d i32 parameters and %d i32 results", mod, name, signature(def), f.Params, f.Results))
+			}
+		default:
+			errs = append(errs, fmt.Sprintf("imports %s.%s: only %s and %s are provided", mod, name, abi.ModuleName, wasiModule))
+		}
+	}
+	return errs
+}
+
+func allI32(types []api.ValueType, n int) bool {
+	if len(types) != n {
+		return false
+	}
+	for _, t := range types {
+		if t != api.ValueTypeI32 {
+			return false
+		}
+	}
+	return true
+}
+
+func signature(def api.FunctionDefinition) string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return "(" + strings.Join(s, ", ") + ")"
+	}
+	return names(def.ParamTypes()) + " -> " + names(def.ResultTypes())
+}
+
+// instance is one instantiated module with its method functions looked up
+// once. It serves one request at a time.
+type instance struct {
+	mod api.Module
+	fns [len(abi.Methods)]api.Function
+	out *guestOutput
+}
+
+func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
+	out := &guestOutput{}
+	mod, err := rt.InstantiateModule(ctx, cm, cfg.WithStdout(out).WithStderr(out))
+	if err != nil {
+		if s := out.take(); s != "" {
+			err = fmt.Errorf("%w\nguest output:\n%s", err, s)
+		}
+		return nil, err
+	}
+	inst := &instance{mod: mod, out: out}
+	for i, name := range abi.Methods {
+		if methods.has(i) {
+			inst.fns[i] = mod.ExportedFunction(name)
+		}
+	}
+	return inst, nil
+}
+
+func (inst *instance) close() { _ = inst.mod.Close(context.Background()) }

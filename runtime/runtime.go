@@ -1,0 +1,299 @@
+// Package runtime loads a wasmroute project — a folder whose app/ tree holds
+// WebAssembly route modules, laid out like Next.js route handlers — and
+// serves it as an http.Handler.
+//
+// A program that serves a project:
+//
+//	srv, err := runtime.New(ctx, runtime.Config{Dir: "examples/demo"})
+//	if err != nil {
+//		log.Fatal(err) // every load problem, one per line, each naming its file
+//	}
+//	defer srv.Close(ctx)
+//	log.Fatal(http.ListenAndServe("127.0.0.1:3000", srv))
+//
+// Loading scans app/, builds the route table (see package
+// github.com/wasmroute/wasmroute/internal/routes for the rules), compiles
+// every route.wasm in parallel (cached on disk when Config.CacheDir is set)
+// and checks each module's exports against the ABI (package abi). Modules
+// are instantiated lazily, pooled per route, one request per instance at a
+// time.
+package runtime
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/host"
+	"github.com/wasmroute/wasmroute/internal/routes"
+)
+
+// Config configures a Server. The zero value of each field is a safe
+// default, documented on the field.
+type Config struct {
+	// Dir is the project folder; its app/ folder holds the routes. Required.
+	Dir string
+
+	// CacheDir keeps wazero's compiled code between runs so that a restart
+	// skips compilation. Empty: compile in memory only.
+	CacheDir string
+
+	// Logger receives load warnings, guest failures and guest output.
+	// Nil: slog.Default().
+	Logger *slog.Logger
+
+	// MaxInstances bounds the instances of each route, hence the requests
+	// one route serves at once; more wait for a free instance. Zero:
+	// 4 × GOMAXPROCS.
+	MaxInstances int
+
+	// MaxMemory bounds each instance's linear memory, in bytes, rounded
+	// down to 64 KiB pages. Zero: 128 MiB.
+	MaxMemory int64
+
+	// MaxBody bounds a request body, in bytes; a larger one gets 413 and
+	// the guest never reads past the limit. Zero: 10 MiB.
+	MaxBody int64
+
+	// Progress, when set, is told as each module finishes compiling.
+	Progress func(done, total int, file string)
+}
+
+const (
+	defaultMaxMemory = 128 << 20
+	defaultMaxBody   = 10 << 20
+	wasmPageSize     = 64 << 10
+)
+
+// Server serves one project. It is an http.Handler, safe for concurrent use.
+type Server struct {
+	rt     wazero.Runtime
+	table  *routes.Table
+	routes []*route // indexed by routes.Route.Index
+	log    *slog.Logger
+	cfg    Config
+}
+
+// route is a loaded route: its table entry and its module.
+type route struct {
+	*routes.Route
+	*module
+}
+
+// module is a compiled, checked route module and its instance pool.
+type module struct {
+	File    string // relative to the project, e.g. "app/api/hello/route.wasm"
+	Size    int64  // module size in bytes
+	methods methodSet
+	allow   string
+	pool    *pool
+}
+
+// LoadError lists every problem found while loading a project. Each line
+// names the file or route at fault.
+type LoadError struct {
+	Problems []string
+}
+
+func (e *LoadError) Error() string {
+	return fmt.Sprintf("%d load error(s):\n\t%s", len(e.Problems), strings.Join(e.Problems, "\n\t"))
+}
+
+// New loads the project in cfg.Dir. On failure the error is a *LoadError
+// listing every problem at once, each naming its file.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("runtime: Config.Dir is empty")
+	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	cfg.MaxInstances = cmp.Or(cfg.MaxInstances, 4*goruntime.GOMAXPROCS(0))
+	cfg.MaxMemory = cmp.Or(cfg.MaxMemory, defaultMaxMemory)
+	cfg.MaxBody = cmp.Or(cfg.MaxBody, defaultMaxBody)
+	if cfg.MaxInstances < 0 || cfg.MaxMemory < wasmPageSize || cfg.MaxBody < 0 {
+		return nil, fmt.Errorf("runtime: bad limits: MaxInstances %d, MaxMemory %d (at least 64 KiB), MaxBody %d", cfg.MaxInstances, cfg.MaxMemory, cfg.MaxBody)
+	}
+
+	folders, err := routes.Scan(cfg.Dir)
+	if err != nil && len(folders) == 0 {
+		return nil, &LoadError{Problems: problems(err)}
+	}
+	var load LoadError
+	if err != nil {
+		load.Problems = problems(err)
+	}
+	dirs := make([]string, 0, len(folders))
+	for _, f := range folders {
+		if !f.Wasm {
+			load.Problems = append(load.Problems, fmt.Sprintf("app/%s: not built: run `wasmroute build %s`", joinDir(f.Dir, "route.go"), cfg.Dir))
+			continue
+		}
+		dirs = append(dirs, f.Dir)
+	}
+	table, err := routes.Build(dirs)
+	if err != nil {
+		load.Problems = append(load.Problems, problems(err)...)
+	}
+
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(uint32(cfg.MaxMemory / wasmPageSize))
+	if cfg.CacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: compilation cache %s: %w", cfg.CacheDir, err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	s := &Server{rt: wazero.NewRuntimeWithConfig(ctx, rc), table: table, log: cfg.Logger, cfg: cfg}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, s.rt); err != nil {
+		s.rt.Close(ctx)
+		return nil, fmt.Errorf("runtime: wasi: %w", err)
+	}
+	if _, err := host.Instantiate(ctx, s.rt); err != nil {
+		s.rt.Close(ctx)
+		return nil, fmt.Errorf("runtime: host module: %w", err)
+	}
+	modules, errs := s.compile(ctx, dirs)
+	load.Problems = append(load.Problems, errs...)
+	if len(load.Problems) > 0 {
+		s.rt.Close(ctx)
+		sort.Strings(load.Problems)
+		return nil, &load
+	}
+	for _, r := range table.Routes() {
+		s.routes = append(s.routes, &route{Route: r, module: modules[r.Dir]})
+	}
+	return s, nil
+}
+
+// compile compiles and checks the module of every route folder,
+// GOMAXPROCS at a time, and returns them by folder with every problem found.
+func (s *Server) compile(ctx context.Context, dirs []string) (map[string]*module, []string) {
+	var (
+		mu       sync.Mutex
+		modules  = make(map[string]*module, len(dirs))
+		problems []string
+		done     int
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, goruntime.GOMAXPROCS(0))
+	)
+	// Modules compile side by side; a lone module gets the spare cores.
+	ctx = experimental.WithCompilationWorkers(ctx, max(1, goruntime.GOMAXPROCS(0)/max(1, len(dirs))))
+	modCfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(abi.ExportInitialize).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	for _, dir := range dirs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			m, errs, warns := s.load(ctx, dir, modCfg)
+			mu.Lock()
+			defer mu.Unlock()
+			modules[dir] = m
+			problems = append(problems, errs...)
+			for _, w := range warns {
+				s.log.Warn(w)
+			}
+			done++
+			if s.cfg.Progress != nil {
+				s.cfg.Progress(done, len(dirs), moduleFile(dir))
+			}
+		}()
+	}
+	wg.Wait()
+	return modules, problems
+}
+
+// load compiles one route folder's module and checks it.
+func (s *Server) load(ctx context.Context, dir string, modCfg wazero.ModuleConfig) (m *module, errs, warns []string) {
+	file := moduleFile(dir)
+	prefix := func(msgs []string) []string {
+		for i, msg := range msgs {
+			msgs[i] = file + ": " + msg
+		}
+		return msgs
+	}
+	bin, err := os.ReadFile(filepath.Join(s.cfg.Dir, filepath.FromSlash(file)))
+	if err != nil {
+		return nil, []string{err.Error()}, nil
+	}
+	cm, err := s.rt.CompileModule(ctx, bin)
+	if err != nil {
+		return nil, []string{fmt.Sprintf("%s: not a valid WebAssembly module: %v", file, err)}, nil
+	}
+	methods, errs, warns := check(cm)
+	if len(errs) > 0 {
+		return nil, prefix(errs), prefix(warns)
+	}
+	m = &module{File: file, Size: int64(len(bin)), methods: methods, allow: methods.allow()}
+	m.pool = newPool(s.cfg.MaxInstances, func(ctx context.Context) (*instance, error) {
+		return instantiate(ctx, s.rt, cm, modCfg, methods)
+	})
+	return m, nil, prefix(warns)
+}
+
+func moduleFile(dir string) string { return "app/" + joinDir(dir, "route.wasm") }
+
+func joinDir(dir, file string) string {
+	if dir == "" {
+		return file
+	}
+	return dir + "/" + file
+}
+
+// problems flattens an error from package routes into one line per problem.
+func problems(err error) []string {
+	var errs routes.Errors
+	if errors.As(err, &errs) {
+		lines := make([]string, len(errs))
+		for i, e := range errs {
+			lines[i] = e.Error()
+		}
+		return lines
+	}
+	return []string{err.Error()}
+}
+
+// Route describes one served route, for listings such as wasmroute routes.
+type Route struct {
+	Pattern string // e.g. "/blog/[slug]"
+	Methods string // the exported methods, e.g. "GET, POST"
+	Allow   string // what the Allow header lists, e.g. "GET, HEAD, OPTIONS"
+	File    string // e.g. "app/blog/[slug]/route.wasm"
+	Size    int64  // module size in bytes
+}
+
+// Routes lists the served routes sorted by pattern.
+func (s *Server) Routes() []Route {
+	out := make([]Route, len(s.routes))
+	for i, r := range s.routes {
+		out[i] = Route{Pattern: r.Pattern, Methods: r.methods.String(), Allow: r.allow, File: r.File, Size: r.Size}
+	}
+	return out
+}
+
+// Close closes every instance and compiled module. Requests still running
+// fail; drain them first (http.Server.Shutdown).
+func (s *Server) Close(ctx context.Context) error {
+	for _, r := range s.routes {
+		r.pool.close()
+	}
+	return s.rt.Close(ctx)
+}

@@ -1,0 +1,2 @@
+;; no_memory: exports GET but no memory.
+(module (func (export "GET")))
