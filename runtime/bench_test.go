@@ -40,35 +40,48 @@ func demo(tb testing.TB) string {
 	return dir
 }
 
-// BenchmarkHello compares GET /api/hello served by the demo's Go guest
-// through the runtime's http.Handler with a native handler writing the same
-// bytes, in process, in one run.
+// BenchmarkHello compares GET /api/hello served through the runtime's
+// http.Handler with a native handler writing the same bytes, in process, in
+// one run: the demo's Go guest (JSON through the SDK) and the hand-written
+// WAT guest testdata/wat/hello.wat (the host's own overhead).
 func BenchmarkHello(b *testing.B) {
-	native := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"message":"hello"}`))
-	})
-	dir := demo(b)
-	s, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler), CacheDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
+	native := func(contentType, body string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", contentType)
+			w.Write([]byte(body))
+		})
 	}
-	defer s.Close(context.Background())
+	load := func(dir string) http.Handler {
+		s, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler), CacheDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close(context.Background()) })
+		return s
+	}
+	goGuest := load(demo(b))
+	watGuest := load(project(b, map[string]string{"api/hello": "hello"}))
+	const json = `{"message":"hello"}`
 	for _, bc := range []struct {
 		name string
 		h    http.Handler
-	}{{"native", native}, {"wasmroute", s}} {
+		body string
+	}{
+		{"go/native", native("application/json", json), json},
+		{"go/wasmroute", goGuest, json},
+		{"wat/native", native("text/plain", "hello"), "hello"},
+		{"wat/wasmroute", watGuest, "hello"},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/api/hello", nil)
 			rec := httptest.NewRecorder()
 			bc.h.ServeHTTP(rec, req) // warm: instantiate outside the timed loop
-			if rec.Code != 200 || rec.Body.String() != `{"message":"hello"}` {
-				b.Fatalf("GET /api/hello = %d %q", rec.Code, rec.Body)
+			if rec.Code != 200 || rec.Body.String() != bc.body {
+				b.Fatalf("GET /api/hello = %d %q, want 200 %q", rec.Code, rec.Body, bc.body)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				rec := httptest.NewRecorder()
-				bc.h.ServeHTTP(rec, req)
+				bc.h.ServeHTTP(httptest.NewRecorder(), req)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -76,7 +75,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		}
 		return
 	}
-	ex := host.NewExchange(w, r, params)
+	ex := &inst.ex
+	ex.Reset(w, r, params)
 	ex.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 	err = inst.fns[m].CallWithStack(host.WithExchange(r.Context(), ex), nil)
 	out := inst.out.take()
@@ -86,26 +86,33 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		if out != "" {
 			s.log.Info("guest output", "route", rt.Pattern, "method", r.Method, "output", out)
 		}
+		s.finish(w, r, rt, ex)
+		ex.Reset(nil, nil, nil) // an idle instance holds no request
 		rt.pool.put(inst, false)
 	case errors.As(err, &exit) && exit.ExitCode() == 0:
 		// The guest exited cleanly: its response stands, its instance is gone.
+		s.finish(w, r, rt, ex)
 		rt.pool.put(inst, true)
 	default:
+		headSent := ex.HeadSent()
 		rt.pool.put(inst, true)
 		s.log.Error("guest failed", "route", rt.Pattern, "method", r.Method, "file", rt.File, "err", err, "output", out)
-		if ex.HeadSent() {
+		if headSent {
 			// Too late for a 500: make the client see a broken response
 			// rather than a complete-looking one.
 			panic(http.ErrAbortHandler)
 		}
 		fail(w, http.StatusInternalServerError)
-		return
 	}
+}
+
+// finish completes the response of a guest that returned.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, rt *route, ex *host.Exchange) {
 	if ex.BodyTooLarge() && !ex.HeadSent() {
 		fail(w, http.StatusRequestEntityTooLarge)
 		return
 	}
-	if err := ex.Finish(); err != nil && r.Context().Err() == nil && !errors.Is(err, context.Canceled) {
+	if err := ex.Finish(); err != nil && r.Context().Err() == nil {
 		s.log.Debug("finish response", "route", rt.Pattern, "err", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/host"
 )
 
 // methodIndex maps a method name to its position in abi.Methods.
@@ -158,6 +159,7 @@ type instance struct {
 	mod api.Module
 	fns [len(abi.Methods)]api.Function
 	out *guestOutput
+	ex  host.Exchange // reused from request to request, keeping its buffers
 }
 
 func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {

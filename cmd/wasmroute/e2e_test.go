@@ -76,8 +76,8 @@ func (b *syncBuffer) String() string {
 }
 
 // start runs wasmroute serve on a free loopback port and waits until it
-// listens.
-func start(t *testing.T, args ...string) *server {
+// listens. Later flags win: args may override --cache-dir.
+func start(t testing.TB, args ...string) *server {
 	t.Helper()
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--cache-dir", cacheDir}, args...)
 	cmd := exec.Command(binary, args...)
