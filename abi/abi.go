@@ -86,7 +86,8 @@ const (
 	ErrBodyNotAllowed int32 = -3
 	// ErrTooLarge: a size limit was reached, e.g. the request body is longer
 	// than the route's body limit (the client then gets 413 if nothing was
-	// sent yet) or the response grew past the response limit.
+	// sent yet), the response grew past the response limit, or the response
+	// headers would grow past the host's limit on their number or size.
 	ErrTooLarge int32 = -4
 	// ErrClosed: the client is gone, or the response could not be written
 	// (e.g. more bytes than a Content-Length the guest declared); nothing
@@ -168,7 +169,11 @@ const (
 
 	// FuncHeaderSet replaces the response header (name, name_len) with the
 	// single value (value, value_len). ErrInvalid for a bad name or value;
-	// ErrHeadersSent after the body started.
+	// ErrHeadersSent after the body started; ErrTooLarge, changing nothing,
+	// when the response headers would then exceed the host's limit on the
+	// number of header values or on their size (the sum of len(name) +
+	// len(value) over the values), a limit the host may leave unset. Errors
+	// take precedence in that order.
 	//
 	//	header_set(name i32, name_len i32, value i32, value_len i32) -> (err i32)
 	FuncHeaderSet = "header_set"
@@ -181,7 +186,8 @@ const (
 	FuncHeaderAdd = "header_add"
 
 	// FuncHeaderDel removes the response header (name, name_len). Errors as
-	// for FuncHeaderSet.
+	// for FuncHeaderSet, but never ErrTooLarge: a deletion gives its values'
+	// room back under the header limits.
 	//
 	//	header_del(name i32, name_len i32) -> (err i32)
 	FuncHeaderDel = "header_del"

@@ -5,8 +5,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
 // benchExchange returns a guest, a context with an Exchange whose response
@@ -83,5 +86,55 @@ func BenchmarkMethod(b *testing.B) {
 	for b.Loop() {
 		stack[0], stack[1] = 0x200, 0x100
 		methodFn(ctx, mod, stack)
+	}
+}
+
+// BenchmarkPollOneoff polls a relative monotonic clock with a zero timeout,
+// as Go's scheduler does when it checks for ready timers: with wazero's
+// poll_oneoff (the baseline), then with this package's without an Exchange
+// in the context and with one that has a Done channel. "absolute" polls a
+// realtime deadline in the past, which reads the guest's clock.
+func BenchmarkPollOneoff(b *testing.B) {
+	poll, mod, now := newPoll(b)
+	ctx := context.Background()
+	stock := wazero.NewRuntime(ctx)
+	defer stock.Close(ctx)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, stock); err != nil {
+		b.Fatal(err)
+	}
+	stockPoll := stock.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()[wasiPollOneoff].GoFunction().(api.GoModuleFunction)
+	stockMod, err := stock.Instantiate(ctx, memoryModule)
+	if err != nil {
+		b.Fatal(err)
+	}
+	relative := encode([]sub{clock(1, clockMonotonic, 0)}, now)
+	absolute := encode([]sub{clockAt(1, clockRealtime, -time.Hour)}, now)
+	e := NewExchange(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), nil)
+	e.Done = make(chan struct{})
+	withExchange := WithExchange(ctx, e)
+	for _, bc := range []struct {
+		name string
+		poll api.GoModuleFunc
+		mod  api.Module
+		ctx  context.Context
+		sub  []byte
+	}{
+		{"wazero", stockPoll.Call, stockMod, ctx, relative},
+		{"host", poll, mod, ctx, relative},
+		{"host/exchange", poll, mod, withExchange, relative},
+		{"host/exchange/absolute", poll, mod, withExchange, absolute},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			reset(bc.mod, region{0x100, bc.sub})
+			stack := make([]uint64, 4)
+			b.ReportAllocs()
+			for b.Loop() {
+				stack[0], stack[1], stack[2], stack[3] = 0x100, 0x1000, 1, 0x2000
+				bc.poll(bc.ctx, bc.mod, stack)
+			}
+			if stack[0] != errnoSuccess {
+				b.Fatalf("errno %d", stack[0])
+			}
+		})
 	}
 }

@@ -290,7 +290,10 @@ func setStatusFn(ctx context.Context, _ api.Module, stack []uint64) {
 // Both ranges must lie inside memory, else the guest traps.
 //
 // Result (err): abi.OK; abi.ErrInvalid for a bad name or value;
-// abi.ErrHeadersSent once the head is sent.
+// abi.ErrHeadersSent once the head is sent; abi.ErrTooLarge, changing
+// nothing, when the header would then hold more values than
+// Exchange.MaxHeaders or more bytes than Exchange.MaxHeaderBytes (counted
+// after the replacement: the values it drops give their room back).
 //
 // For example, name=1, name_len=4, value=5, value_len=2 sets "Vary: 42":
 //
@@ -303,7 +306,7 @@ func headerSetFn(ctx context.Context, mod api.Module, stack []uint64) {
 	e := exchange(ctx, abi.FuncHeaderSet)
 	name := e.view(mod, abi.FuncHeaderSet, "name", api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	value := e.view(mod, abi.FuncHeaderSet, "value", api.DecodeU32(stack[2]), api.DecodeU32(stack[3]))
-	stack[0] = api.EncodeI32(e.editHeader(name, value, http.Header.Set))
+	stack[0] = api.EncodeI32(e.editHeader(headerSet, name, value))
 }
 
 // headerAddFn supports abi.FuncHeaderAdd: it appends the value (value,
@@ -314,16 +317,17 @@ func headerAddFn(ctx context.Context, mod api.Module, stack []uint64) {
 	e := exchange(ctx, abi.FuncHeaderAdd)
 	name := e.view(mod, abi.FuncHeaderAdd, "name", api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	value := e.view(mod, abi.FuncHeaderAdd, "value", api.DecodeU32(stack[2]), api.DecodeU32(stack[3]))
-	stack[0] = api.EncodeI32(e.editHeader(name, value, http.Header.Add))
+	stack[0] = api.EncodeI32(e.editHeader(headerAdd, name, value))
 }
 
 // headerDelFn supports abi.FuncHeaderDel: it removes the response header
-// named by (name, name_len), as http.Header.Del does. The name must lie
-// inside memory, else the guest traps. Result as for headerSetFn.
+// named by (name, name_len), as http.Header.Del does, which gives its values'
+// room back under the header limits. The name must lie inside memory, else
+// the guest traps. Result as for headerSetFn, never abi.ErrTooLarge.
 func headerDelFn(ctx context.Context, mod api.Module, stack []uint64) {
 	e := exchange(ctx, abi.FuncHeaderDel)
 	name := e.view(mod, abi.FuncHeaderDel, "name", api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
-	stack[0] = api.EncodeI32(e.editHeader(name, nil, func(h http.Header, name, _ string) { h.Del(name) }))
+	stack[0] = api.EncodeI32(e.editHeader(headerDel, name, nil))
 }
 
 // bodyWriteFn supports abi.FuncBodyWrite: it writes (buf, buf_len) straight

@@ -6,12 +6,16 @@
 // each request, builds an Exchange, puts it in the context of the guest's
 // method call and finishes the response when the guest returns:
 //
+//	if _, err := host.InstantiateWASI(ctx, rt); err != nil { // once per runtime
+//		return err
+//	}
 //	if _, err := host.Instantiate(ctx, rt); err != nil { // once per runtime
 //		return err
 //	}
 //	// Per request, get being a route module's "GET" export, looked up once:
 //	e := host.NewExchange(w, req, params)
 //	e.Body = http.MaxBytesReader(w, req.Body, maxBody)
+//	e.Done = stop // closed when the request must stop: ends a guest's sleep
 //	if _, err := get.Call(host.WithExchange(req.Context(), e)); err != nil {
 //		// The guest failed or trapped: answer 500 unless e.HeadSent().
 //	}
@@ -27,6 +31,8 @@
 //     the guest's call returns it. The host process never crashes.
 //   - Everything else a guest can get wrong is an abi error code it can
 //     handle.
+//   - InstantiateWASI provides WASI (wasi_snapshot_preview1), whose functions
+//     follow WASI's conventions instead: bad memory is an errno (EFAULT).
 package host
 
 import (
@@ -36,9 +42,11 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/internal/routes"
@@ -61,6 +69,30 @@ type Exchange struct {
 	// Zero means no limit.
 	MaxResponseBytes int64
 
+	// MaxHeaders caps the number of response header values, counted over
+	// all names (a name with three values counts three) and including those
+	// the ResponseWriter held before the guest ran: a header_set or
+	// header_add that would leave more changes nothing and returns
+	// abi.ErrTooLarge. header_del is never refused for it. Zero means no
+	// limit.
+	MaxHeaders int
+
+	// MaxHeaderBytes caps the size of the response header, counted as the
+	// sum of len(name)+len(value) over its values (so a name counts once per
+	// value), as MaxHeaders counts: a header_set or header_add that would
+	// take it past this many bytes changes nothing and returns
+	// abi.ErrTooLarge. Zero means no limit.
+	MaxHeaderBytes int
+
+	// Done, when not nil, is closed when the request must stop: its
+	// deadline passed or its client left. A guest sleeping in WASI
+	// poll_oneoff (see InstantiateWASI) is stopped then: its call returns
+	// a *sys.ExitError at once, and the instance must be discarded as after
+	// any failed call. Nothing else watches Done: a guest running compiled
+	// code is stopped by closing its module (CloseWithExitCode), which does
+	// not wake a sleeping guest. Nil means never.
+	Done <-chan struct{}
+
 	w      http.ResponseWriter
 	r      *http.Request
 	params []routes.Param
@@ -75,6 +107,14 @@ type Exchange struct {
 	bodyCode     int32 // ... which body_read now returns: 0 at EOF, or an abi error
 	written      int64 // response body bytes written
 	writeErr     error // the first error the ResponseWriter returned
+
+	// The response header's size once counted (headerCounted), kept up to
+	// date by header_set, header_add and header_del from then on.
+	headerCounted bool
+	headerCount   int // values
+	headerBytes   int // len(name)+len(value) per value
+
+	timer *time.Timer // poll_oneoff's, kept across Reset
 
 	// Encodings built on first ask and kept for the guest's second call
 	// (the one with a buffer large enough).
@@ -97,12 +137,13 @@ func NewExchange(w http.ResponseWriter, r *http.Request, params []routes.Param) 
 }
 
 // Reset makes e the Exchange of a new request, as NewExchange(w, r, params)
-// would return, Body and MaxResponseBytes included, but keeps the buffers e
-// allocated: a runtime may keep one Exchange per module instance rather than
-// allocate one per request.
+// would return, Body, the limits and Done included (all zero), but keeps the
+// buffers and timer e allocated: a runtime may keep one Exchange per module
+// instance rather than allocate one per request.
 func (e *Exchange) Reset(w http.ResponseWriter, r *http.Request, params []routes.Param) {
 	*e = Exchange{
 		w: w, r: r, params: params,
+		timer:        e.timer,
 		headerNames:  e.headerNames[:0],
 		paramNames:   e.paramNames[:0],
 		headerValues: lastList{key: e.headerValues.key[:0], list: e.headerValues.list[:0]},
@@ -155,12 +196,33 @@ func WithExchange(ctx context.Context, e *Exchange) context.Context {
 }
 
 // exchange returns the Exchange in ctx, or traps the guest calling fn.
+//
+// A request that must stop (its Done is closed) ends the guest's call here,
+// as proc_exit would: past its deadline a guest reads and writes nothing more.
 func exchange(ctx context.Context, fn string) *Exchange {
 	e, _ := ctx.Value(exchangeKey{}).(*Exchange)
 	if e == nil {
 		trapf(fn, "called outside a request (the context carries no host.Exchange)")
 	}
+	if e.Done != nil {
+		select {
+		case <-e.Done:
+			exitStopped(ctx)
+		default:
+		}
+	}
 	return e
+}
+
+// exitStopped ends the guest's call with the exit code of ctx's end:
+// sys.ExitCodeDeadlineExceeded after a deadline, else
+// sys.ExitCodeContextCanceled.
+func exitStopped(ctx context.Context) {
+	code := sys.ExitCodeContextCanceled
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		code = sys.ExitCodeDeadlineExceeded
+	}
+	panic(sys.NewExitError(code))
 }
 
 // Instantiate registers the host module abi.ModuleName, with every function
@@ -354,16 +416,70 @@ func bodyAllowed(status int) bool {
 	return !(status >= 100 && status < 200 || status == http.StatusNoContent || status == http.StatusNotModified)
 }
 
-// editHeader validates a response header change and applies it with edit.
-func (e *Exchange) editHeader(name, value []byte, edit func(h http.Header, name, value string)) int32 {
+// headerOp is a change of a response header.
+type headerOp int
+
+const (
+	headerSet headerOp = iota // http.Header.Set
+	headerAdd                 // http.Header.Add
+	headerDel                 // http.Header.Del
+)
+
+// editHeader validates a response header change, checks it against the
+// header limits and applies it as http.Header's method of the same name
+// would: under the canonical form of name.
+func (e *Exchange) editHeader(op headerOp, name, value []byte) int32 {
 	switch {
 	case !validHeaderName(name) || !validHeaderValue(value):
 		return abi.ErrInvalid
 	case e.headSent:
 		return abi.ErrHeadersSent
 	}
-	edit(e.w.Header(), string(name), string(value))
+	h := e.w.Header()
+	key := http.CanonicalHeaderKey(string(name))
+	if e.MaxHeaders > 0 || e.MaxHeaderBytes > 0 || e.headerCounted {
+		if !e.headerCounted {
+			e.headerCount, e.headerBytes = headerSize(h)
+			e.headerCounted = true
+		}
+		count, size := e.headerCount, e.headerBytes
+		if op != headerAdd { // set and del drop what key holds
+			old := h[key]
+			count -= len(old)
+			for _, v := range old {
+				size -= len(key) + len(v)
+			}
+		}
+		if op != headerDel {
+			count++
+			size += len(key) + len(value)
+			if e.MaxHeaders > 0 && count > e.MaxHeaders || e.MaxHeaderBytes > 0 && size > e.MaxHeaderBytes {
+				return abi.ErrTooLarge
+			}
+		}
+		e.headerCount, e.headerBytes = count, size
+	}
+	switch op {
+	case headerSet:
+		h[key] = []string{string(value)}
+	case headerAdd:
+		h[key] = append(h[key], string(value))
+	case headerDel:
+		delete(h, key)
+	}
 	return abi.OK
+}
+
+// headerSize returns the number of values in h and the sum of
+// len(name)+len(value) over them.
+func headerSize(h http.Header) (count, size int) {
+	for k, values := range h {
+		count += len(values)
+		for _, v := range values {
+			size += len(k) + len(v)
+		}
+	}
+	return count, size
 }
 
 // validHeaderName reports whether name is an HTTP token (RFC 9110, 5.1),

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/internal/routes"
@@ -327,6 +329,45 @@ func TestTrapOutsideRequest(t *testing.T) {
 	}
 }
 
+// TestStoppedRequest checks that once a request's Done is closed, every host
+// function ends the guest's call with the exit code of the request's end.
+func TestStoppedRequest(t *testing.T) {
+	mod := newGuest(t)
+	for _, tt := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		code uint32
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		}, sys.ExitCodeDeadlineExceeded},
+		{"client gone", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, sys.ExitCodeContextCanceled},
+	} {
+		for _, f := range hostFuncs {
+			t.Run(tt.name+"/"+f.name, func(t *testing.T) {
+				ctx, cancel := tt.ctx()
+				defer cancel()
+				r, params := testRequest()
+				e := NewExchange(httptest.NewRecorder(), r, params)
+				e.Done = ctx.Done()
+				var got any
+				func() {
+					defer func() { got = recover() }()
+					f.fn(WithExchange(ctx, e), mod, make([]uint64, max(len(f.params), 1)))
+				}()
+				exit, ok := got.(*sys.ExitError)
+				if !ok || exit.ExitCode() != tt.code {
+					t.Errorf("got %v, want exit code %#x", got, tt.code)
+				}
+			})
+		}
+	}
+}
+
 func TestTrapWithoutMemory(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
@@ -566,6 +607,159 @@ func TestResponse(t *testing.T) {
 			got := response{rec.Code, rec.Result().Header, rec.Body.String(), rec.Flushed}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("response (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestHeaderLimits checks MaxHeaders and MaxHeaderBytes at their boundaries:
+// a refused change changes nothing, and deletions and replacements give
+// their room back.
+func TestHeaderLimits(t *testing.T) {
+	const (
+		ok       = abi.OK
+		tooLarge = abi.ErrTooLarge
+	)
+	tests := []struct {
+		name       string
+		preset     http.Header // what the ResponseWriter holds before the guest runs
+		maxHeaders int
+		maxBytes   int
+		steps      []step
+		want       http.Header
+	}{
+		{
+			name:       "count: add up to the limit",
+			maxHeaders: 3,
+			steps: []step{
+				{abi.FuncHeaderAdd, []any{"A", "1"}, ok},
+				{abi.FuncHeaderAdd, []any{"b", "2"}, ok},
+				{abi.FuncHeaderAdd, []any{"a", "3"}, ok},
+				{abi.FuncHeaderAdd, []any{"C", "4"}, tooLarge},
+				{abi.FuncHeaderAdd, []any{"a", "4"}, tooLarge},
+				{abi.FuncHeaderSet, []any{"C", "4"}, tooLarge},
+				{abi.FuncHeaderSet, []any{"B", "5"}, ok}, // replaces one value
+			},
+			want: http.Header{"A": {"1", "3"}, "B": {"5"}},
+		},
+		{
+			name:       "count: set replaces every value",
+			maxHeaders: 3,
+			steps: []step{
+				{abi.FuncHeaderAdd, []any{"Set-Cookie", "a=1"}, ok},
+				{abi.FuncHeaderAdd, []any{"set-cookie", "b=2"}, ok},
+				{abi.FuncHeaderAdd, []any{"SET-COOKIE", "c=3"}, ok},
+				{abi.FuncHeaderAdd, []any{"X", "1"}, tooLarge},
+				{abi.FuncHeaderSet, []any{"set-cookie", "d=4"}, ok}, // 3 values -> 1
+				{abi.FuncHeaderAdd, []any{"X", "1"}, ok},
+				{abi.FuncHeaderAdd, []any{"Y", "1"}, ok},
+				{abi.FuncHeaderAdd, []any{"Z", "1"}, tooLarge},
+			},
+			want: http.Header{"Set-Cookie": {"d=4"}, "X": {"1"}, "Y": {"1"}},
+		},
+		{
+			name:       "count: del gives room back",
+			maxHeaders: 2,
+			steps: []step{
+				{abi.FuncHeaderAdd, []any{"A", "1"}, ok},
+				{abi.FuncHeaderAdd, []any{"B", "1"}, ok},
+				{abi.FuncHeaderAdd, []any{"C", "1"}, tooLarge},
+				{abi.FuncHeaderDel, []any{"a"}, ok},
+				{abi.FuncHeaderDel, []any{"never"}, ok},
+				{abi.FuncHeaderAdd, []any{"C", "1"}, ok},
+				{abi.FuncHeaderAdd, []any{"D", "1"}, tooLarge},
+				{abi.FuncHeaderDel, []any{"b"}, ok},
+				{abi.FuncHeaderDel, []any{"c"}, ok},
+				{abi.FuncHeaderAdd, []any{"D", "1"}, ok},
+				{abi.FuncHeaderAdd, []any{"D", "2"}, ok},
+				{abi.FuncHeaderAdd, []any{"D", "3"}, tooLarge},
+			},
+			want: http.Header{"D": {"1", "2"}},
+		},
+		{
+			name:     "bytes: exactly at the limit, then one past",
+			maxBytes: 10,
+			steps: []step{
+				{abi.FuncHeaderAdd, []any{"ab", "12345678"}, ok}, // 2+8
+				{abi.FuncHeaderAdd, []any{"A", ""}, tooLarge},    // 11
+				{abi.FuncHeaderSet, []any{"AB", "123456789"}, tooLarge},
+				{abi.FuncHeaderSet, []any{"Ab", "1234567"}, ok}, // 9
+				{abi.FuncHeaderAdd, []any{"A", ""}, ok},         // 10
+				{abi.FuncHeaderAdd, []any{"A", ""}, tooLarge},
+				{abi.FuncHeaderDel, []any{"a"}, ok}, // 9
+				{abi.FuncHeaderAdd, []any{"ab", "x"}, tooLarge},
+				{abi.FuncHeaderAdd, []any{"C", ""}, ok}, // 10
+			},
+			want: http.Header{"Ab": {"1234567"}, "C": {""}},
+		},
+		{
+			name:     "bytes: a name counts once per value",
+			maxBytes: 10,
+			steps: []step{
+				{abi.FuncHeaderAdd, []any{"Abc", "1"}, ok},       // 4
+				{abi.FuncHeaderAdd, []any{"abc", "2"}, ok},       // 8
+				{abi.FuncHeaderAdd, []any{"ABC", "3"}, tooLarge}, // 12
+				{abi.FuncHeaderAdd, []any{"D", "2"}, ok},         // 10
+				{abi.FuncHeaderSet, []any{"abc", "12"}, ok},      // 8 -> 5: 7
+				{abi.FuncHeaderAdd, []any{"E", "12"}, ok},        // 10
+				{abi.FuncHeaderAdd, []any{"F", ""}, tooLarge},    // 11
+			},
+			want: http.Header{"Abc": {"12"}, "D": {"2"}, "E": {"12"}},
+		},
+		{
+			name:       "either limit refuses",
+			maxHeaders: 2,
+			maxBytes:   4,
+			steps: []step{
+				{abi.FuncHeaderAdd, []any{"A", "123"}, ok},
+				{abi.FuncHeaderAdd, []any{"B", ""}, tooLarge}, // 5 bytes
+				{abi.FuncHeaderSet, []any{"A", "1"}, ok},
+				{abi.FuncHeaderAdd, []any{"B", ""}, ok},
+				{abi.FuncHeaderAdd, []any{"C", ""}, tooLarge}, // 3 values
+			},
+			want: http.Header{"A": {"1"}, "B": {""}},
+		},
+		{
+			name:       "headers the writer held count, under any key",
+			preset:     http.Header{"Server": {"x"}, "x-raw": {"12"}}, // x-raw is not canonical
+			maxHeaders: 3,
+			maxBytes:   20, // 7 + 7 held
+			steps: []step{
+				{abi.FuncHeaderAdd, []any{"A", "12345"}, ok}, // 3 values, 20 bytes
+				{abi.FuncHeaderAdd, []any{"B", ""}, tooLarge},
+				{abi.FuncHeaderDel, []any{"x-raw"}, ok}, // deletes X-Raw, which is absent, as http.Header.Del
+				{abi.FuncHeaderAdd, []any{"B", ""}, tooLarge},
+				{abi.FuncHeaderDel, []any{"server"}, ok},             // 2 values, 13 bytes
+				{abi.FuncHeaderAdd, []any{"B", "1234567"}, tooLarge}, // 21 bytes
+				{abi.FuncHeaderAdd, []any{"B", "123456"}, ok},        // 20 bytes
+			},
+			want: http.Header{"x-raw": {"12"}, "A": {"12345"}, "B": {"123456"}},
+		},
+		{
+			name:       "ErrInvalid, then ErrHeadersSent, win over ErrTooLarge",
+			maxHeaders: 1,
+			steps: []step{
+				{abi.FuncHeaderAdd, []any{"A", "1"}, ok},
+				{abi.FuncHeaderAdd, []any{"B C", "1"}, abi.ErrInvalid},
+				{abi.FuncBodyWrite, []any{""}, ok},
+				{abi.FuncHeaderAdd, []any{"B", "1"}, abi.ErrHeadersSent},
+			},
+			want: http.Header{"A": {"1"}},
+		},
+	}
+	mod := newGuest(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			for k, v := range tc.preset {
+				rec.Header()[k] = v
+			}
+			r, params := testRequest()
+			e := NewExchange(rec, r, params)
+			e.MaxHeaders, e.MaxHeaderBytes = tc.maxHeaders, tc.maxBytes
+			run(t, mod, e, tc.steps)
+			if diff := cmp.Diff(tc.want, rec.Header()); diff != "" {
+				t.Errorf("response header (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -813,7 +1007,10 @@ func TestReset(t *testing.T) {
 	e := NewExchange(httptest.NewRecorder(), r1, params1)
 	e.Body = iotest.ErrReader(http.ErrHandlerTimeout)
 	e.MaxResponseBytes = 1
+	e.MaxHeaders, e.MaxHeaderBytes = 1, 100
+	e.Done = make(chan struct{})
 	run(t, mod, e, []step{
+		{abi.FuncHeaderAdd, []any{"A", "1"}, abi.OK}, // counts the header: 1 value
 		{abi.FuncHeaderValues, []any{"accept", 0, 0}, int32(len(list("text/html", "*/*")))},
 		{abi.FuncParamValues, []any{"slug", 0, 0}, int32(len(list("hello world")))},
 		{abi.FuncHeaderNames, []any{0, 0}, int32(len(list("accept", "host", "x-empty", "x-lower")))},
@@ -828,9 +1025,12 @@ func TestReset(t *testing.T) {
 	r2 := httptest.NewRequest("GET", "/a", strings.NewReader("body"))
 	r2.Header.Set("Accept", "*/*")
 	e.Reset(rec, r2, []routes.Param{{Name: "slug", Value: "other"}})
-	if e.HeadSent() || e.BodyTooLarge() || e.Body != nil || e.MaxResponseBytes != 0 {
-		t.Errorf("after Reset: HeadSent %v, BodyTooLarge %v, Body %v, MaxResponseBytes %d", e.HeadSent(), e.BodyTooLarge(), e.Body, e.MaxResponseBytes)
+	if e.HeadSent() || e.BodyTooLarge() || e.Body != nil || e.MaxResponseBytes != 0 || e.MaxHeaders != 0 || e.MaxHeaderBytes != 0 || e.Done != nil {
+		t.Errorf("after Reset: HeadSent %v, BodyTooLarge %v, Body %v, MaxResponseBytes %d, MaxHeaders %d, MaxHeaderBytes %d, Done %v",
+			e.HeadSent(), e.BodyTooLarge(), e.Body, e.MaxResponseBytes, e.MaxHeaders, e.MaxHeaderBytes, e.Done)
 	}
+	e.MaxHeaders = 1 // the count starts again from rec's empty header
+	run(t, mod, e, []step{{abi.FuncHeaderAdd, []any{"B", "1"}, abi.OK}})
 	e.Body = r2.Body
 	ctx := WithExchange(context.Background(), e)
 	for _, tc := range []struct {
@@ -854,7 +1054,7 @@ func TestReset(t *testing.T) {
 		}
 		checkMemory(t, mod, region{0, []byte(tc.key)}, region{0x100, tc.want})
 	}
-	if err := e.Finish(); err != nil || rec.Code != 200 || rec.Body.Len() != 0 {
-		t.Errorf("Finish() = %v, response %d %q; want 200 and no body", err, rec.Code, rec.Body)
+	if err := e.Finish(); err != nil || rec.Code != 200 || rec.Body.Len() != 0 || rec.Header().Get("B") != "1" {
+		t.Errorf("Finish() = %v, response %d %v %q; want 200, B: 1 and no body", err, rec.Code, rec.Header(), rec.Body)
 	}
 }
