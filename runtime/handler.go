@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/tetratelabs/wazero/sys"
@@ -61,27 +63,68 @@ func (s *Server) lookup(path string) (*route, []routes.Param, bool) {
 	return s.routes[r.Index], params, true
 }
 
-// serve runs method m of rt's module for one request.
+// serve runs method m of rt's module for one request, within rt's limits.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int, params []routes.Param) {
-	if r.ContentLength > s.cfg.MaxBody {
+	lim := &rt.limits
+	if r.ContentLength > lim.MaxBody {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		return
 	}
-	inst, err := rt.pool.get(r.Context())
-	if err != nil {
-		if r.Context().Err() == nil {
-			s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err)
-			w.WriteHeader(http.StatusInternalServerError)
-		}
+	inst, err := rt.pool.get(r.Context(), lim.MaxWait)
+	switch {
+	case err == errBusy:
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	case err != nil && r.Context().Err() != nil:
+		return // the client left while waiting
+	case err != nil:
+		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
+
+	// The request's deadline and its client's departure end ctx. wazero
+	// then closes the module (its compiled code stops at the next loop
+	// back-edge or call), Exchange.Done wakes a guest asleep in
+	// poll_oneoff, and the connection deadlines wake one blocked reading a
+	// slow body or writing to a slow client.
+	ctx, cancel := context.WithTimeout(r.Context(), lim.MaxDuration)
+	defer cancel()
+	unblock := context.AfterFunc(ctx, func() {
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Now())
+		rc.SetWriteDeadline(time.Now().Add(time.Second)) // room for the 504
+	})
+	defer unblock()
+
 	ex := &inst.ex
 	ex.Reset(w, r, params)
-	ex.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
-	err = inst.fns[m].CallWithStack(host.WithExchange(r.Context(), ex), nil)
+	ex.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
+	ex.Done = ctx.Done()
+	ex.MaxResponseBytes = lim.MaxResponse
+	ex.MaxHeaders = lim.MaxHeaders
+	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)
+	err = inst.fns[m].CallWithStack(host.WithExchange(ctx, ex), nil)
 	out := inst.out.take()
 	var exit *sys.ExitError
 	switch {
+	case err != nil && ctx.Err() != nil:
+		headSent := ex.HeadSent()
+		rt.pool.put(inst, true)
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// (Not r.Context(): the read deadline set at the time limit
+			// cancels it too.)
+			s.log.Debug("client left", "route", rt.Pattern, "method", r.Method)
+			return
+		}
+		s.log.Warn("request stopped: over its time limit", "route", rt.Pattern, "method", r.Method, "maxDuration", lim.MaxDuration, "output", out)
+		if headSent {
+			panic(http.ErrAbortHandler)
+		}
+		clear(w.Header())
+		w.Header().Set("Connection", "close") // its deadlines are spent
+		w.WriteHeader(http.StatusGatewayTimeout)
 	case err == nil:
 		if out != "" {
 			s.log.Info("guest output", "route", rt.Pattern, "method", r.Method, "output", out)

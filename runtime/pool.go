@@ -2,30 +2,47 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 )
 
-// pool holds the instances of one module. At most cap(sem) instances exist
-// at once; each serves one request at a time. Safe for concurrent use.
+// errBusy is returned by pool.get when no instance came free in time.
+var errBusy = errors.New("busy")
+
+// pool holds the instances of one module. At most cap(sem) of them exist at
+// once, and each in use also holds a token of its project's tenant
+// semaphore; an instance serves one request at a time. Safe for concurrent
+// use.
 type pool struct {
 	newInstance func(context.Context) (*instance, error)
 	sem         chan struct{} // one token per instance in use
+	tenant      chan struct{} // shared by the project's pools
 	mu          sync.Mutex
 	idle        []*instance
 	closed      bool
 }
 
-func newPool(max int, newInstance func(context.Context) (*instance, error)) *pool {
-	return &pool{newInstance: newInstance, sem: make(chan struct{}, max)}
+func newPool(max int, tenant chan struct{}, newInstance func(context.Context) (*instance, error)) *pool {
+	return &pool{newInstance: newInstance, sem: make(chan struct{}, max), tenant: tenant}
 }
 
-// get returns an instance for the caller's exclusive use, waiting while max
-// instances are busy, until ctx is done.
-func (p *pool) get(ctx context.Context) (*instance, error) {
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// get returns an instance for the caller's exclusive use. While the route
+// or its tenant is at its limit it waits, at most wait: then errBusy. It
+// returns ctx's error if ctx ends first.
+func (p *pool) get(ctx context.Context, wait time.Duration) (*instance, error) {
+	var timer *time.Timer // made only if a wait is needed, shared by both waits
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	if err := acquire(ctx, p.tenant, wait, &timer); err != nil {
+		return nil, err
+	}
+	if err := acquire(ctx, p.sem, wait, &timer); err != nil {
+		<-p.tenant
+		return nil, err
 	}
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
@@ -37,14 +54,40 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	p.mu.Unlock()
 	inst, err := p.newInstance(context.Background())
 	if err != nil {
-		<-p.sem
+		p.release()
 		return nil, err
 	}
 	return inst, nil
 }
 
-// put gives inst back. A broken instance (one that trapped, exited or may
-// hold a half-finished request's state) is closed instead of kept.
+// acquire takes a token of sem, waiting until *timer fires; it starts the
+// timer (wait) on the first wait.
+func acquire(ctx context.Context, sem chan struct{}, wait time.Duration, timer **time.Timer) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	if *timer == nil {
+		*timer = time.NewTimer(wait)
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-(*timer).C:
+		return errBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *pool) release() {
+	<-p.sem
+	<-p.tenant
+}
+
+// put gives inst back. A broken instance (one that trapped, exited, was
+// stopped, or may hold a half-finished request's state) is closed instead.
 func (p *pool) put(inst *instance, broken bool) {
 	p.mu.Lock()
 	if broken || p.closed {
@@ -54,7 +97,7 @@ func (p *pool) put(inst *instance, broken bool) {
 		p.idle = append(p.idle, inst)
 		p.mu.Unlock()
 	}
-	<-p.sem
+	p.release()
 }
 
 // close closes the idle instances; instances in use are closed when put.

@@ -35,7 +35,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
@@ -56,36 +55,40 @@ type Config struct {
 	// Nil: slog.Default().
 	Logger *slog.Logger
 
-	// MaxInstances bounds the instances of each route, hence the requests
-	// one route serves at once; more wait for a free instance. Zero:
-	// 4 × GOMAXPROCS.
-	MaxInstances int
+	// Limits bound each route's requests; each zero field takes its value
+	// from DefaultLimits. The project's wasmroute.json and each route's
+	// route.json override them.
+	Limits Limits
 
-	// MaxMemory bounds each instance's linear memory, in bytes, rounded
-	// down to 64 KiB pages. Zero: 128 MiB.
-	MaxMemory int64
+	// MaxTenantInstances bounds the instances in use at once across all
+	// the project's routes (a tenant's share of the machine); past it
+	// requests wait up to MaxWait, then get 503. Zero: 32. wasmroute.json
+	// may override it.
+	MaxTenantInstances int
 
-	// MaxBody bounds a request body, in bytes; a larger one gets 413 and
-	// the guest never reads past the limit. Zero: 10 MiB.
-	MaxBody int64
+	// Env is the environment every guest of the project sees; wasmroute.json
+	// and route.json add to it. Nothing of the host's environment reaches a
+	// guest unless it is put here.
+	Env map[string]string
 
 	// Progress, when set, is told as each module finishes compiling.
 	Progress func(done, total int, file string)
 }
 
 const (
-	defaultMaxMemory = 128 << 20
-	defaultMaxBody   = 10 << 20
-	wasmPageSize     = 64 << 10
+	defaultMaxTenantInstances = 32
+	wasmPageSize              = 64 << 10
 )
 
 // Server serves one project. It is an http.Handler, safe for concurrent use.
 type Server struct {
-	rt     wazero.Runtime
-	table  *routes.Table
-	routes []*route // indexed by routes.Route.Index
-	log    *slog.Logger
-	cfg    Config
+	cfg      Config
+	log      *slog.Logger
+	table    *routes.Table
+	routes   []*route                  // indexed by routes.Route.Index
+	runtimes map[uint32]wazero.Runtime // by memory limit in pages: wazero sets it per runtime
+	cache    wazero.CompilationCache
+	tenant   chan struct{} // one token per instance in use in the project
 }
 
 // route is a loaded route: its table entry and its module.
@@ -100,6 +103,7 @@ type module struct {
 	Size    int64  // module size in bytes
 	methods methodSet
 	allow   string
+	limits  Limits
 	pool    *pool
 }
 
@@ -119,21 +123,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("runtime: Config.Dir is empty")
 	}
-	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
-	cfg.MaxInstances = cmp.Or(cfg.MaxInstances, 4*goruntime.GOMAXPROCS(0))
-	cfg.MaxMemory = cmp.Or(cfg.MaxMemory, defaultMaxMemory)
-	cfg.MaxBody = cmp.Or(cfg.MaxBody, defaultMaxBody)
-	if cfg.MaxInstances < 0 || cfg.MaxMemory < wasmPageSize || cfg.MaxBody < 0 {
-		return nil, fmt.Errorf("runtime: bad limits: MaxInstances %d, MaxMemory %d (at least 64 KiB), MaxBody %d", cfg.MaxInstances, cfg.MaxMemory, cfg.MaxBody)
+	if err := cfg.Limits.check(); err != nil {
+		return nil, fmt.Errorf("runtime: Config.Limits: %w", err)
 	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	var load LoadError
+	project, err := readConfig(filepath.Join(cfg.Dir, "wasmroute.json"), "wasmroute.json", false)
+	if err != nil {
+		load.Problems = append(load.Problems, err.Error())
+	}
+	cfg.Limits = project.limits().Or(cfg.Limits.Or(DefaultLimits))
+	cfg.MaxTenantInstances = cmp.Or(project.MaxTenantInstances, cfg.MaxTenantInstances, defaultMaxTenantInstances)
+	cfg.Env = mergeEnv(cfg.Env, project.Env)
 
 	folders, err := routes.Scan(cfg.Dir)
 	if err != nil && len(folders) == 0 {
 		return nil, &LoadError{Problems: problems(err)}
 	}
-	var load LoadError
 	if err != nil {
-		load.Problems = problems(err)
+		load.Problems = append(load.Problems, problems(err)...)
 	}
 	dirs := make([]string, 0, len(folders))
 	for _, f := range folders {
@@ -148,27 +156,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		load.Problems = append(load.Problems, problems(err)...)
 	}
 
-	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(uint32(cfg.MaxMemory / wasmPageSize))
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		table:    table,
+		runtimes: map[uint32]wazero.Runtime{},
+		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
+	}
 	if cfg.CacheDir != "" {
-		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
-		if err != nil {
+		if s.cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
 			return nil, fmt.Errorf("runtime: compilation cache %s: %w", cfg.CacheDir, err)
 		}
-		rc = rc.WithCompilationCache(cache)
-	}
-	s := &Server{rt: wazero.NewRuntimeWithConfig(ctx, rc), table: table, log: cfg.Logger, cfg: cfg}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, s.rt); err != nil {
-		s.rt.Close(ctx)
-		return nil, fmt.Errorf("runtime: wasi: %w", err)
-	}
-	if _, err := host.Instantiate(ctx, s.rt); err != nil {
-		s.rt.Close(ctx)
-		return nil, fmt.Errorf("runtime: host module: %w", err)
 	}
 	modules, errs := s.compile(ctx, dirs)
 	load.Problems = append(load.Problems, errs...)
 	if len(load.Problems) > 0 {
-		s.rt.Close(ctx)
+		s.Close(ctx)
 		sort.Strings(load.Problems)
 		return nil, &load
 	}
@@ -176,6 +179,35 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.routes = append(s.routes, &route{Route: r, module: modules[r.Dir]})
 	}
 	return s, nil
+}
+
+// runtime returns the wazero runtime whose instances have at most pages of
+// memory, creating it on first use. Not safe for concurrent use: compile
+// calls it under its lock.
+func (s *Server) runtime(ctx context.Context, pages uint32) (wazero.Runtime, error) {
+	if rt, ok := s.runtimes[pages]; ok {
+		return rt, nil
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(pages).
+		// Compiled code checks for a closed module at loop back-edges and
+		// calls: that is what stops a runaway guest, and what lets the Go
+		// scheduler preempt one.
+		WithCloseOnContextDone(true)
+	if s.cache != nil {
+		rc = rc.WithCompilationCache(s.cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := host.InstantiateWASI(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("runtime: wasi: %w", err)
+	}
+	if _, err := host.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("runtime: host module: %w", err)
+	}
+	s.runtimes[pages] = rt
+	return rt, nil
 }
 
 // compile compiles and checks the module of every route folder,
@@ -191,19 +223,12 @@ func (s *Server) compile(ctx context.Context, dirs []string) (map[string]*module
 	)
 	// Modules compile side by side; a lone module gets the spare cores.
 	ctx = experimental.WithCompilationWorkers(ctx, max(1, goruntime.GOMAXPROCS(0)/max(1, len(dirs))))
-	modCfg := wazero.NewModuleConfig().
-		WithName("").
-		WithStartFunctions(abi.ExportInitialize).
-		WithSysWalltime().
-		WithSysNanotime().
-		WithSysNanosleep().
-		WithRandSource(rand.Reader)
 	for _, dir := range dirs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			m, errs, warns := s.load(ctx, dir, modCfg)
+			m, errs, warns := s.load(ctx, dir, &mu)
 			mu.Lock()
 			defer mu.Unlock()
 			modules[dir] = m
@@ -221,8 +246,9 @@ func (s *Server) compile(ctx context.Context, dirs []string) (map[string]*module
 	return modules, problems
 }
 
-// load compiles one route folder's module and checks it.
-func (s *Server) load(ctx context.Context, dir string, modCfg wazero.ModuleConfig) (m *module, errs, warns []string) {
+// load reads one route folder's configuration, compiles its module and
+// checks it. mu guards s.runtimes.
+func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *module, errs, warns []string) {
 	file := moduleFile(dir)
 	prefix := func(msgs []string) []string {
 		for i, msg := range msgs {
@@ -230,11 +256,23 @@ func (s *Server) load(ctx context.Context, dir string, modCfg wazero.ModuleConfi
 		}
 		return msgs
 	}
-	bin, err := os.ReadFile(filepath.Join(s.cfg.Dir, filepath.FromSlash(file)))
+	folder := filepath.Join(s.cfg.Dir, "app", filepath.FromSlash(dir))
+	conf, err := readConfig(filepath.Join(folder, "route.json"), "app/"+joinDir(dir, "route.json"), true)
 	if err != nil {
 		return nil, []string{err.Error()}, nil
 	}
-	cm, err := s.rt.CompileModule(ctx, bin)
+	limits := conf.limits().Or(s.cfg.Limits)
+	bin, err := os.ReadFile(filepath.Join(folder, "route.wasm"))
+	if err != nil {
+		return nil, []string{err.Error()}, nil
+	}
+	mu.Lock()
+	rt, err := s.runtime(ctx, uint32(limits.MaxMemory/wasmPageSize))
+	mu.Unlock()
+	if err != nil {
+		return nil, []string{err.Error()}, nil
+	}
+	cm, err := rt.CompileModule(ctx, bin)
 	if err != nil {
 		return nil, []string{fmt.Sprintf("%s: not a valid WebAssembly module: %v", file, err)}, nil
 	}
@@ -242,9 +280,19 @@ func (s *Server) load(ctx context.Context, dir string, modCfg wazero.ModuleConfi
 	if len(errs) > 0 {
 		return nil, prefix(errs), prefix(warns)
 	}
-	m = &module{File: file, Size: int64(len(bin)), methods: methods, allow: methods.allow()}
-	m.pool = newPool(s.cfg.MaxInstances, func(ctx context.Context) (*instance, error) {
-		return instantiate(ctx, s.rt, cm, modCfg, methods)
+	modCfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(abi.ExportInitialize).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	for k, v := range mergeEnv(s.cfg.Env, conf.Env) {
+		modCfg = modCfg.WithEnv(k, v)
+	}
+	m = &module{File: file, Size: int64(len(bin)), methods: methods, allow: methods.allow(), limits: limits}
+	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
+		return instantiate(ctx, rt, cm, modCfg, methods)
 	})
 	return m, nil, prefix(warns)
 }
@@ -295,5 +343,12 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, r := range s.routes {
 		r.pool.close()
 	}
-	return s.rt.Close(ctx)
+	var errs []error
+	for _, rt := range s.runtimes {
+		errs = append(errs, rt.Close(ctx))
+	}
+	if s.cache != nil {
+		errs = append(errs, s.cache.Close(ctx))
+	}
+	return errors.Join(errs...)
 }

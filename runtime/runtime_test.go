@@ -131,7 +131,7 @@ func TestServeHTTP(t *testing.T) {
 }
 
 func TestGuestFailureIsLoggedAndInstanceDiscarded(t *testing.T) {
-	s, logs := newServer(t, Config{Dir: project(t, map[string]string{"trap": "trap", "counter": "counter"}), MaxInstances: 1})
+	s, logs := newServer(t, Config{Dir: project(t, map[string]string{"trap": "trap", "counter": "counter"}), Limits: Limits{MaxInstances: 1}})
 	do(s, "GET", "/trap", "")
 	for _, want := range []string{`msg="guest failed"`, "route=/trap", "method=GET", "file=app/trap/route.wasm", "unreachable"} {
 		if !strings.Contains(logs.String(), want) {
@@ -167,7 +167,7 @@ func TestTrapAfterHeadAbortsResponse(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
-	s, _ := newServer(t, Config{Dir: project(t, map[string]string{"echo": "hello"}), MaxBody: 32})
+	s, _ := newServer(t, Config{Dir: project(t, map[string]string{"echo": "hello"}), Limits: Limits{MaxBody: 32}})
 	t.Run("declared length over the limit", func(t *testing.T) {
 		got := do(s, "POST", "/echo", strings.Repeat("x", 33))
 		if diff := cmp.Diff(response{Status: 413}, got); diff != "" {

@@ -1,0 +1,230 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits bound what the requests of one route may use. A zero field means
+// "inherit": a route's limits are its route.json over its project's
+// wasmroute.json over Config.Limits over the defaults documented on each
+// field.
+type Limits struct {
+	// MaxDuration bounds a request's wall-clock time. Past it the client
+	// gets 504 (or a cut connection, if the response had started), the guest
+	// is stopped — in a loop or asleep in a host call — and its instance
+	// discarded. Default 30s.
+	MaxDuration time.Duration
+
+	// MaxMemory bounds an instance's linear memory, in bytes (whole 64 KiB
+	// pages). A guest that needs more fails: 500. Default 128 MiB.
+	MaxMemory int64
+
+	// MaxBody bounds the request body, in bytes: a larger one gets 413 and
+	// the guest never reads past the limit. Default 10 MiB.
+	MaxBody int64
+
+	// MaxResponse bounds the response body, in bytes: a write past it fails
+	// with abi.ErrTooLarge. Default 64 MiB.
+	MaxResponse int64
+
+	// MaxHeaders bounds the number of response header values, and
+	// MaxHeaderBytes the sum of their names' and values' lengths; past
+	// them header_set and header_add fail with abi.ErrTooLarge. Defaults
+	// 100 and 64 KiB.
+	MaxHeaders     int
+	MaxHeaderBytes int64
+
+	// MaxInstances bounds the instances of the route, hence the requests it
+	// serves at once. Default 8.
+	MaxInstances int
+
+	// MaxWait bounds how long a request waits for an instance when the
+	// route or its project is at its limit; then it gets 503 with
+	// Retry-After. Default 5s.
+	MaxWait time.Duration
+}
+
+// DefaultLimits are the limits of a route that sets none.
+var DefaultLimits = Limits{
+	MaxDuration:    30 * time.Second,
+	MaxMemory:      128 << 20,
+	MaxBody:        10 << 20,
+	MaxResponse:    64 << 20,
+	MaxHeaders:     100,
+	MaxHeaderBytes: 64 << 10,
+	MaxInstances:   8,
+	MaxWait:        5 * time.Second,
+}
+
+// Or returns l with each zero field taken from def.
+func (l Limits) Or(def Limits) Limits {
+	return Limits{
+		MaxDuration:    or(l.MaxDuration, def.MaxDuration),
+		MaxMemory:      or(l.MaxMemory, def.MaxMemory),
+		MaxBody:        or(l.MaxBody, def.MaxBody),
+		MaxResponse:    or(l.MaxResponse, def.MaxResponse),
+		MaxHeaders:     or(l.MaxHeaders, def.MaxHeaders),
+		MaxHeaderBytes: or(l.MaxHeaderBytes, def.MaxHeaderBytes),
+		MaxInstances:   or(l.MaxInstances, def.MaxInstances),
+		MaxWait:        or(l.MaxWait, def.MaxWait),
+	}
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// check reports a limit that cannot work.
+func (l Limits) check() error {
+	var errs []string
+	if l.MaxDuration < 0 || l.MaxBody < 0 || l.MaxResponse < 0 || l.MaxHeaders < 0 || l.MaxHeaderBytes < 0 || l.MaxInstances < 0 || l.MaxWait < 0 {
+		errs = append(errs, "limits cannot be negative")
+	}
+	if l.MaxMemory != 0 && (l.MaxMemory < wasmPageSize || l.MaxMemory > 4<<30) {
+		errs = append(errs, fmt.Sprintf("maxMemory %d is outside 64KiB..4GiB", l.MaxMemory))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// fileConfig is the content of a wasmroute.json (a project's defaults) or a
+// route.json (one route's). Sizes are strings such as "64MiB" or numbers of
+// bytes; durations are Go durations such as "500ms".
+type fileConfig struct {
+	MaxDuration    duration          `json:"maxDuration"`
+	MaxMemory      size              `json:"maxMemory"`
+	MaxBody        size              `json:"maxBody"`
+	MaxResponse    size              `json:"maxResponse"`
+	MaxHeaders     int               `json:"maxHeaders"`
+	MaxHeaderBytes size              `json:"maxHeaderBytes"`
+	MaxInstances   int               `json:"maxInstances"`
+	MaxWait        duration          `json:"maxWait"`
+	Env            map[string]string `json:"env"`
+
+	// MaxTenantInstances is for wasmroute.json only: the instances in use
+	// at once across all the project's routes.
+	MaxTenantInstances int `json:"maxTenantInstances"`
+}
+
+func (c fileConfig) limits() Limits {
+	return Limits{
+		MaxDuration:    time.Duration(c.MaxDuration),
+		MaxMemory:      int64(c.MaxMemory),
+		MaxBody:        int64(c.MaxBody),
+		MaxResponse:    int64(c.MaxResponse),
+		MaxHeaders:     c.MaxHeaders,
+		MaxHeaderBytes: int64(c.MaxHeaderBytes),
+		MaxInstances:   c.MaxInstances,
+		MaxWait:        time.Duration(c.MaxWait),
+	}
+}
+
+// readConfig reads a config file; a missing file is an empty config. name
+// is the file as errors should name it.
+func readConfig(path, name string, routeFile bool) (fileConfig, error) {
+	var c fileConfig
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := c.limits().check(); err != nil {
+		return c, fmt.Errorf("%s: %w", name, err)
+	}
+	if routeFile && c.MaxTenantInstances != 0 {
+		return c, fmt.Errorf("%s: maxTenantInstances belongs in the project's wasmroute.json", name)
+	}
+	for k := range c.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return c, fmt.Errorf("%s: env: bad variable name %q", name, k)
+		}
+	}
+	return c, nil
+}
+
+// mergeEnv returns base with over's variables set over it.
+func mergeEnv(base, over map[string]string) map[string]string {
+	if len(over) == 0 {
+		return base
+	}
+	env := maps.Clone(base)
+	if env == nil {
+		env = make(map[string]string, len(over))
+	}
+	maps.Copy(env, over)
+	return env
+}
+
+// duration is a time.Duration read from JSON as "1.5s".
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"10s\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = duration(v)
+	return nil
+}
+
+// size is a byte count read from JSON as a number or "64MiB".
+type size int64
+
+func (s *size) UnmarshalJSON(b []byte) error {
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		str = string(b)
+	}
+	n, err := ParseSize(str)
+	if err != nil {
+		return err
+	}
+	*s = size(n)
+	return nil
+}
+
+// ParseSize parses a byte count such as "512", "64KiB", "10MiB", "1GiB" (or
+// KB, MB, GB, meaning the same powers of 1024).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("bad size %q: want bytes, or a number with KiB, MiB or GiB", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,184 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"0", 0, false},
+		{"512", 512, false},
+		{"512B", 512, false},
+		{"64KiB", 64 << 10, false},
+		{"10MiB", 10 << 20, false},
+		{"1GiB", 1 << 30, false},
+		{"2 MB", 2 << 20, false},
+		{"", 0, true},
+		{"-1", 0, true},
+		{"1.5MiB", 0, true},
+		{"10TiB", 0, true},
+		{"99999999999GiB", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		if got != tt.want || (err != nil) != tt.err {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestLimitsOr(t *testing.T) {
+	got := Limits{MaxDuration: time.Second, MaxInstances: 2}.Or(DefaultLimits)
+	want := DefaultLimits
+	want.MaxDuration, want.MaxInstances = time.Second, 2
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	dir := project(t, map[string]string{"a": "hello", "b": "hello", "c": "hello", "d": "hello", "e": "hello"})
+	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"maxBody": "lots"}`)
+	writeFile(t, filepath.Join(dir, "app/a/route.json"), `{"maxDurration": "1s"}`)
+	writeFile(t, filepath.Join(dir, "app/b/route.json"), `{"maxDuration": "soon"}`)
+	writeFile(t, filepath.Join(dir, "app/c/route.json"), `{"maxTenantInstances": 3}`)
+	writeFile(t, filepath.Join(dir, "app/d/route.json"), `{"maxMemory": "1KiB"}`)
+	writeFile(t, filepath.Join(dir, "app/e/route.json"), `{"env": {"A=B": "c"}}`)
+	_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("New: %v, want a *LoadError", err)
+	}
+	want := []string{
+		`app/a/route.json: json: unknown field "maxDurration"`,
+		`app/b/route.json: time: invalid duration "soon"`,
+		"app/c/route.json: maxTenantInstances belongs in the project's wasmroute.json",
+		"app/d/route.json: maxMemory 1024 is outside 64KiB..4GiB",
+		`app/e/route.json: env: bad variable name "A=B"`,
+		`wasmroute.json: bad size "lots": want bytes, or a number with KiB, MiB or GiB`,
+	}
+	if diff := cmp.Diff(want, le.Problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+func TestRouteConfig(t *testing.T) {
+	dir := project(t, map[string]string{"echo": "hello", "small": "hello"})
+	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"maxBody": 16}`)
+	writeFile(t, filepath.Join(dir, "app/echo/route.json"), `{"maxBody": "1KiB", "maxDuration": "2s"}`)
+	s, _ := newServer(t, Config{Dir: dir, Limits: Limits{MaxBody: 8}})
+	body := strings.Repeat("x", 100)
+	if got := do(s, "POST", "/echo", body); got.Status != 201 || got.Body != body {
+		t.Errorf("route.json maxBody 1KiB: POST 100 bytes = %d %q", got.Status, got.Body)
+	}
+	if got := do(s, "POST", "/small", body); got.Status != 413 {
+		t.Errorf("wasmroute.json maxBody 16: POST 100 bytes = %d, want 413", got.Status)
+	}
+	if got := do(s, "POST", "/small", "0123456789abcdef"); got.Status != 201 {
+		t.Errorf("wasmroute.json maxBody 16 over Config's 8: POST 16 bytes = %d, want 201", got.Status)
+	}
+}
+
+func TestMaxDuration(t *testing.T) {
+	s, logs := newServer(t, Config{Dir: project(t, map[string]string{"loop": "loop", "hello": "hello"}),
+		Limits: Limits{MaxDuration: 200 * time.Millisecond}})
+	start := time.Now()
+	got := do(s, "GET", "/loop", "", "Connection")
+	if diff := cmp.Diff(response{Status: 504, Header: map[string]string{"Connection": "close"}}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("a 200ms limit answered after %v", took)
+	}
+	if !strings.Contains(logs.String(), "over its time limit") || !strings.Contains(logs.String(), "route=/loop") {
+		t.Errorf("log lacks the stopped request:\n%s", logs)
+	}
+	if got := do(s, "GET", "/hello", ""); got.Status != 200 {
+		t.Errorf("after a stopped guest, GET /hello = %d", got.Status)
+	}
+}
+
+func TestBusy(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		path string // requested while /loop holds the only slot
+	}{
+		{"route", Config{Limits: Limits{MaxInstances: 1}}, "/loop"},
+		{"tenant", Config{MaxTenantInstances: 1}, "/hello"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Dir = project(t, map[string]string{"loop": "loop", "hello": "hello"})
+			tt.cfg.Limits.MaxDuration = time.Second
+			tt.cfg.Limits.MaxWait = 50 * time.Millisecond
+			s, _ := newServer(t, tt.cfg)
+			var wg sync.WaitGroup
+			var first response
+			wg.Go(func() { first = do(s, "GET", "/loop", "") })
+			time.Sleep(200 * time.Millisecond) // let it take the slot
+			got := do(s, "GET", tt.path, "", "Retry-After")
+			if diff := cmp.Diff(response{Status: 503, Header: map[string]string{"Retry-After": "1"}}, got); diff != "" {
+				t.Errorf("GET %s while full (-want +got):\n%s", tt.path, diff)
+			}
+			wg.Wait()
+			if first.Status != 504 {
+				t.Errorf("GET /loop = %d, want 504", first.Status)
+			}
+			if got := do(s, "GET", "/hello", ""); got.Status != 200 {
+				t.Errorf("after the slot was freed, GET /hello = %d, want 200", got.Status)
+			}
+		})
+	}
+}
+
+func TestClientGone(t *testing.T) {
+	s, _ := newServer(t, Config{Dir: project(t, map[string]string{"loop": "loop"}),
+		Limits: Limits{MaxInstances: 1, MaxWait: time.Minute}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/loop", nil).WithContext(ctx))
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler kept running after its client left")
+	}
+	// The only instance slot is free again: a second request gets it (and
+	// is stopped by its own departing client).
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/loop", nil).WithContext(ctx2))
+	if rec.Code == 503 {
+		t.Error("the slot of the departed client's instance was not freed")
+	}
+}

@@ -1,0 +1,149 @@
+package runtime
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// TenantsConfig configures Tenants.
+type TenantsConfig struct {
+	// Dir holds one project folder per tenant; the folder's name is the
+	// tenant's name. Folders whose names start with "." or "_" are skipped.
+	Dir string
+
+	// Domain, when set, routes a request for <tenant>.<Domain> (any port)
+	// to that tenant, e.g. "acme.localhost" with Domain "localhost".
+	Domain string
+
+	// Hosts routes requests for a host (without port, lowercase) to a
+	// tenant by name; it is consulted before Domain.
+	Hosts map[string]string
+
+	// Project is the template of each tenant's Config: its Dir is set to
+	// the tenant's folder and its Logger gains a "tenant" attribute. Each
+	// tenant gets its own modules, instances, limits and environment.
+	Project Config
+}
+
+// Tenants serves many projects from one process, one per tenant, chosen by
+// the request's Host. A request for an unknown host gets 404; a request for
+// a tenant whose project failed to load gets 503 while the others serve.
+// Tenants is an http.Handler, safe for concurrent use.
+type Tenants struct {
+	cfg     TenantsConfig
+	servers map[string]*Server
+	failed  map[string]error
+}
+
+var _ http.Handler = (*Tenants)(nil)
+
+// NewTenants loads every tenant in cfg.Dir, in parallel. It fails only if
+// cfg itself is wrong; a tenant that fails to load is logged, listed by
+// Errors, and answered with 503.
+func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
+	entries, err := os.ReadDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: tenants folder: %w", err)
+	}
+	log := cmp.Or(cfg.Project.Logger, slog.Default())
+	t := &Tenants{cfg: cfg, servers: map[string]*Server{}, failed: map[string]error{}}
+	for host, name := range cfg.Hosts {
+		if !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == name && e.IsDir() }) {
+			return nil, fmt.Errorf("runtime: host %s maps to tenant %q, which has no folder in %s", host, name, cfg.Dir)
+		}
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+			continue
+		}
+		pc := cfg.Project
+		pc.Dir = filepath.Join(cfg.Dir, name)
+		pc.Logger = log.With("tenant", name)
+		wg.Go(func() {
+			s, err := New(ctx, pc)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.failed[name] = err
+				pc.Logger.Error("tenant failed to load", "err", err)
+				return
+			}
+			t.servers[name] = s
+		})
+	}
+	wg.Wait()
+	return t, nil
+}
+
+// Server returns the named tenant's Server, or nil.
+func (t *Tenants) Server(name string) *Server { return t.servers[name] }
+
+// Names lists the tenants that loaded, sorted.
+func (t *Tenants) Names() []string {
+	return slices.Sorted(func(yield func(string) bool) {
+		for name := range t.servers {
+			if !yield(name) {
+				return
+			}
+		}
+	})
+}
+
+// Errors returns the load error of each tenant that failed, by name.
+func (t *Tenants) Errors() map[string]error { return t.failed }
+
+// tenant names the tenant that serves host, or "".
+func (t *Tenants) tenant(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if name, ok := t.cfg.Hosts[host]; ok {
+		return name
+	}
+	if t.cfg.Domain != "" {
+		if label, ok := strings.CutSuffix(host, "."+strings.ToLower(t.cfg.Domain)); ok && !strings.Contains(label, ".") {
+			return label
+		}
+	}
+	return ""
+}
+
+// ServeHTTP serves r with the tenant its Host names.
+func (t *Tenants) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name := t.tenant(r.Host)
+	if s, ok := t.servers[name]; ok {
+		s.ServeHTTP(w, r)
+		return
+	}
+	if _, ok := t.failed[name]; ok {
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "tenant unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// Close closes every tenant's Server.
+func (t *Tenants) Close(ctx context.Context) error {
+	var errs []error
+	for _, s := range t.servers {
+		errs = append(errs, s.Close(ctx))
+	}
+	return errors.Join(errs...)
+}

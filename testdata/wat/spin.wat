@@ -1,0 +1,9 @@
+;; spin: "noop" returns at once; "spin" counts to 1,000,000 in a tight loop.
+;; Used to measure what interrupting a guest costs per call and per loop.
+(module
+  (memory (export "memory") 1)
+  (func (export "noop"))
+  (func (export "spin") (local $i i32)
+    (loop $next
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (i32.const 1000000))))))
