@@ -158,23 +158,83 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:3000", "address to listen on (port 0: any free port)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
 	noBuild := fs.Bool("no-build", false, "do not build route.go sources; serve the route.wasm files as they are")
+	tenants := fs.Bool("tenants", false, "DIR holds one project per tenant, chosen by the request's Host")
+	domain := fs.String("domain", "localhost", "with --tenants: <tenant>.DOMAIN selects a tenant")
+	hosts := mapFlag{}
+	fs.Var(hosts, "host", "with --tenants: HOST=TENANT sends requests for HOST to TENANT (repeatable)")
+	env := mapFlag{}
+	fs.Var(env, "env", "NAME=VALUE set in every guest's environment (repeatable); guests see nothing else of the host's")
+	var lim runtime.Limits
+	d := runtime.DefaultLimits
+	fs.DurationVar(&lim.MaxDuration, "max-duration", d.MaxDuration, "wall-clock limit per request; then 504")
+	fs.Var(sizeFlag{&lim.MaxMemory}, "max-memory", "linear memory per instance, e.g. 64MiB")
+	fs.Var(sizeFlag{&lim.MaxBody}, "max-body", "request body limit; larger bodies get 413")
+	fs.Var(sizeFlag{&lim.MaxResponse}, "max-response", "response body limit")
+	fs.IntVar(&lim.MaxHeaders, "max-headers", d.MaxHeaders, "response header values per response")
+	fs.Var(sizeFlag{&lim.MaxHeaderBytes}, "max-header-bytes", "response header bytes per response")
+	fs.IntVar(&lim.MaxInstances, "max-instances", d.MaxInstances, "instances per route (requests it serves at once)")
+	maxTenant := fs.Int("max-tenant-instances", 32, "instances in use at once per project or tenant")
+	fs.DurationVar(&lim.MaxWait, "max-wait", d.MaxWait, "how long a request waits for a free instance; then 503")
+	lim.MaxMemory, lim.MaxBody, lim.MaxResponse, lim.MaxHeaderBytes = d.MaxMemory, d.MaxBody, d.MaxResponse, d.MaxHeaderBytes
 	dir, ok := parse(fs, args, stderr)
 	if !ok {
 		return 2
 	}
-	if !*noBuild {
-		if err := buildSources(ctx, dir, stderr); err != nil {
-			fmt.Fprintln(stderr, err)
+	projects := []string{dir}
+	if *tenants {
+		var err error
+		if projects, err = tenantDirs(dir); err != nil {
+			fmt.Fprintf(stderr, "wasmroute serve: %v\n", err)
 			return 1
 		}
 	}
-	srv, err := load(ctx, dir, *cacheDir, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+	if !*noBuild {
+		for _, p := range projects {
+			if err := buildSources(ctx, p, stderr); err != nil {
+				fmt.Fprintln(stderr, err)
+				if !*tenants {
+					return 1
+				}
+			}
+		}
 	}
-	defer srv.Close(context.Background())
-	printRoutes(stdout, srv.Routes())
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	p := newProgress(stderr, "compiling")
+	cfg := runtime.Config{
+		CacheDir:           *cacheDir,
+		Logger:             logger,
+		Limits:             lim,
+		MaxTenantInstances: *maxTenant,
+		Env:                env,
+		Progress:           p.update,
+	}
+	var handler http.Handler
+	if *tenants {
+		t, err := runtime.NewTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, Project: cfg})
+		p.end()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer t.Close(context.Background())
+		for _, name := range t.Names() {
+			fmt.Fprintf(stdout, "tenant %s (http://%s.%s)\n", name, name, *domain)
+			printRoutes(stdout, t.Server(name).Routes())
+			fmt.Fprintln(stdout)
+		}
+		handler = t
+	} else {
+		cfg.Dir = dir
+		srv, err := runtime.New(ctx, cfg)
+		p.end()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer srv.Close(context.Background())
+		printRoutes(stdout, srv.Routes())
+		handler = srv
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -182,10 +242,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(slog.NewTextHandler(stderr, nil), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		Protocols:         new(http.Protocols),
 	}
 	hs.Protocols.SetHTTP1(true)
@@ -208,6 +268,64 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// tenantDirs lists the tenant project folders of dir, as runtime.NewTenants
+// finds them.
+func tenantDirs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(e.Name(), "_") {
+			dirs = append(dirs, filepath.Join(dir, e.Name()))
+		}
+	}
+	return dirs, nil
+}
+
+// mapFlag collects repeated NAME=VALUE flags.
+type mapFlag map[string]string
+
+func (m mapFlag) String() string { return "" }
+
+func (m mapFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
+	}
+	m[k] = v
+	return nil
+}
+
+// sizeFlag is a byte count such as 64MiB.
+type sizeFlag struct{ n *int64 }
+
+func (f sizeFlag) String() string {
+	if f.n == nil {
+		return ""
+	}
+	n := *f.n
+	for _, u := range []struct {
+		unit string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n > 0 && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.unit)
+		}
+	}
+	return fmt.Sprint(n)
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := runtime.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*f.n = n
+	return nil
 }
 
 // load loads the project with compile progress on a terminal.
