@@ -375,3 +375,60 @@ func TestUsage(t *testing.T) {
 		})
 	}
 }
+
+// copyFixture copies testdata/wat/NAME.wasm to DIR/app/ROUTE/route.wasm.
+func copyFixture(t *testing.T, name, dir, route string) {
+	t.Helper()
+	bin, err := os.ReadFile(filepath.Join("..", "..", "testdata", "wat", name+".wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := filepath.Join(dir, "app", route)
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, "route.wasm"), bin, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServeTenantsAndLimits(t *testing.T) {
+	dir := t.TempDir()
+	copyFixture(t, "hello", filepath.Join(dir, "acme"), "hello")
+	copyFixture(t, "loop", filepath.Join(dir, "acme"), "loop")
+	copyFixture(t, "counter", filepath.Join(dir, "globex"), "hello")
+	s := start(t, "--tenants", "--domain", "example.test", "--host", "www.acme.com=acme",
+		"--max-duration", "200ms", "--max-body", "4", dir)
+	for _, want := range []string{"tenant acme (http://acme.example.test)", "tenant globex", "/hello"} {
+		if !strings.Contains(s.stdout.String(), want) {
+			t.Errorf("serve printed no %q:\n%s", want, s.stdout)
+		}
+	}
+	tests := []struct {
+		host, method, path, body string
+		status                   int
+		want                     string
+	}{
+		{"acme.example.test", "GET", "/hello", "", 200, "hello"},
+		{"www.acme.com", "GET", "/hello", "", 200, "hello"},
+		{"globex.example.test", "GET", "/hello", "", 200, "0"},
+		{"initech.example.test", "GET", "/hello", "", 404, "404 page not found\n"},
+		{"acme.example.test", "GET", "/loop", "", 504, ""},
+		{"acme.example.test", "POST", "/hello", "12345", 413, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host+tt.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, s.url+tt.path, strings.NewReader(tt.body))
+			req.Host = tt.host
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.status || string(b) != tt.want {
+				t.Errorf("%s %s (Host %s) = %d %q, want %d %q", tt.method, tt.path, tt.host, res.StatusCode, b, tt.status, tt.want)
+			}
+		})
+	}
+}
