@@ -1,0 +1,120 @@
+//go:build wasip1
+
+// badptr attempts to make the host read or write outside the guest's memory:
+// GET calls the host function named by ?fn= with one (pointer, length) pair
+// out of bounds — ?mode=huge: 0xFFFFFFF0, 0x7FFFFFFF; wrap: 0xFFFFFFF0, 0x20,
+// whose end overflows 32 bits — as pair ?arg=1 or 2, the other pair valid.
+// A call that returns (a function without a pointer) is answered "fn=code".
+package main
+
+import (
+	"net/url"
+	"strconv"
+	"unsafe"
+)
+
+//go:wasmimport wasmroute_v1 method
+func method(buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 path
+func path(buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 query
+func query(buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 protocol
+func protocol(buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 remote_addr
+func remoteAddr(buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 header_names
+func headerNames(buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 header_values
+func headerValues(name, nameLen, buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 param_names
+func paramNames(buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 param_values
+func paramValues(name, nameLen, buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 body_read
+func bodyRead(buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 set_status
+func setStatus(code uint32) int32
+
+//go:wasmimport wasmroute_v1 header_set
+func headerSet(name, nameLen, value, valueLen uint32) int32
+
+//go:wasmimport wasmroute_v1 header_add
+func headerAdd(name, nameLen, value, valueLen uint32) int32
+
+//go:wasmimport wasmroute_v1 header_del
+func headerDel(name, nameLen uint32) int32
+
+//go:wasmimport wasmroute_v1 body_write
+func bodyWrite(buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 flush
+func flush() int32
+
+// calls takes two (pointer, length) pairs; each function uses the ones it has.
+var calls = map[string]func(p1, n1, p2, n2 uint32) int32{
+	"method":        func(p, n, _, _ uint32) int32 { return method(p, n) },
+	"path":          func(p, n, _, _ uint32) int32 { return path(p, n) },
+	"query":         func(p, n, _, _ uint32) int32 { return query(p, n) },
+	"protocol":      func(p, n, _, _ uint32) int32 { return protocol(p, n) },
+	"remote_addr":   func(p, n, _, _ uint32) int32 { return remoteAddr(p, n) },
+	"header_names":  func(p, n, _, _ uint32) int32 { return headerNames(p, n) },
+	"header_values": headerValues,
+	"param_names":   func(p, n, _, _ uint32) int32 { return paramNames(p, n) },
+	"param_values":  paramValues,
+	"body_read":     func(p, n, _, _ uint32) int32 { return bodyRead(p, n) },
+	"set_status":    func(p, _, _, _ uint32) int32 { return setStatus(p) },
+	"header_set":    headerSet,
+	"header_add":    headerAdd,
+	"header_del":    func(p, n, _, _ uint32) int32 { return headerDel(p, n) },
+	"body_write":    func(p, n, _, _ uint32) int32 { return bodyWrite(p, n) },
+	"flush":         func(_, _, _, _ uint32) int32 { return flush() },
+}
+
+// buf is a valid buffer; it starts with "x-test", a valid name and value.
+var buf = []byte("x-test" + string(make([]byte, 250)))
+
+func addr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
+
+func reply(s string) { bodyWrite(addr([]byte(s)), uint32(len(s))) }
+
+//go:wasmexport GET
+func get() {
+	n := query(addr(buf), uint32(len(buf)))
+	if n < 0 || int(n) > len(buf) {
+		setStatus(400)
+		reply("query too long")
+		return
+	}
+	q, _ := url.ParseQuery(string(buf[:n]))
+	call, ok := calls[q.Get("fn")]
+	if !ok {
+		setStatus(400)
+		reply("unknown fn " + q.Get("fn"))
+		return
+	}
+	badPtr, badLen := uint32(0xFFFFFFF0), uint32(0x7FFFFFFF)
+	if q.Get("mode") == "wrap" {
+		badLen = 0x20
+	}
+	copy(buf, "x-test")
+	good, goodLen := addr(buf), uint32(6)
+	p1, n1, p2, n2 := badPtr, badLen, good, goodLen
+	if q.Get("arg") == "2" {
+		p1, n1, p2, n2 = good, goodLen, badPtr, badLen
+	}
+	code := call(p1, n1, p2, n2)
+	reply(q.Get("fn") + "=" + strconv.Itoa(int(code)))
+}
+
+func main() {}
