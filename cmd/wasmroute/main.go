@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -175,11 +176,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&lim.MaxInstances, "max-instances", d.MaxInstances, "instances per route (requests it serves at once)")
 	maxTenant := fs.Int("max-tenant-instances", 32, "instances in use at once per project or tenant")
 	fs.DurationVar(&lim.MaxWait, "max-wait", d.MaxWait, "how long a request waits for a free instance; then 503")
+	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS): keep it well above the cores, so that runaway guests, each holding one until stopped, leave Ps for everything else")
 	lim.MaxMemory, lim.MaxBody, lim.MaxResponse, lim.MaxHeaderBytes = d.MaxMemory, d.MaxBody, d.MaxResponse, d.MaxHeaderBytes
 	dir, ok := parse(fs, args, stderr)
 	if !ok {
 		return 2
 	}
+	if *procs < 1 {
+		fmt.Fprintln(stderr, "wasmroute serve: --procs must be at least 1")
+		return 2
+	}
+	goruntime.GOMAXPROCS(*procs)
 	projects := []string{dir}
 	if *tenants {
 		var err error

@@ -1,0 +1,69 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	goruntime "runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// BenchmarkFaults serves GET /panic of testdata/hostile — a Go guest that
+// panics, so every request discards its instance and the next makes a new
+// one — and reports the process's memory after b.N faults against before
+// them: Go heap in use after a GC, and Private_Dirty and Pss from
+// /proc/self/smaps_rollup. Run it with -benchtime 1000x.
+func BenchmarkFaults(b *testing.B) {
+	dir, _ := hostileSource(b)
+	s, err := New(context.Background(), Config{Dir: dir, CacheDir: hostileCacheDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	fault := func() {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/panic", nil))
+		if rec.Code != 500 {
+			b.Fatalf("GET /panic = %d, want 500", rec.Code)
+		}
+	}
+	fault() // the first instance's one-time costs are not a leak
+	before := memory(b)
+	for b.Loop() {
+		fault()
+	}
+	after := memory(b)
+	for _, m := range []string{"heap", "Private_Dirty", "Pss"} {
+		b.ReportMetric(after[m]/(1<<20), m+"-MiB-after")
+		b.ReportMetric((after[m]-before[m])/(1<<20), m+"-MiB-growth")
+	}
+	b.ReportMetric(float64(goruntime.NumGoroutine()), "goroutines")
+}
+
+// memory reads the Go heap in use and the process's Private_Dirty and Pss,
+// in bytes, after a GC that also returns freed pages to the OS.
+func memory(tb testing.TB) map[string]float64 {
+	debug.FreeOSMemory()
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	m := map[string]float64{"heap": float64(ms.HeapInuse)}
+	f, err := os.Open("/proc/self/smaps_rollup")
+	if err != nil {
+		tb.Skip("no /proc/self/smaps_rollup: ", err)
+	}
+	defer f.Close()
+	lines := bufio.NewScanner(f)
+	for lines.Scan() {
+		name, rest, ok := strings.Cut(lines.Text(), ":")
+		if f := strings.Fields(rest); ok && len(f) == 2 && f[1] == "kB" && (name == "Private_Dirty" || name == "Pss") {
+			kb, _ := strconv.ParseFloat(f[0], 64)
+			m[name] = kb * 1024
+		}
+	}
+	return m
+}
