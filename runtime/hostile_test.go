@@ -715,6 +715,9 @@ func (p *hostileProber) check(t *testing.T) {
 // TestHostileRunaway saturates a route with runaway guests while healthy
 // routes must keep answering, then saturates a whole tenant.
 func TestHostileRunaway(t *testing.T) {
+	// As wasmroute serve does (see the package doc on GOMAXPROCS): spare Ps
+	// keep the healthy routes responsive beside the runaway guests.
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(8 * goruntime.NumCPU()))
 	e := newHostileEnv(t, "none")
 
 	t.Run("eight loops", func(t *testing.T) {
