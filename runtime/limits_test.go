@@ -39,6 +39,9 @@ func TestParseSize(t *testing.T) {
 		if got != tt.want || (err != nil) != tt.err {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)
 		}
+		if back, err := ParseSize(FormatSize(tt.want)); !tt.err && (back != tt.want || err != nil) {
+			t.Errorf("ParseSize(FormatSize(%d)) = %d, %v", tt.want, back, err)
+		}
 	}
 }
 
@@ -85,6 +88,30 @@ func TestConfigFileErrors(t *testing.T) {
 	if diff := cmp.Diff(want, le.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
 	}
+}
+
+func TestMemoryTooSmallForModule(t *testing.T) {
+	dir := project(t, map[string]string{"big": "hello"})
+	writeFile(t, filepath.Join(dir, "app/big/route.wasm"), string(mustRead(t, "../testdata/wat/bigmem.wasm")))
+	writeFile(t, filepath.Join(dir, "app/big/route.json"), `{"maxMemory": "1MiB"}`)
+	_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("New: %v, want a *LoadError", err)
+	}
+	want := []string{"app/big/route.wasm: cannot compile: section memory: min 32 pages (2 Mi) over limit of 16 pages (1 Mi) (its maxMemory is 1MiB)"}
+	if diff := cmp.Diff(want, le.Problems); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestRouteConfig(t *testing.T) {

@@ -284,7 +284,11 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	}
 	cm, err := rt.CompileModule(ctx, bin)
 	if err != nil {
-		return nil, []string{fmt.Sprintf("%s: not a valid WebAssembly module: %v", file, err)}, nil
+		msg := fmt.Sprintf("%s: cannot compile: %v", file, err)
+		if strings.Contains(err.Error(), "over limit") {
+			msg += fmt.Sprintf(" (its maxMemory is %s)", FormatSize(limits.MaxMemory))
+		}
+		return nil, []string{msg}, nil
 	}
 	methods, errs, warns := check(cm)
 	if len(errs) > 0 {

@@ -314,16 +314,7 @@ func (f sizeFlag) String() string {
 	if f.n == nil {
 		return ""
 	}
-	n := *f.n
-	for _, u := range []struct {
-		unit string
-		size int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n > 0 && n%u.size == 0 {
-			return fmt.Sprintf("%d%s", n/u.size, u.unit)
-		}
-	}
-	return fmt.Sprint(n)
+	return runtime.FormatSize(*f.n)
 }
 
 func (f sizeFlag) Set(s string) error {
