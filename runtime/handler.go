@@ -100,7 +100,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 
 	ex := &inst.ex
 	ex.Reset(w, r, params)
-	ex.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
+	if r.Body != nil && r.Body != http.NoBody {
+		ex.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
+	}
 	ex.Done = ctx.Done()
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders
