@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkFaults serves GET /panic of testdata/hostile — a Go guest that
@@ -66,4 +67,46 @@ func memory(tb testing.TB) map[string]float64 {
 		}
 	}
 	return m
+}
+
+// BenchmarkInstanceMemory reports what one more warm instance of the demo's
+// Go /api/hello costs the process: b.N requests held in flight at once (each
+// on its own instance), then the growth of Private_Dirty, Pss and the Go heap
+// per instance. Run it with -benchtime 50x.
+func BenchmarkInstanceMemory(b *testing.B) {
+	s, err := New(context.Background(), Config{Dir: demo(b), CacheDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		Limits: Limits{MaxInstances: b.N}, MaxTenantInstances: b.N})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	r := s.routes[0]
+	for _, rt := range s.routes {
+		if rt.Pattern == "/api/hello" {
+			r = rt
+		}
+	}
+	warm := func(n int) []*instance {
+		insts := make([]*instance, n)
+		for i := range insts {
+			if insts[i], err = r.pool.get(context.Background(), time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return insts
+	}
+	for _, inst := range warm(1) { // the module's one-time costs
+		r.pool.put(inst, false)
+	}
+	before := memory(b)
+	b.ResetTimer()
+	insts := warm(b.N)
+	b.StopTimer()
+	after := memory(b)
+	for _, inst := range insts {
+		r.pool.put(inst, false)
+	}
+	for _, m := range []string{"heap", "Private_Dirty", "Pss"} {
+		b.ReportMetric((after[m]-before[m])/float64(b.N)/(1<<20), m+"-MiB/instance")
+	}
 }
