@@ -44,6 +44,7 @@ Usage:
 	wasmroute serve [flags] DIR   build what needs building, load DIR/app and serve it
 	wasmroute build DIR           build every app/**/route.go into route.wasm beside it
 	wasmroute routes DIR          print the route table, or every load error
+	wasmroute load [flags] DIR    compare a route's requests/s with a native Go server's over loopback
 
 Run "wasmroute COMMAND -h" for a command's flags.
 `
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return buildCmd(ctx, args, stderr)
 	case "routes":
 		return routesCmd(ctx, args, stdout, stderr)
+	case "load":
+		return loadCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
