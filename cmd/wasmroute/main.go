@@ -7,6 +7,7 @@
 //	wasmroute serve [--addr 127.0.0.1:3000] [--cache-dir DIR] [--no-build] DIR
 //	wasmroute build DIR
 //	wasmroute routes DIR
+//	wasmroute load [flags] DIR
 package main
 
 import (
