@@ -99,7 +99,7 @@ func TestMemoryTooSmallForModule(t *testing.T) {
 	if !errors.As(err, &le) {
 		t.Fatalf("New: %v, want a *LoadError", err)
 	}
-	want := []string{"app/big/route.wasm: cannot compile: section memory: min 32 pages (2 Mi) over limit of 16 pages (1 Mi) (its maxMemory is 1MiB)"}
+	want := []string{"app/big/route.wasm: starts with 2MiB of memory, more than its maxMemory of 1MiB"}
 	if diff := cmp.Diff(want, le.Problems); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

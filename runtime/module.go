@@ -57,33 +57,32 @@ func (s methodSet) String() string {
 // wasiModule is the WASI preview 1 host module name.
 const wasiModule = "wasi_snapshot_preview1"
 
-// check validates a compiled module against the ABI and returns the methods
-// it exports, problems that stop it from loading, and warnings.
-func check(cm wazero.CompiledModule) (methods methodSet, errs, warns []string) {
-	exports := cm.ExportedFunctions()
-	names := make([]string, 0, len(exports))
-	for name := range exports {
+// check validates a module against the ABI and returns the methods it
+// exports, problems that stop it from loading, and warnings.
+func check(m *moduleInfo) (methods methodSet, errs, warns []string) {
+	names := make([]string, 0, len(m.exports))
+	for name := range m.exports {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		def := exports[name]
-		if i, ok := methodIndex[name]; ok {
-			if len(def.ParamTypes()) != 0 || len(def.ResultTypes()) != 0 {
-				errs = append(errs, fmt.Sprintf("export %s has signature %s; a method takes no parameters and returns nothing", name, signature(def)))
-				continue
-			}
-			methods |= 1 << i
-			continue
-		}
+		x := m.exports[name]
+		noArgs := len(x.sig.params) == 0 && len(x.sig.results) == 0
+		_, isMethod := methodIndex[name]
 		_, lowercase := methodIndex[strings.ToUpper(name)]
 		switch {
+		case x.kind != externFunc:
+			if isMethod || name == abi.ExportInitialize {
+				errs = append(errs, fmt.Sprintf("export %s is not a function", name))
+			}
+		case isMethod && !noArgs:
+			errs = append(errs, fmt.Sprintf("export %s has signature %s; a method takes no parameters and returns nothing", name, x.sig))
+		case isMethod:
+			methods |= 1 << methodIndex[name]
 		case name == abi.ExportStart:
 			errs = append(errs, fmt.Sprintf("exports %s: it is a WASI command; build a reactor (Go: -buildmode=c-shared)", abi.ExportStart))
-		case name == abi.ExportInitialize:
-			if len(def.ParamTypes()) != 0 || len(def.ResultTypes()) != 0 {
-				errs = append(errs, fmt.Sprintf("export %s has signature %s; it must take no parameters and return nothing", name, signature(def)))
-			}
+		case name == abi.ExportInitialize && !noArgs:
+			errs = append(errs, fmt.Sprintf("export %s has signature %s; it must take no parameters and return nothing", name, x.sig))
 		case lowercase:
 			warns = append(warns, fmt.Sprintf("export %q is not a method: method exports are case-sensitive, rename it %s", name, strings.ToUpper(name)))
 		case name == "default":
@@ -93,10 +92,10 @@ func check(cm wazero.CompiledModule) (methods methodSet, errs, warns []string) {
 	if methods == 0 && len(errs) == 0 {
 		errs = append(errs, fmt.Sprintf("exports no method: export at least one of %s", strings.Join(abi.Methods[:], ", ")))
 	}
-	if _, ok := cm.ExportedMemories()[abi.ExportMemory]; !ok {
+	if _, ok := m.memoryMin[abi.ExportMemory]; !ok {
 		errs = append(errs, fmt.Sprintf("does not export its memory as %q", abi.ExportMemory))
 	}
-	errs = append(errs, checkImports(cm.ImportedFunctions())...)
+	errs = append(errs, checkImports(m.imports)...)
 	return methods, errs, warns
 }
 
@@ -109,48 +108,36 @@ var hostFuncs = func() map[string]abi.Func {
 	return m
 }()
 
-func checkImports(imports []api.FunctionDefinition) (errs []string) {
-	for _, def := range imports {
-		mod, name, _ := def.Import()
-		switch mod {
+func checkImports(imports []funcImport) (errs []string) {
+	for _, im := range imports {
+		switch im.module {
 		case wasiModule:
 		case abi.ModuleName:
-			f, ok := hostFuncs[name]
+			f, ok := hostFuncs[im.name]
 			if !ok {
-				errs = append(errs, fmt.Sprintf("imports %s.%s, which this host does not provide", mod, name))
+				errs = append(errs, fmt.Sprintf("imports %s.%s, which this host does not provide", im.module, im.name))
 				continue
 			}
-			if !allI32(def.ParamTypes(), f.Params) || !allI32(def.ResultTypes(), f.Results) {
-				errs = append(errs, fmt.Sprintf("imports %s.%s with signature %s; the ABI has %d i32 parameters and %d i32 results", mod, name, signature(def), f.Params, f.Results))
+			if !allI32(im.sig.params, f.Params) || !allI32(im.sig.results, f.Results) {
+				errs = append(errs, fmt.Sprintf("imports %s.%s with signature %s; the ABI has %d i32 parameters and %d i32 results", im.module, im.name, im.sig, f.Params, f.Results))
 			}
 		default:
-			errs = append(errs, fmt.Sprintf("imports %s.%s: only %s and %s are provided", mod, name, abi.ModuleName, wasiModule))
+			errs = append(errs, fmt.Sprintf("imports %s.%s: only %s and %s are provided", im.module, im.name, abi.ModuleName, wasiModule))
 		}
 	}
 	return errs
 }
 
-func allI32(types []api.ValueType, n int) bool {
+func allI32(types []byte, n int) bool {
 	if len(types) != n {
 		return false
 	}
 	for _, t := range types {
-		if t != api.ValueTypeI32 {
+		if t != 0x7f {
 			return false
 		}
 	}
 	return true
-}
-
-func signature(def api.FunctionDefinition) string {
-	names := func(ts []api.ValueType) string {
-		s := make([]string, len(ts))
-		for i, t := range ts {
-			s[i] = api.ValueTypeName(t)
-		}
-		return "(" + strings.Join(s, ", ") + ")"
-	}
-	return names(def.ParamTypes()) + " -> " + names(def.ResultTypes())
 }
 
 // instance is one instantiated module with its method functions looked up

@@ -33,6 +33,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +82,13 @@ type Config struct {
 	// guest unless it is put here.
 	Env map[string]string
 
+	// LazyCompile makes New check each module against the ABI without
+	// compiling it; each compiles on its first request, or when CompileAll
+	// is called. A project then starts in the time it takes to read its
+	// modules; a module wazero refuses (invalid code, not an ABI problem)
+	// is reported by CompileAll or its first request's 500, not by New.
+	LazyCompile bool
+
 	// Progress, when set, is told as each module finishes compiling.
 	Progress func(done, total int, file string)
 }
@@ -115,6 +123,14 @@ type module struct {
 	allow   string
 	limits  Limits
 	pool    *pool
+
+	path string   // the file
+	sum  [32]byte // what load checked: compile refuses a file changed since
+	rt   wazero.Runtime
+
+	mu       sync.Mutex // guards compiled and err
+	compiled wazero.CompiledModule
+	err      error // why it cannot compile, kept
 }
 
 // LoadError lists every problem found while loading a project. Each line
@@ -178,7 +194,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("runtime: compilation cache %s: %w", cfg.CacheDir, err)
 		}
 	}
-	modules, errs := s.compile(ctx, dirs)
+	modules, errs := s.loadAll(ctx, dirs)
 	load.Problems = append(load.Problems, errs...)
 	if len(load.Problems) > 0 {
 		s.Close(ctx)
@@ -187,6 +203,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	for _, r := range table.Routes() {
 		s.routes = append(s.routes, &route{Route: r, module: modules[r.Dir]})
+	}
+	if !cfg.LazyCompile {
+		if err := s.CompileAll(ctx); err != nil {
+			s.Close(ctx)
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -220,19 +242,16 @@ func (s *Server) runtime(ctx context.Context, pages uint32) (wazero.Runtime, err
 	return rt, nil
 }
 
-// compile compiles and checks the module of every route folder,
-// GOMAXPROCS at a time, and returns them by folder with every problem found.
-func (s *Server) compile(ctx context.Context, dirs []string) (map[string]*module, []string) {
+// loadAll reads and checks the module of every route folder, GOMAXPROCS at
+// a time, and returns them by folder with every problem found.
+func (s *Server) loadAll(ctx context.Context, dirs []string) (map[string]*module, []string) {
 	var (
 		mu       sync.Mutex
 		modules  = make(map[string]*module, len(dirs))
 		problems []string
-		done     int
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, goruntime.GOMAXPROCS(0))
 	)
-	// Modules compile side by side; a lone module gets the spare cores.
-	ctx = experimental.WithCompilationWorkers(ctx, max(1, goruntime.GOMAXPROCS(0)/max(1, len(dirs))))
 	for _, dir := range dirs {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -246,18 +265,14 @@ func (s *Server) compile(ctx context.Context, dirs []string) (map[string]*module
 			for _, w := range warns {
 				s.log.Warn(w)
 			}
-			done++
-			if s.cfg.Progress != nil {
-				s.cfg.Progress(done, len(dirs), moduleFile(dir))
-			}
 		}()
 	}
 	wg.Wait()
 	return modules, problems
 }
 
-// load reads one route folder's configuration, compiles its module and
-// checks it. mu guards s.runtimes.
+// load reads one route folder's configuration and module and checks the
+// module against the ABI, without compiling it. mu guards s.runtimes.
 func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *module, errs, warns []string) {
 	file := moduleFile(dir)
 	prefix := func(msgs []string) []string {
@@ -272,27 +287,27 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 		return nil, []string{err.Error()}, nil
 	}
 	limits := conf.limits().Or(s.cfg.Limits)
-	bin, err := os.ReadFile(filepath.Join(folder, "route.wasm"))
+	path := filepath.Join(folder, "route.wasm")
+	bin, err := os.ReadFile(path)
 	if err != nil {
 		return nil, []string{err.Error()}, nil
+	}
+	info, err := parseModule(bin)
+	if err != nil {
+		return nil, []string{fmt.Sprintf("%s: not a valid WebAssembly module: %v", file, err)}, nil
+	}
+	methods, errs, warns := check(info)
+	if pages, ok := info.memoryMin[abi.ExportMemory]; ok && pages*wasmPageSize > uint64(limits.MaxMemory) {
+		errs = append(errs, fmt.Sprintf("starts with %s of memory, more than its maxMemory of %s", FormatSize(int64(pages)*wasmPageSize), FormatSize(limits.MaxMemory)))
+	}
+	if len(errs) > 0 {
+		return nil, prefix(errs), prefix(warns)
 	}
 	mu.Lock()
 	rt, err := s.runtime(ctx, uint32(limits.MaxMemory/wasmPageSize))
 	mu.Unlock()
 	if err != nil {
 		return nil, []string{err.Error()}, nil
-	}
-	cm, err := rt.CompileModule(ctx, bin)
-	if err != nil {
-		msg := fmt.Sprintf("%s: cannot compile: %v", file, err)
-		if strings.Contains(err.Error(), "over limit") {
-			msg += fmt.Sprintf(" (its maxMemory is %s)", FormatSize(limits.MaxMemory))
-		}
-		return nil, []string{msg}, nil
-	}
-	methods, errs, warns := check(cm)
-	if len(errs) > 0 {
-		return nil, prefix(errs), prefix(warns)
 	}
 	modCfg := wazero.NewModuleConfig().
 		WithName("").
@@ -304,11 +319,83 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	for k, v := range mergeEnv(s.cfg.Env, conf.Env) {
 		modCfg = modCfg.WithEnv(k, v)
 	}
-	m = &module{File: file, Size: int64(len(bin)), methods: methods, allow: methods.allow(), limits: limits}
+	m = &module{File: file, Size: int64(len(bin)), methods: methods, allow: methods.allow(), limits: limits,
+		path: path, sum: sha256.Sum256(bin), rt: rt}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
+		cm, err := m.compile(ctx)
+		if err != nil {
+			return nil, err
+		}
 		return instantiate(ctx, rt, cm, modCfg, methods)
 	})
 	return m, nil, prefix(warns)
+}
+
+// compile compiles m once, on first use, from the file load checked.
+func (m *module) compile(ctx context.Context) (wazero.CompiledModule, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.compiled != nil || m.err != nil {
+		return m.compiled, m.err
+	}
+	bin, err := os.ReadFile(m.path)
+	switch {
+	case err != nil:
+	case sha256.Sum256(bin) != m.sum:
+		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
+	default:
+		if m.compiled, err = m.rt.CompileModule(ctx, bin); err != nil {
+			err = fmt.Errorf("cannot compile: %w", err)
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("%s: %w", m.File, err)
+		if ctx.Err() != nil {
+			return nil, err // cut short: the next use tries again
+		}
+		m.err = err
+	}
+	return m.compiled, m.err
+}
+
+// CompileAll compiles every route's module now, GOMAXPROCS at a time, rather
+// than on its first request, telling Config.Progress as each finishes. It
+// returns a *LoadError listing the modules wazero refused (such a route
+// answers 500). New calls it unless Config.LazyCompile is set; a server that
+// starts lazily may call it in the background.
+func (s *Server) CompileAll(ctx context.Context) error {
+	var (
+		mu       sync.Mutex
+		problems []string
+		done     int
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, goruntime.GOMAXPROCS(0))
+	)
+	// Modules compile side by side; a lone module gets the spare cores.
+	ctx = experimental.WithCompilationWorkers(ctx, max(1, goruntime.GOMAXPROCS(0)/max(1, len(s.routes))))
+	for _, r := range s.routes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, err := r.compile(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				problems = append(problems, err.Error())
+			}
+			done++
+			if s.cfg.Progress != nil {
+				s.cfg.Progress(done, len(s.routes), r.File)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return &LoadError{Problems: problems}
+	}
+	return nil
 }
 
 func moduleFile(dir string) string { return "app/" + joinDir(dir, "route.wasm") }
