@@ -210,19 +210,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	p := newProgress(stderr, "compiling")
+	// Modules are checked against the ABI before serving, and compiled in
+	// the background once serving (or on their first request, if sooner):
+	// a restart answers in the time it takes to read the modules.
 	cfg := runtime.Config{
 		CacheDir:           *cacheDir,
 		Logger:             logger,
 		Limits:             lim,
 		MaxTenantInstances: *maxTenant,
 		Env:                env,
-		Progress:           p.update,
+		LazyCompile:        true,
 	}
-	var handler http.Handler
+	var (
+		handler http.Handler
+		servers []*runtime.Server
+	)
 	if *tenants {
 		t, err := runtime.NewTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, Project: cfg})
-		p.end()
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -232,18 +236,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "tenant %s (http://%s.%s)\n", name, name, *domain)
 			printRoutes(stdout, t.Server(name).Routes())
 			fmt.Fprintln(stdout)
+			servers = append(servers, t.Server(name))
 		}
 		handler = t
 	} else {
 		cfg.Dir = dir
 		srv, err := runtime.New(ctx, cfg)
-		p.end()
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
 		defer srv.Close(context.Background())
 		printRoutes(stdout, srv.Routes())
+		servers = append(servers, srv)
 		handler = srv
 	}
 
@@ -265,6 +270,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		start := time.Now()
+		for _, srv := range servers {
+			if err := srv.CompileAll(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("modules that will answer 500", "err", err)
+			}
+		}
+		if ctx.Err() == nil {
+			logger.Info("compiled every module", "took", time.Since(start).Round(time.Millisecond))
+		}
+	}()
 	select {
 	case err := <-errc:
 		fmt.Fprintf(stderr, "wasmroute serve: %v\n", err)
