@@ -242,15 +242,15 @@ func (s *Server) runtime(ctx context.Context, pages uint32) (wazero.Runtime, err
 	return rt, nil
 }
 
-// loadAll reads and checks the module of every route folder, GOMAXPROCS at
-// a time, and returns them by folder with every problem found.
+// loadAll reads and checks the module of every route folder, one per core
+// at a time, and returns them by folder with every problem found.
 func (s *Server) loadAll(ctx context.Context, dirs []string) (map[string]*module, []string) {
 	var (
 		mu       sync.Mutex
 		modules  = make(map[string]*module, len(dirs))
 		problems []string
 		wg       sync.WaitGroup
-		sem      = make(chan struct{}, goruntime.GOMAXPROCS(0))
+		sem      = make(chan struct{}, cores())
 	)
 	for _, dir := range dirs {
 		wg.Add(1)
@@ -358,7 +358,7 @@ func (m *module) compile(ctx context.Context) (wazero.CompiledModule, error) {
 	return m.compiled, m.err
 }
 
-// CompileAll compiles every route's module now, GOMAXPROCS at a time, rather
+// CompileAll compiles every route's module now, one per core at a time, rather
 // than on its first request, telling Config.Progress as each finishes. It
 // returns a *LoadError listing the modules wazero refused (such a route
 // answers 500). New calls it unless Config.LazyCompile is set; a server that
@@ -369,10 +369,10 @@ func (s *Server) CompileAll(ctx context.Context) error {
 		problems []string
 		done     int
 		wg       sync.WaitGroup
-		sem      = make(chan struct{}, goruntime.GOMAXPROCS(0))
+		sem      = make(chan struct{}, cores())
 	)
 	// Modules compile side by side; a lone module gets the spare cores.
-	ctx = experimental.WithCompilationWorkers(ctx, max(1, goruntime.GOMAXPROCS(0)/max(1, len(s.routes))))
+	ctx = experimental.WithCompilationWorkers(ctx, max(1, cores()/max(1, len(s.routes))))
 	for _, r := range s.routes {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -397,6 +397,10 @@ func (s *Server) CompileAll(ctx context.Context) error {
 	}
 	return nil
 }
+
+// cores is how many CPU-bound jobs to run at once: GOMAXPROCS, but no more
+// than the machine's cores (wasmroute serve runs with more Ps than cores).
+func cores() int { return min(goruntime.GOMAXPROCS(0), goruntime.NumCPU()) }
 
 func moduleFile(dir string) string { return "app/" + joinDir(dir, "route.wasm") }
 

@@ -44,7 +44,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Go builds app/<dir>/route.go into app/<dir>/route.wasm under root for each
-// dir (slash-separated, relative to app/), GOMAXPROCS builds at a time. It
+// dir (slash-separated, relative to app/), one build per core at a time. It
 // returns every failure, joined with errors.Join, each an *Error.
 func Go(ctx context.Context, root string, dirs []string, progress Progress) error {
 	gocmd, err := exec.LookPath("go")
@@ -56,7 +56,7 @@ func Go(ctx context.Context, root string, dirs []string, progress Progress) erro
 		errs []error
 		done int
 		wg   sync.WaitGroup
-		sem  = make(chan struct{}, runtime.GOMAXPROCS(0))
+		sem  = make(chan struct{}, min(runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	)
 	for _, dir := range dirs {
 		wg.Add(1)
