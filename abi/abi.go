@@ -258,3 +258,42 @@ func NextItem(list []byte) (item, rest []byte, ok bool) {
 	}
 	return list[4 : 4+n], list[4+n:], true
 }
+
+// ValidHeaderName reports whether name is acceptable to header_set,
+// header_add and header_del: a non-empty HTTP token (RFC 9110, 5.6.2), as
+// golang.org/x/net/http/httpguts.ValidHeaderFieldName checks.
+func ValidHeaderName[T ~string | ~[]byte](name T) bool {
+	if len(name) == 0 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenByte(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidHeaderValue reports whether value is acceptable to header_set and
+// header_add: no control character other than horizontal tab (so no CR, LF
+// or NUL) and no DEL.
+func ValidHeaderValue[T ~string | ~[]byte](value T) bool {
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}

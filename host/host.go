@@ -430,7 +430,7 @@ const (
 // would: under the canonical form of name.
 func (e *Exchange) editHeader(op headerOp, name, value []byte) int32 {
 	switch {
-	case !validHeaderName(name) || !validHeaderValue(value):
+	case !abi.ValidHeaderName(name) || !abi.ValidHeaderValue(value):
 		return abi.ErrInvalid
 	case e.headSent:
 		return abi.ErrHeadersSent
@@ -480,44 +480,6 @@ func headerSize(h http.Header) (count, size int) {
 		}
 	}
 	return count, size
-}
-
-// validHeaderName reports whether name is an HTTP token (RFC 9110, 5.1),
-// as golang.org/x/net/http/httpguts.ValidHeaderFieldName does.
-func validHeaderName(name []byte) bool {
-	if len(name) == 0 {
-		return false
-	}
-	for _, c := range name {
-		if !isTokenChar(c) {
-			return false
-		}
-	}
-	return true
-}
-
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
-// validHeaderValue reports whether value has no control character other
-// than horizontal tab (so no CR, LF or NUL), as
-// golang.org/x/net/http/httpguts.ValidHeaderFieldValue does.
-func validHeaderValue(value []byte) bool {
-	for _, c := range value {
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // equalFold reports whether b and s are equal ignoring ASCII case, as

@@ -249,7 +249,7 @@ func SetStatus(code int32) int32 {
 
 // HeaderSet implements abi.FuncHeaderSet.
 func HeaderSet(name, value string) int32 {
-	if !validHeaderName(name) || !validHeaderValue(value) {
+	if !abi.ValidHeaderName(name) || !abi.ValidHeaderValue(value) {
 		return abi.ErrInvalid
 	}
 	x, errno := respHead()
@@ -263,7 +263,7 @@ func HeaderSet(name, value string) int32 {
 
 // HeaderAdd implements abi.FuncHeaderAdd.
 func HeaderAdd(name, value string) int32 {
-	if !validHeaderName(name) || !validHeaderValue(value) {
+	if !abi.ValidHeaderName(name) || !abi.ValidHeaderValue(value) {
 		return abi.ErrInvalid
 	}
 	x, errno := respHead()
@@ -276,7 +276,7 @@ func HeaderAdd(name, value string) int32 {
 
 // HeaderDel implements abi.FuncHeaderDel.
 func HeaderDel(name string) int32 {
-	if !validHeaderName(name) {
+	if !abi.ValidHeaderName(name) {
 		return abi.ErrInvalid
 	}
 	x, errno := respHead()
@@ -323,37 +323,4 @@ func Flush() int32 {
 		x.Closed = true
 	}
 	return abi.OK
-}
-
-// validHeaderName reports whether name is an HTTP token (RFC 9110, 5.6.2).
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if !isTokenByte(name[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue reports whether value has no control character other
-// than horizontal tab (so no CR, LF or NUL), as the host checks.
-func validHeaderValue(value string) bool {
-	for i := 0; i < len(value); i++ {
-		if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// isTokenByte reports whether c is a tchar (RFC 9110, 5.6.2).
-func isTokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
