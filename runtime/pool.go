@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,8 +20,14 @@ type pool struct {
 	sem         chan struct{} // one token per instance in use
 	tenant      chan struct{} // shared by the project's pools
 	mu          sync.Mutex
-	idle        []*instance
+	idle        []idle // oldest first; get takes the newest
 	closed      bool
+}
+
+// idle is an instance waiting in its pool, and since when.
+type idle struct {
+	inst  *instance
+	since time.Time
 }
 
 func newPool(max int, tenant chan struct{}, newInstance func(context.Context) (*instance, error)) *pool {
@@ -46,7 +53,8 @@ func (p *pool) get(ctx context.Context, wait time.Duration) (*instance, error) {
 	}
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
-		inst := p.idle[n-1]
+		inst := p.idle[n-1].inst
+		p.idle[n-1] = idle{}
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
 		return inst, nil
@@ -94,19 +102,34 @@ func (p *pool) put(inst *instance, broken bool) {
 		p.mu.Unlock()
 		inst.close()
 	} else {
-		p.idle = append(p.idle, inst)
+		p.idle = append(p.idle, idle{inst, time.Now()})
 		p.mu.Unlock()
 	}
 	p.release()
 }
 
+// evict closes the instances idle since before t.
+func (p *pool) evict(t time.Time) {
+	p.mu.Lock()
+	n := 0
+	for n < len(p.idle) && p.idle[n].since.Before(t) {
+		n++
+	}
+	old := slices.Clone(p.idle[:n])
+	p.idle = slices.Delete(p.idle, 0, n)
+	p.mu.Unlock()
+	for _, it := range old {
+		it.inst.close()
+	}
+}
+
 // close closes the idle instances; instances in use are closed when put.
 func (p *pool) close() {
 	p.mu.Lock()
-	idle := p.idle
+	old := p.idle
 	p.idle, p.closed = nil, true
 	p.mu.Unlock()
-	for _, inst := range idle {
-		inst.close()
+	for _, it := range old {
+		it.inst.close()
 	}
 }

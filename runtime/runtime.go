@@ -43,6 +43,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
@@ -82,6 +83,10 @@ type Config struct {
 	// guest unless it is put here.
 	Env map[string]string
 
+	// IdleTimeout closes an instance that has served no request for this
+	// long, giving its memory back. Zero: 5 minutes; negative: never.
+	IdleTimeout time.Duration
+
 	// LazyCompile makes New check each module against the ABI without
 	// compiling it; each compiles on its first request, or when CompileAll
 	// is called. A project then starts in the time it takes to read its
@@ -94,6 +99,7 @@ type Config struct {
 }
 
 const (
+	defaultIdleTimeout        = 5 * time.Minute
 	defaultMaxTenantInstances = 32
 	wasmPageSize              = 64 << 10
 )
@@ -107,6 +113,9 @@ type Server struct {
 	runtimes map[uint32]wazero.Runtime // by memory limit in pages: wazero sets it per runtime
 	cache    wazero.CompilationCache
 	tenant   chan struct{} // one token per instance in use in the project
+	stop     chan struct{} // closed by Close: ends the idle sweeper
+	stopOnce sync.Once
+	swept    sync.WaitGroup
 }
 
 // route is a loaded route: its table entry and its module.
@@ -188,6 +197,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		table:    table,
 		runtimes: map[uint32]wazero.Runtime{},
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
+		stop:     make(chan struct{}),
 	}
 	if cfg.CacheDir != "" {
 		if s.cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
@@ -210,7 +220,27 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if idle := cmp.Or(cfg.IdleTimeout, defaultIdleTimeout); idle > 0 {
+		s.swept.Go(func() { s.sweep(idle) })
+	}
 	return s, nil
+}
+
+// sweep closes idle instances older than idle, checking every idle/2,
+// until Close.
+func (s *Server) sweep(idle time.Duration) {
+	t := time.NewTicker(max(idle/2, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			for _, r := range s.routes {
+				r.pool.evict(now.Add(-idle))
+			}
+		}
+	}
 }
 
 // runtime returns the wazero runtime whose instances have at most pages of
@@ -445,6 +475,8 @@ func (s *Server) Routes() []Route {
 // Close closes every instance and compiled module. Requests still running
 // fail; drain them first (http.Server.Shutdown).
 func (s *Server) Close(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.swept.Wait()
 	for _, r := range s.routes {
 		r.pool.close()
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -333,4 +334,20 @@ func TestLazyCompile(t *testing.T) {
 			t.Errorf("GET /hello = %d, want 500 and the change logged:\n%s", got.Status, logs)
 		}
 	})
+}
+
+func TestIdleTimeout(t *testing.T) {
+	s, _ := newServer(t, Config{Dir: project(t, map[string]string{"counter": "counter"}), IdleTimeout: 100 * time.Millisecond})
+	var got []string
+	for range 2 {
+		got = append(got, do(s, "GET", "/counter", "").Body)
+	}
+	time.Sleep(400 * time.Millisecond) // idle past the timeout: the instance is closed
+	got = append(got, do(s, "GET", "/counter", "").Body)
+	if diff := cmp.Diff([]string{"0", "1", "0"}, got); diff != "" {
+		t.Errorf("counter (-want +got):\n%s", diff)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }

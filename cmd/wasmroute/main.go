@@ -179,6 +179,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(sizeFlag{&lim.MaxHeaderBytes}, "max-header-bytes", "response header bytes per response")
 	fs.IntVar(&lim.MaxInstances, "max-instances", d.MaxInstances, "instances per route (requests it serves at once)")
 	maxTenant := fs.Int("max-tenant-instances", 32, "instances in use at once per project or tenant")
+	idleTimeout := fs.Duration("idle-timeout", 5*time.Minute, "close an instance idle this long (negative: never)")
 	fs.DurationVar(&lim.MaxWait, "max-wait", d.MaxWait, "how long a request waits for a free instance; then 503")
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS): keep it well above the cores, so that runaway guests, each holding one until stopped, leave Ps for everything else")
 	lim.MaxMemory, lim.MaxBody, lim.MaxResponse, lim.MaxHeaderBytes = d.MaxMemory, d.MaxBody, d.MaxResponse, d.MaxHeaderBytes
@@ -219,6 +220,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Limits:             lim,
 		MaxTenantInstances: *maxTenant,
 		Env:                env,
+		IdleTimeout:        *idleTimeout,
 		LazyCompile:        true,
 	}
 	var (
