@@ -11,22 +11,24 @@
 //	defer srv.Close(ctx)
 //	log.Fatal(http.ListenAndServe("127.0.0.1:3000", srv))
 //
+// Loading scans app/, builds the route table (the README lists the rules),
+// reads each route's route.json and the project's wasmroute.json, checks
+// every module's exports and imports against the ABI (package abi) and
+// compiles the modules in parallel, cached on disk when Config.CacheDir is
+// set (Config.LazyCompile defers compiling to first use). Modules are
+// instantiated lazily, pooled per route, one request per instance at a time,
+// within the route's Limits. Tenants serves many projects from one process,
+// chosen by Host.
+//
 // # GOMAXPROCS
 //
 // A guest running compiled WebAssembly holds its Go P until it returns or
 // reaches a loop back-edge, where the Go scheduler may switch goroutines
 // every 10 ms. With as many runaway guests as Ps, everything else — other
 // routes, other tenants — waits its turn behind them (a median of ~150 ms
-// with 8 runaway guests on 2 Ps). Give the process more Ps than cores (wasmroute
-// serve uses 8 × the cores): the runaway guests then hold theirs, and the
-// operating system's scheduler keeps the rest responsive (~0.2 ms).
-//
-// Loading scans app/, builds the route table (see package
-// github.com/wasmroute/wasmroute/internal/routes for the rules), compiles
-// every route.wasm in parallel (cached on disk when Config.CacheDir is set)
-// and checks each module's exports against the ABI (package abi). Modules
-// are instantiated lazily, pooled per route, one request per instance at a
-// time.
+// with 8 runaway guests on 2 Ps). Give the process more Ps than cores
+// (wasmroute serve uses 8 × the cores): the runaway guests then hold theirs,
+// and the operating system's scheduler keeps the rest responsive (~0.2 ms).
 package runtime
 
 import (
@@ -244,8 +246,8 @@ func (s *Server) sweep(idle time.Duration) {
 }
 
 // runtime returns the wazero runtime whose instances have at most pages of
-// memory, creating it on first use. Not safe for concurrent use: compile
-// calls it under its lock.
+// memory, creating it on first use. Not safe for concurrent use: load calls
+// it under loadAll's lock.
 func (s *Server) runtime(ctx context.Context, pages uint32) (wazero.Runtime, error) {
 	if rt, ok := s.runtimes[pages]; ok {
 		return rt, nil
