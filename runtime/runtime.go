@@ -35,7 +35,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -135,8 +134,7 @@ type module struct {
 	limits  Limits
 	pool    *pool
 
-	path string   // the file
-	sum  [32]byte // what load checked: compile refuses a file changed since
+	path string // the file
 	rt   wazero.Runtime
 
 	mu       sync.Mutex // guards compiled and err
@@ -320,11 +318,10 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	}
 	limits := conf.limits().Or(s.cfg.Limits)
 	path := filepath.Join(folder, "route.wasm")
-	bin, err := os.ReadFile(path)
-	if err != nil {
+	info, size, err := readModuleHead(path)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 		return nil, []string{err.Error()}, nil
 	}
-	info, err := parseModule(bin)
 	if err != nil {
 		return nil, []string{fmt.Sprintf("%s: not a valid WebAssembly module: %v", file, err)}, nil
 	}
@@ -351,8 +348,7 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	for k, v := range mergeEnv(s.cfg.Env, conf.Env) {
 		modCfg = modCfg.WithEnv(k, v)
 	}
-	m = &module{File: file, Size: int64(len(bin)), methods: methods, allow: methods.allow(), limits: limits,
-		path: path, sum: sha256.Sum256(bin), rt: rt}
+	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, path: path, rt: rt}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
 		cm, err := m.compile(ctx)
 		if err != nil {
@@ -373,7 +369,7 @@ func (m *module) compile(ctx context.Context) (wazero.CompiledModule, error) {
 	bin, err := os.ReadFile(m.path)
 	switch {
 	case err != nil:
-	case sha256.Sum256(bin) != m.sum:
+	case !m.same(bin):
 		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
 	default:
 		if m.compiled, err = m.rt.CompileModule(ctx, bin); err != nil {
@@ -388,6 +384,19 @@ func (m *module) compile(ctx context.Context) (wazero.CompiledModule, error) {
 		m.err = err
 	}
 	return m.compiled, m.err
+}
+
+// same reports whether bin still passes the checks load made and exports
+// the same methods: a module file replaced under a running server must not
+// bring exports the checks never saw.
+func (m *module) same(bin []byte) bool {
+	info, err := parseModule(bin)
+	if err != nil {
+		return false
+	}
+	methods, errs, _ := check(info)
+	pages, ok := info.memoryMin[abi.ExportMemory]
+	return len(errs) == 0 && methods == m.methods && ok && pages*wasmPageSize <= uint64(m.limits.MaxMemory)
 }
 
 // CompileAll compiles every route's module now, one per core at a time, rather

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 )
 
 // moduleInfo is what load needs to know about a module before compiling it:
@@ -142,8 +144,10 @@ func (r *reader) limits() uint64 {
 	return min
 }
 
-// parseModule reads the module information of a WebAssembly binary. It
-// checks only what it reads: wazero validates the rest when it compiles.
+// parseModule reads the module information of a WebAssembly binary, or of
+// its beginning up to the export section (which comes before the code and
+// data). It checks only what it reads: wazero validates the rest when it
+// compiles. A binary cut short before its exports gives errTruncated.
 func parseModule(bin []byte) (*moduleInfo, error) {
 	if !bytes.HasPrefix(bin, []byte("\x00asm\x01\x00\x00\x00")) {
 		return nil, errors.New("not a WebAssembly 1.0 binary (bad magic number or version)")
@@ -214,6 +218,9 @@ func parseModule(bin []byte) (*moduleInfo, error) {
 		if s.err != nil {
 			return nil, fmt.Errorf("%s section: %w", sectionNames[id], s.err)
 		}
+		if id == 7 {
+			break // nothing after the exports matters here
+		}
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -239,6 +246,35 @@ func parseModule(bin []byte) (*moduleInfo, error) {
 		info.exports[e.name] = x
 	}
 	return info, nil
+}
+
+// readModuleHead reads the beginning of the module file at path, enough
+// for parseModule, and returns its information and the file's size. Go
+// guests keep their exports in the first few KiB of several MiB.
+func readModuleHead(path string) (*moduleInfo, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	for n := int64(64 << 10); ; n *= 4 {
+		head := make([]byte, min(n, fi.Size()))
+		if _, err := io.ReadFull(f, head); err != nil {
+			return nil, 0, err
+		}
+		info, err := parseModule(head)
+		if errors.Is(err, errTruncated) && int64(len(head)) < fi.Size() {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
+		return info, fi.Size(), err
+	}
 }
 
 func typeAt(types []funcType, idx uint64, r *reader) funcType {

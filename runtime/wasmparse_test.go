@@ -61,6 +61,13 @@ func TestParseModuleMatchesWazero(t *testing.T) {
 			if diff := cmp.Diff(want, got, opts); diff != "" {
 				t.Errorf("(-wazero +parseModule):\n%s", diff)
 			}
+			head, size, err := readModuleHead(file)
+			if err != nil || size != int64(len(bin)) {
+				t.Fatalf("readModuleHead: size %d, %v; want %d", size, err, len(bin))
+			}
+			if diff := cmp.Diff(want, head, opts); diff != "" {
+				t.Errorf("(-wazero +readModuleHead):\n%s", diff)
+			}
 		})
 	}
 }
