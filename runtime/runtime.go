@@ -44,6 +44,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -88,6 +89,13 @@ type Config struct {
 	// long, giving its memory back. Zero: 5 minutes; negative: never.
 	IdleTimeout time.Duration
 
+	// MaxCompiled bounds how many modules stay compiled at once, so that a
+	// project or tenant set with more routes than memory can run: past it,
+	// the module used least recently is dropped (its idle instances too)
+	// and compiled again, from the compilation cache, on its next request.
+	// Zero: no bound.
+	MaxCompiled int
+
 	// LazyCompile makes New check each module against the ABI without
 	// compiling it; each compiles on its first request, or when CompileAll
 	// is called. A project then starts in the time it takes to read its
@@ -117,6 +125,7 @@ type Server struct {
 	stop     chan struct{} // closed by Close: ends the idle sweeper
 	stopOnce sync.Once
 	swept    sync.WaitGroup
+	compiled atomic.Int64 // modules compiled now, bounded by Config.MaxCompiled
 }
 
 // route is a loaded route: its table entry and its module.
@@ -137,9 +146,11 @@ type module struct {
 	path string // the file
 	rt   wazero.Runtime
 
-	mu       sync.Mutex // guards compiled and err
-	compiled wazero.CompiledModule
-	err      error // why it cannot compile, kept
+	mu        sync.Mutex // guards compiled and err
+	compiled  wazero.CompiledModule
+	err       error        // why it cannot compile, kept
+	used      atomic.Int64 // when a request last asked for an instance, in Unix ns
+	onCompile func(*module)
 }
 
 // LoadError lists every problem found while loading a project. Each line
@@ -348,7 +359,8 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	for k, v := range mergeEnv(s.cfg.Env, conf.Env) {
 		modCfg = modCfg.WithEnv(k, v)
 	}
-	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, path: path, rt: rt}
+	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, path: path, rt: rt,
+		onCompile: s.admit}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
 		cm, err := m.compile(ctx)
 		if err != nil {
@@ -359,11 +371,12 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	return m, nil, prefix(warns)
 }
 
-// compile compiles m once, on first use, from the file load checked.
+// compile compiles m once, on first use (or again after evict), from the
+// file load checked.
 func (m *module) compile(ctx context.Context) (wazero.CompiledModule, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.compiled != nil || m.err != nil {
+		defer m.mu.Unlock()
 		return m.compiled, m.err
 	}
 	bin, err := os.ReadFile(m.path)
@@ -378,12 +391,59 @@ func (m *module) compile(ctx context.Context) (wazero.CompiledModule, error) {
 	}
 	if err != nil {
 		err = fmt.Errorf("%s: %w", m.File, err)
-		if ctx.Err() != nil {
-			return nil, err // cut short: the next use tries again
+		if ctx.Err() == nil {
+			m.err = err // else cut short: the next use tries again
 		}
-		m.err = err
+		m.mu.Unlock()
+		return nil, err
 	}
-	return m.compiled, m.err
+	cm := m.compiled
+	m.mu.Unlock()
+	if m.onCompile != nil {
+		m.onCompile(m) // outside m.mu: it may evict other modules
+	}
+	return cm, nil
+}
+
+// evict drops m's compiled code and idle instances; instances in use finish
+// their requests. It reports whether m was compiled.
+func (m *module) evict() bool {
+	m.mu.Lock()
+	cm := m.compiled
+	m.compiled = nil
+	m.mu.Unlock()
+	if cm == nil {
+		return false
+	}
+	m.pool.evict(time.Now().Add(time.Hour))
+	cm.Close(context.Background())
+	return true
+}
+
+// admit counts a newly compiled module and, past Config.MaxCompiled, evicts
+// the modules used least recently.
+func (s *Server) admit(m *module) {
+	n := s.compiled.Add(1)
+	for max := int64(s.cfg.MaxCompiled); max > 0 && n > max; {
+		var victim *module
+		for _, r := range s.routes {
+			if r.module != m && (victim == nil || r.used.Load() < victim.used.Load()) && r.isCompiled() {
+				victim = r.module
+			}
+		}
+		if victim == nil {
+			return
+		}
+		if victim.evict() {
+			n = s.compiled.Add(-1)
+		}
+	}
+}
+
+func (m *module) isCompiled() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.compiled != nil
 }
 
 // same reports whether bin still passes the checks load made and exports

@@ -351,3 +351,30 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestMaxCompiled(t *testing.T) {
+	s, _ := newServer(t, Config{Dir: project(t, map[string]string{"a": "counter", "b": "counter", "c": "hello"}), LazyCompile: true, MaxCompiled: 2})
+	compiled := func() []string {
+		var names []string
+		for _, r := range s.routes {
+			if r.isCompiled() {
+				names = append(names, r.Pattern)
+			}
+		}
+		return names
+	}
+	var got []string
+	for _, path := range []string{"/a", "/a", "/b", "/c", "/a", "/b"} {
+		got = append(got, path+"="+do(s, "GET", path, "").Body)
+		time.Sleep(time.Millisecond) // distinct use times
+	}
+	// /a is evicted when /c compiles (least recently used), and so comes
+	// back with a fresh instance: its counter restarts.
+	want := []string{"/a=0", "/a=1", "/b=0", "/c=hello", "/a=0", "/b=0"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"/a", "/b"}, compiled()); diff != "" {
+		t.Errorf("compiled modules (-want +got):\n%s", diff)
+	}
+}

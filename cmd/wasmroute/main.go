@@ -180,6 +180,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&lim.MaxInstances, "max-instances", d.MaxInstances, "instances per route (requests it serves at once)")
 	maxTenant := fs.Int("max-tenant-instances", 32, "instances in use at once per project or tenant")
 	idleTimeout := fs.Duration("idle-timeout", 5*time.Minute, "close an instance idle this long (negative: never)")
+	maxCompiled := fs.Int("max-compiled", 256, "modules kept compiled at once per project or tenant; past it the least recently used is dropped, with its idle instances, and recompiled from the cache when asked again (0: no bound)")
 	fs.DurationVar(&lim.MaxWait, "max-wait", d.MaxWait, "how long a request waits for a free instance; then 503")
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS): keep it well above the cores, so that runaway guests, each holding one until stopped, leave Ps for everything else")
 	lim.MaxMemory, lim.MaxBody, lim.MaxResponse, lim.MaxHeaderBytes = d.MaxMemory, d.MaxBody, d.MaxResponse, d.MaxHeaderBytes
@@ -221,6 +222,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxTenantInstances: *maxTenant,
 		Env:                env,
 		IdleTimeout:        *idleTimeout,
+		MaxCompiled:        *maxCompiled,
 		LazyCompile:        true,
 	}
 	var (
@@ -275,6 +277,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	go func() {
 		start := time.Now()
 		for _, srv := range servers {
+			if n := len(srv.Routes()); *maxCompiled > 0 && n > *maxCompiled {
+				logger.Info("more routes than --max-compiled: each compiles on its first request", "routes", n, "maxCompiled", *maxCompiled)
+				continue
+			}
 			if err := srv.CompileAll(ctx); err != nil && ctx.Err() == nil {
 				logger.Error("modules that will answer 500", "err", err)
 			}
