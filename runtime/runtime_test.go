@@ -378,3 +378,24 @@ func TestMaxCompiled(t *testing.T) {
 		t.Errorf("compiled modules (-want +got):\n%s", diff)
 	}
 }
+
+// TestMaxCompiledConcurrent serves three routes from many goroutines with
+// room for one compiled module: evictions race with compiles and calls.
+func TestMaxCompiledConcurrent(t *testing.T) {
+	s, _ := newServer(t, Config{Dir: project(t, map[string]string{"a": "hello", "b": "hello", "c": "hello"}), LazyCompile: true, MaxCompiled: 1})
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 20 {
+				path := "/" + string(rune('a'+(g+i)%3))
+				if got := do(s, "GET", path, ""); got.Status != 200 || got.Body != "hello" {
+					t.Errorf("GET %s = %d %q", path, got.Status, got.Body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.compiled.Load(); n > 1 {
+		t.Errorf("%d modules compiled at the end, want at most 1", n)
+	}
+}
