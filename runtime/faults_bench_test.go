@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
@@ -109,4 +110,51 @@ func BenchmarkInstanceMemory(b *testing.B) {
 	for _, m := range []string{"heap", "Private_Dirty", "Pss"} {
 		b.ReportMetric((after[m]-before[m])/float64(b.N)/(1<<20), m+"-MiB/instance")
 	}
+}
+
+// BenchmarkEvictedRoute measures the first request of a route whose module
+// was evicted (Config.MaxCompiled): compiling the demo's Go hello module
+// again from the on-disk compilation cache, instantiating it, and serving
+// GET. Ten routes share one compiled slot, so every request finds its module
+// evicted; "compiled" serves one route that stays compiled, for comparison.
+func BenchmarkEvictedRoute(b *testing.B) {
+	src := filepath.Join(demo(b), "app", "api", "hello", "route.wasm")
+	dir := b.TempDir()
+	for i := range 10 {
+		folder := filepath.Join(dir, "app", "r"+strconv.Itoa(i))
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Link(src, filepath.Join(folder, "route.wasm")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s, err := New(context.Background(), Config{Dir: dir, CacheDir: hostileCacheDir(), Logger: slog.New(slog.DiscardHandler),
+		LazyCompile: true, MaxCompiled: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	get := func(path string) {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 200 {
+			b.Fatalf("GET %s = %d", path, rec.Code)
+		}
+	}
+	for i := range 10 {
+		get("/r" + strconv.Itoa(i)) // fill the compilation cache
+	}
+	b.Run("evicted", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			get("/r" + strconv.Itoa(i%10))
+			i++
+		}
+	})
+	b.Run("compiled", func(b *testing.B) {
+		for b.Loop() {
+			get("/r0")
+		}
+	})
 }
