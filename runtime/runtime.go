@@ -362,11 +362,17 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, path: path, rt: rt,
 		onCompile: s.admit}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
-		cm, err := m.compile(ctx)
-		if err != nil {
-			return nil, err
+		for try := 1; ; try++ {
+			cm, err := m.compile(ctx)
+			if err != nil {
+				return nil, err
+			}
+			inst, err := instantiate(ctx, rt, cm, modCfg, methods)
+			if err != nil && try < 3 && m.evicted(cm) {
+				continue // evicted between compile and instantiate: compile again
+			}
+			return inst, err
 		}
-		return instantiate(ctx, rt, cm, modCfg, methods)
 	})
 	return m, nil, prefix(warns)
 }
@@ -438,6 +444,13 @@ func (s *Server) admit(m *module) {
 			n = s.compiled.Add(-1)
 		}
 	}
+}
+
+// evicted reports whether cm is no longer m's compiled module.
+func (m *module) evicted(cm wazero.CompiledModule) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.compiled != cm
 }
 
 func (m *module) isCompiled() bool {
