@@ -97,6 +97,8 @@ type Exchange struct {
 	r      *http.Request
 	params []routes.Param
 
+	keys, values map[string]string // response header strings seen, see intern
+
 	mod api.Module // the calling module, and its exported memory
 	mem api.Memory
 
@@ -144,6 +146,8 @@ func (e *Exchange) Reset(w http.ResponseWriter, r *http.Request, params []routes
 	*e = Exchange{
 		w: w, r: r, params: params,
 		timer:        e.timer,
+		keys:         e.keys,
+		values:       e.values,
 		headerNames:  e.headerNames[:0],
 		paramNames:   e.paramNames[:0],
 		headerValues: lastList{key: e.headerValues.key[:0], list: e.headerValues.list[:0]},
@@ -436,7 +440,7 @@ func (e *Exchange) editHeader(op headerOp, name, value []byte) int32 {
 		return abi.ErrHeadersSent
 	}
 	h := e.w.Header()
-	key := http.CanonicalHeaderKey(string(name))
+	key := intern(&e.keys, name, http.CanonicalHeaderKey)
 	if e.MaxHeaders > 0 || e.MaxHeaderBytes > 0 || e.headerCounted {
 		if !e.headerCounted {
 			e.headerCount, e.headerBytes = headerSize(h)
@@ -461,13 +465,35 @@ func (e *Exchange) editHeader(op headerOp, name, value []byte) int32 {
 	}
 	switch op {
 	case headerSet:
-		h[key] = []string{string(value)}
+		h[key] = []string{intern(&e.values, value, nil)}
 	case headerAdd:
-		h[key] = append(h[key], string(value))
+		h[key] = append(h[key], intern(&e.values, value, nil))
 	case headerDel:
 		delete(h, key)
 	}
 	return abi.OK
+}
+
+// maxInterned bounds each of an Exchange's string caches.
+const maxInterned = 64
+
+// intern returns f(string(b)) (or string(b) when f is nil), from *cache when
+// b was seen before: a guest sets the same header names and, mostly, values
+// on every request, and an Exchange lives as long as its instance.
+func intern(cache *map[string]string, b []byte, f func(string) string) string {
+	if s, ok := (*cache)[string(b)]; ok {
+		return s
+	}
+	k := string(b)
+	s := k
+	if f != nil {
+		s = f(k)
+	}
+	if *cache == nil || len(*cache) >= maxInterned {
+		*cache = make(map[string]string)
+	}
+	(*cache)[k] = s
+	return s
 }
 
 // headerSize returns the number of values in h and the sum of

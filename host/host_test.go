@@ -1058,3 +1058,43 @@ func TestReset(t *testing.T) {
 		t.Errorf("Finish() = %v, response %d %v %q; want 200, B: 1 and no body", err, rec.Code, rec.Header(), rec.Body)
 	}
 }
+
+// TestHeaderStringsInterned checks that an Exchange reused from request to
+// request (Reset) makes the strings of a header it set before only once,
+// and that its caches stay bounded.
+func TestHeaderStringsInterned(t *testing.T) {
+	mod := newGuest(t)
+	reset(mod, region{0, []byte("content-typetext/plain")})
+	r, params := testRequest()
+	e := NewExchange(httptest.NewRecorder(), r, params)
+	set := fnByName(abi.FuncHeaderSet).fn
+	stack := make([]uint64, 4)
+	ctx := WithExchange(context.Background(), e)
+	call := func() {
+		copy(stack, []uint64{0, 12, 12, 10})
+		set(ctx, mod, stack)
+		if got := int32(stack[0]); got != abi.OK {
+			t.Fatalf("header_set = %d", got)
+		}
+	}
+	call()
+	rec := httptest.NewRecorder()
+	allocs := testing.AllocsPerRun(100, func() {
+		clear(rec.Header())
+		e.Reset(rec, r, params)
+		call()
+	})
+	if allocs > 1 { // the []string value of the header map
+		t.Errorf("%v allocations per header_set on a reused Exchange, want at most 1", allocs)
+	}
+	if got := rec.Header().Get("Content-Type"); got != "text/plain" {
+		t.Errorf("Content-Type = %q", got)
+	}
+	for i := range 3 * maxInterned {
+		v := []byte(fmt.Sprint(i))
+		intern(&e.values, v, nil)
+	}
+	if len(e.values) > maxInterned {
+		t.Errorf("%d interned values, want at most %d", len(e.values), maxInterned)
+	}
+}
