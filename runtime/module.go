@@ -2,9 +2,12 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -168,3 +171,98 @@ func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 }
 
 func (inst *instance) close() { _ = inst.mod.Close(context.Background()) }
+
+// compile compiles m once, on first use (or again after evict), from the
+// file load checked.
+func (m *module) compile(ctx context.Context) (wazero.CompiledModule, error) {
+	m.mu.Lock()
+	if m.compiled != nil || m.err != nil {
+		defer m.mu.Unlock()
+		return m.compiled, m.err
+	}
+	bin, err := os.ReadFile(m.path)
+	switch {
+	case err != nil:
+	case !m.same(bin):
+		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
+	default:
+		if m.compiled, err = m.rt.CompileModule(ctx, bin); err != nil {
+			err = fmt.Errorf("cannot compile: %w", err)
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("%s: %w", m.File, err)
+		if ctx.Err() == nil {
+			m.err = err // else cut short: the next use tries again
+		}
+		m.mu.Unlock()
+		return nil, err
+	}
+	cm := m.compiled
+	m.mu.Unlock()
+	if m.onCompile != nil {
+		m.onCompile(m) // outside m.mu: it may evict other modules
+	}
+	return cm, nil
+}
+
+// evict drops m's compiled code and idle instances; instances in use finish
+// their requests. It reports whether m was compiled.
+func (m *module) evict() bool {
+	m.mu.Lock()
+	cm := m.compiled
+	m.compiled = nil
+	m.mu.Unlock()
+	if cm == nil {
+		return false
+	}
+	m.pool.evict(time.Now().Add(time.Hour))
+	cm.Close(context.Background())
+	return true
+}
+
+// admit counts a newly compiled module and, past Config.MaxCompiled, evicts
+// the modules used least recently.
+func (s *Server) admit(m *module) {
+	n := s.compiled.Add(1)
+	for max := int64(s.cfg.MaxCompiled); max > 0 && n > max; {
+		var victim *module
+		for _, r := range s.routes {
+			if r.module != m && (victim == nil || r.used.Load() < victim.used.Load()) && r.isCompiled() {
+				victim = r.module
+			}
+		}
+		if victim == nil {
+			return
+		}
+		if victim.evict() {
+			n = s.compiled.Add(-1)
+		}
+	}
+}
+
+// evicted reports whether cm is no longer m's compiled module.
+func (m *module) evicted(cm wazero.CompiledModule) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.compiled != cm
+}
+
+func (m *module) isCompiled() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.compiled != nil
+}
+
+// same reports whether bin still passes the checks load made and exports
+// the same methods: a module file replaced under a running server must not
+// bring exports the checks never saw.
+func (m *module) same(bin []byte) bool {
+	info, err := parseModule(bin)
+	if err != nil {
+		return false
+	}
+	methods, errs, _ := check(info)
+	pages, ok := info.memoryMin[abi.ExportMemory]
+	return len(errs) == 0 && methods == m.methods && ok && pages*wasmPageSize <= uint64(m.limits.MaxMemory)
+}
