@@ -70,7 +70,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		return
 	}
-	rt.used.Store(time.Now().UnixNano())
+	if s.cfg.MaxCompiled > 0 { // only eviction reads it
+		rt.used.Store(time.Now().UnixNano())
+	}
 	inst, err := rt.pool.get(r.Context(), lim.MaxWait)
 	switch {
 	case err == errBusy:
