@@ -8,7 +8,7 @@ require (
 	github.com/tetratelabs/wazero v1.12.0
 )
 
-require golang.org/x/sys v0.44.0 // indirect
+require golang.org/x/sys v0.44.0
 
 // Route sources live in bracketed folders the go command cannot name as
 // packages; they are built by file list (wasmroute build).

@@ -71,27 +71,20 @@ func memory(tb testing.TB) map[string]float64 {
 }
 
 // BenchmarkInstanceMemory reports what one more warm instance of the demo's
-// Go /api/hello costs the process: b.N requests held in flight at once (each
-// on its own instance), then the growth of Private_Dirty, Pss and the Go heap
-// per instance. Run it with -benchtime 50x.
+// Go /api/hello costs the process: b.N instances taken from the pool at once,
+// each serving 10 requests, then the growth of Private_Dirty, Pss and the Go
+// heap per instance. Run it with -benchtime 50x.
 func BenchmarkInstanceMemory(b *testing.B) {
-	s, err := New(context.Background(), Config{Dir: demo(b), CacheDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler),
-		Limits: Limits{MaxInstances: b.N}, MaxTenantInstances: b.N})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close(context.Background())
-	r := s.routes[0]
-	for _, rt := range s.routes {
-		if rt.Pattern == "/api/hello" {
-			r = rt
-		}
-	}
+	_, r := demoRoute(b, Limits{MaxInstances: b.N + 1})
 	warm := func(n int) []*instance {
 		insts := make([]*instance, n)
 		for i := range insts {
+			var err error
 			if insts[i], err = r.pool.get(context.Background(), time.Second); err != nil {
 				b.Fatal(err)
+			}
+			for range 10 {
+				call(b, insts[i])
 			}
 		}
 		return insts

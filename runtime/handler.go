@@ -136,7 +136,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		}
 		s.finish(w, r, rt, ex)
 		ex.Reset(nil, nil, nil) // an idle instance holds no request
-		rt.pool.put(inst, false)
+		fresh := lim.Isolation != IsolationRequest || inst.reset()
+		rt.pool.put(inst, !fresh)
 	case errors.As(err, &exit) && exit.ExitCode() == 0:
 		// The guest exited cleanly: its response stands, its instance is gone.
 		s.finish(w, r, rt, ex)

@@ -149,6 +149,9 @@ func newHostileEnv(t *testing.T, only ...string) *hostileEnv {
 			hostileCopy(t, from, filepath.Join(hostile, "app", filepath.FromSlash(d), name))
 		}
 	}
+	if slices.Contains(dirs, "state") { // the control: the same guest, reused
+		hostileAddRoute(t, hostile, "statereuse", filepath.Join(src, "app", "state", "route.wasm"), `{"isolation": "instance"}`)
+	}
 	hostileAddRoute(t, hostile, "healthy", hello, `{"maxInstances": 4}`)
 	hostileAddRoute(t, hostile, "runaway", loop, `{"maxDuration": "2s", "maxInstances": 8, "maxWait": "200ms"}`)
 	hostileAddRoute(t, hostile, "nap", filepath.Join(src, "wat", "nap.wasm"), `{"maxDuration": "300ms"}`)
@@ -937,4 +940,58 @@ func TestHostileWATFixtures(t *testing.T) {
 			t.Errorf("%s is missing or stale (%v): run wat2wasm %s -o %s", wasm, err, src, wasm)
 		}
 	}
+}
+
+// TestHostileState has the state guest try to see what earlier requests
+// left behind — a counter, the previous request's secret, a map — in
+// request isolation, and in instance isolation as the control that shows
+// it would have.
+func TestHostileState(t *testing.T) {
+	e := newHostileEnv(t, "state")
+	type state struct {
+		Served   int
+		Secret   string
+		Seen     int
+		Random   string
+		MathRand uint64
+	}
+	get := func(target string) state {
+		t.Helper()
+		a := e.get("hostile", target)
+		var s state
+		if a.err != nil || a.status != 200 || json.Unmarshal(a.body, &s) != nil {
+			t.Fatalf("GET %s = %d %q, %v", target, a.status, a.body, a.err)
+		}
+		return s
+	}
+	random := map[string]bool{}
+	var mathRand []uint64
+	var got []state
+	for _, target := range []string{"/state?secret=a", "/state?secret=b", "/state?grow=8&secret=c", "/state?secret=d", "/statereuse?secret=a", "/statereuse?secret=b", "/statereuse"} {
+		s := get(target)
+		random[s.Random] = true
+		if strings.HasPrefix(target, "/state?") {
+			mathRand = append(mathRand, s.MathRand)
+		}
+		s.Random, s.MathRand = "", 0
+		got = append(got, s)
+	}
+	want := []state{
+		{}, {}, {}, {}, // request: nothing left behind, after memory growth too
+		{}, {Served: 1, Secret: "a", Seen: 1}, {Served: 2, Secret: "b", Seen: 2}, // instance
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("state (-want +got):\n%s", diff)
+	}
+	if len(random) != len(got) {
+		t.Errorf("crypto/rand gave %d distinct values in %d requests, want all distinct", len(random), len(got))
+	}
+	// What the initialization computed is shared, math/rand's seed with it:
+	// documented, and checked so that the documentation stays true.
+	for _, v := range mathRand[1:] {
+		if v != mathRand[0] {
+			t.Errorf("math/rand in request isolation: %d, want the snapshot's %d every time", v, mathRand[0])
+		}
+	}
+	e.healthy(t)
 }

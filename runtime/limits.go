@@ -50,7 +50,28 @@ type Limits struct {
 	// route or its project is at its limit; then it gets 503 with
 	// Retry-After. Default 5s.
 	MaxWait time.Duration
+
+	// Isolation says what a request can see of the requests an instance
+	// served before it. Default IsolationInstance.
+	Isolation Isolation
 }
+
+// Isolation is a route's isolation mode.
+type Isolation string
+
+const (
+	// IsolationInstance reuses an instance, with whatever state the
+	// previous requests left in it (a Go guest's caches, globals and heap).
+	// Its requests are still isolated from other routes and tenants.
+	IsolationInstance Isolation = "instance"
+
+	// IsolationRequest gives every request an instance that has served no
+	// other: after each request the instance is put back to the state its
+	// initialization left (a copy-on-write snapshot), or discarded when it
+	// cannot be (its memory grew). What the initialization computed is
+	// shared; randomness asked for during a request is not.
+	IsolationRequest Isolation = "request"
+)
 
 // DefaultLimits are the limits of a route that sets none.
 var DefaultLimits = Limits{
@@ -62,6 +83,7 @@ var DefaultLimits = Limits{
 	MaxHeaderBytes: 64 << 10,
 	MaxInstances:   8,
 	MaxWait:        5 * time.Second,
+	Isolation:      IsolationInstance,
 }
 
 // Or returns l with each zero field taken from def.
@@ -75,6 +97,7 @@ func (l Limits) Or(def Limits) Limits {
 		MaxHeaderBytes: or(l.MaxHeaderBytes, def.MaxHeaderBytes),
 		MaxInstances:   or(l.MaxInstances, def.MaxInstances),
 		MaxWait:        or(l.MaxWait, def.MaxWait),
+		Isolation:      or(l.Isolation, def.Isolation),
 	}
 }
 
@@ -95,6 +118,11 @@ func (l Limits) check() error {
 	if l.MaxMemory != 0 && (l.MaxMemory < wasmPageSize || l.MaxMemory > 4<<30) {
 		errs = append(errs, fmt.Sprintf("maxMemory %d is outside 64KiB..4GiB", l.MaxMemory))
 	}
+	switch l.Isolation {
+	case "", IsolationInstance, IsolationRequest:
+	default:
+		errs = append(errs, fmt.Sprintf("isolation %q is neither %q nor %q", l.Isolation, IsolationInstance, IsolationRequest))
+	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
@@ -113,6 +141,7 @@ type fileConfig struct {
 	MaxHeaderBytes size              `json:"maxHeaderBytes"`
 	MaxInstances   int               `json:"maxInstances"`
 	MaxWait        duration          `json:"maxWait"`
+	Isolation      Isolation         `json:"isolation"`
 	Env            map[string]string `json:"env"`
 
 	// MaxTenantInstances is for wasmroute.json only: the instances in use
@@ -130,6 +159,7 @@ func (c fileConfig) limits() Limits {
 		MaxHeaderBytes: int64(c.MaxHeaderBytes),
 		MaxInstances:   c.MaxInstances,
 		MaxWait:        time.Duration(c.MaxWait),
+		Isolation:      c.Isolation,
 	}
 }
 

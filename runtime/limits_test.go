@@ -65,13 +65,14 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func TestConfigFileErrors(t *testing.T) {
-	dir := project(t, map[string]string{"a": "hello", "b": "hello", "c": "hello", "d": "hello", "e": "hello"})
+	dir := project(t, map[string]string{"a": "hello", "b": "hello", "c": "hello", "d": "hello", "e": "hello", "f": "hello"})
 	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"maxBody": "lots"}`)
 	writeFile(t, filepath.Join(dir, "app/a/route.json"), `{"maxDurration": "1s"}`)
 	writeFile(t, filepath.Join(dir, "app/b/route.json"), `{"maxDuration": "soon"}`)
 	writeFile(t, filepath.Join(dir, "app/c/route.json"), `{"maxTenantInstances": 3}`)
 	writeFile(t, filepath.Join(dir, "app/d/route.json"), `{"maxMemory": "1KiB"}`)
 	writeFile(t, filepath.Join(dir, "app/e/route.json"), `{"env": {"A=B": "c"}}`)
+	writeFile(t, filepath.Join(dir, "app/f/route.json"), `{"isolation": "process"}`)
 	_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	var le *LoadError
 	if !errors.As(err, &le) {
@@ -83,6 +84,7 @@ func TestConfigFileErrors(t *testing.T) {
 		"app/c/route.json: maxTenantInstances belongs in the project's wasmroute.json",
 		"app/d/route.json: maxMemory 1024 is outside 64KiB..4GiB",
 		`app/e/route.json: env: bad variable name "A=B"`,
+		`app/f/route.json: isolation "process" is neither "instance" nor "request"`,
 		`wasmroute.json: bad size "lots": want bytes, or a number with KiB, MiB or GiB`,
 	}
 	if diff := cmp.Diff(want, le.Problems); diff != "" {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -150,16 +151,18 @@ type instance struct {
 	fns [len(abi.Methods)]api.Function
 	out *guestOutput
 	ex  host.Exchange // reused from request to request, keeping its buffers
+
+	// Set for an instance made from a snapshot:
+	snap    *snapshot
+	mem     linearMemory
+	globals []api.MutableGlobal // the snapshot's globals, in order
 }
 
 func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
 	out := &guestOutput{}
 	mod, err := rt.InstantiateModule(ctx, cm, cfg.WithStdout(out).WithStderr(out))
 	if err != nil {
-		if s := out.take(); s != "" {
-			err = fmt.Errorf("%w\nguest output:\n%s", err, s)
-		}
-		return nil, err
+		return nil, withOutput(err, out)
 	}
 	inst := &instance{mod: mod, out: out}
 	for i, name := range abi.Methods {
@@ -170,23 +173,55 @@ func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 	return inst, nil
 }
 
-func (inst *instance) close() { _ = inst.mod.Close(context.Background()) }
+// withOutput adds what the guest printed to err.
+func withOutput(err error, out *guestOutput) error {
+	if s := out.take(); s != "" {
+		return fmt.Errorf("%w\nguest output:\n%s", err, s)
+	}
+	return err
+}
+
+// close closes inst. Never call it while inst is in a call.
+func (inst *instance) close() {
+	_ = inst.mod.Close(context.Background())
+	if inst.mem != nil {
+		inst.mem.release()
+	}
+}
+
+// compiled is a module's compiled code and what instances start from.
+type compiled struct {
+	cm wazero.CompiledModule
+	rw *rewritten // nil: the module could not be rewritten for snapshots
+
+	snapMu sync.Mutex
+	snap   *snapshot // taken on first use
+}
 
 // compile compiles m once, on first use (or again after evict), from the
-// file load checked.
-func (m *module) compile(ctx context.Context) (wazero.CompiledModule, error) {
+// file load checked. A module that can be rewritten for snapshots is
+// compiled rewritten.
+func (m *module) compile(ctx context.Context) (*compiled, error) {
 	m.mu.Lock()
 	if m.compiled != nil || m.err != nil {
 		defer m.mu.Unlock()
 		return m.compiled, m.err
 	}
 	bin, err := os.ReadFile(m.path)
+	var c *compiled
 	switch {
 	case err != nil:
 	case !m.same(bin):
 		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
 	default:
-		if m.compiled, err = m.rt.CompileModule(ctx, bin); err != nil {
+		c = &compiled{}
+		rw, rwErr := rewrite(bin)
+		if rwErr == nil {
+			c.rw, bin = rw, rw.bin
+		} else if errors.Is(rwErr, errNoSnapshot) && m.log != nil {
+			m.log.Warn(m.File+": each instance runs the module's initialization", "reason", rwErr)
+		}
+		if c.cm, err = m.rt.CompileModule(ctx, bin); err != nil {
 			err = fmt.Errorf("cannot compile: %w", err)
 		}
 	}
@@ -198,26 +233,46 @@ func (m *module) compile(ctx context.Context) (wazero.CompiledModule, error) {
 		m.mu.Unlock()
 		return nil, err
 	}
-	cm := m.compiled
+	m.compiled = c
 	m.mu.Unlock()
 	if m.onCompile != nil {
 		m.onCompile(m) // outside m.mu: it may evict other modules
 	}
-	return cm, nil
+	return c, nil
+}
+
+// newInstance makes an instance of c: from its snapshot, taken now if it
+// is the first, when c has one.
+func (c *compiled) newInstance(ctx context.Context, rt wazero.Runtime, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
+	if c.rw == nil {
+		return instantiate(ctx, rt, c.cm, cfg.WithStartFunctions(abi.ExportInitialize), methods)
+	}
+	c.snapMu.Lock()
+	snap := c.snap
+	if snap == nil {
+		var err error
+		if snap, err = takeSnapshot(ctx, rt, c.cm, cfg, c.rw); err != nil {
+			c.snapMu.Unlock()
+			return nil, err
+		}
+		c.snap = snap
+	}
+	c.snapMu.Unlock()
+	return snap.instantiate(ctx, rt, c.cm, cfg, c.rw, methods)
 }
 
 // evict drops m's compiled code and idle instances; instances in use finish
 // their requests. It reports whether m was compiled.
 func (m *module) evict() bool {
 	m.mu.Lock()
-	cm := m.compiled
+	c := m.compiled
 	m.compiled = nil
 	m.mu.Unlock()
-	if cm == nil {
+	if c == nil {
 		return false
 	}
 	m.pool.evict(time.Now().Add(time.Hour))
-	cm.Close(context.Background())
+	c.cm.Close(context.Background())
 	return true
 }
 
@@ -241,11 +296,11 @@ func (s *Server) admit(m *module) {
 	}
 }
 
-// evicted reports whether cm is no longer m's compiled module.
-func (m *module) evicted(cm wazero.CompiledModule) bool {
+// evicted reports whether c is no longer m's compiled module.
+func (m *module) evicted(c *compiled) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.compiled != cm
+	return m.compiled != c
 }
 
 func (m *module) isCompiled() bool {

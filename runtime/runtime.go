@@ -146,8 +146,9 @@ type module struct {
 	path string // the file
 	rt   wazero.Runtime
 
+	log       *slog.Logger
 	mu        sync.Mutex // guards compiled and err
-	compiled  wazero.CompiledModule
+	compiled  *compiled
 	err       error        // why it cannot compile, kept
 	used      atomic.Int64 // when a request last asked for an instance, in Unix ns
 	onCompile func(*module)
@@ -351,7 +352,6 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	}
 	modCfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(abi.ExportInitialize).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithSysNanosleep().
@@ -360,15 +360,15 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 		modCfg = modCfg.WithEnv(k, v)
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, path: path, rt: rt,
-		onCompile: s.admit}
+		log: s.log, onCompile: s.admit}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
 		for try := 1; ; try++ {
-			cm, err := m.compile(ctx)
+			c, err := m.compile(ctx)
 			if err != nil {
 				return nil, err
 			}
-			inst, err := instantiate(ctx, rt, cm, modCfg, methods)
-			if err != nil && try < 3 && m.evicted(cm) {
+			inst, err := c.newInstance(ctx, rt, modCfg, methods)
+			if err != nil && try < 3 && m.evicted(c) {
 				continue // evicted between compile and instantiate: compile again
 			}
 			return inst, err

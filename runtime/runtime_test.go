@@ -352,6 +352,31 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
+// TestIsolation serves the counter fixture, whose global counts the
+// requests its instance served, in each isolation mode, set by route.json,
+// wasmroute.json and Config.
+func TestIsolation(t *testing.T) {
+	dir := project(t, map[string]string{"instance": "counter", "request": "counter", "project": "counter", "snapshot": "snapshot"})
+	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"isolation": "request"}`)
+	writeFile(t, filepath.Join(dir, "app/instance/route.json"), `{"isolation": "instance"}`)
+	s, _ := newServer(t, Config{Dir: dir, Limits: Limits{MaxInstances: 1, Isolation: IsolationInstance}})
+	got := map[string][]string{}
+	for range 3 {
+		for _, route := range []string{"instance", "request", "project", "snapshot"} {
+			got[route] = append(got[route], do(s, "GET", "/"+route, "").Body)
+		}
+	}
+	want := map[string][]string{
+		"instance": {"0", "1", "2"},
+		"request":  {"0", "0", "0"},
+		"project":  {"0", "0", "0"},
+		"snapshot": {"hello, started: passive 7", "hello, started: passive 7", "hello, started: passive 7"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("counters (-want +got):\n%s", diff)
+	}
+}
+
 func TestMaxCompiled(t *testing.T) {
 	s, _ := newServer(t, Config{Dir: project(t, map[string]string{"a": "counter", "b": "counter", "c": "hello"}), LazyCompile: true, MaxCompiled: 2})
 	compiled := func() []string {

@@ -2,12 +2,15 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -111,6 +114,112 @@ func FuzzParseModule(f *testing.F) {
 		info, err := parseModule(bin)
 		if err == nil {
 			check(info) // must not panic on whatever parsed
+		}
+	})
+}
+
+// TestRewrite rewrites every WAT fixture and the demo's Go modules for
+// snapshots and checks that wazero compiles the result, with the original
+// exports plus one per mutable global (and the start function), and no
+// active data left.
+func TestRewrite(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "invalid.wasm" })
+	dir := demo(t)
+	for _, route := range []string{"api/hello", "api/echo", "blog/[slug]"} {
+		files = append(files, filepath.Join(dir, "app", route, "route.wasm"))
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	for _, file := range files {
+		t.Run(filepath.Base(filepath.Dir(file))+"/"+filepath.Base(file), func(t *testing.T) {
+			bin, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rw, err := rewrite(bin)
+			if filepath.Base(file) == "no_memory.wasm" {
+				if !errors.Is(err, errNoSnapshot) {
+					t.Fatalf("rewrite: %v, want errNoSnapshot", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, err := rt.CompileModule(ctx, bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, err := rt.CompileModule(ctx, rw.bin)
+			if err != nil {
+				t.Fatalf("rewritten module: %v", err)
+			}
+			var want []string
+			for name := range before.ExportedFunctions() {
+				want = append(want, name)
+			}
+			if rw.start {
+				want = append(want, startExport)
+			}
+			var got []string
+			for name := range after.ExportedFunctions() {
+				got = append(got, name)
+			}
+			if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+				t.Errorf("function exports (-want +got):\n%s", diff)
+			}
+			if strings.Contains(file, "demo") && len(rw.globals) == 0 {
+				t.Errorf("a Go module with no mutable global to export")
+			}
+			if n := activeSegments(t, rw.bin); n != 0 {
+				t.Errorf("the rewritten module has %d active data segments, want none", n)
+			}
+		})
+	}
+}
+
+// activeSegments counts the active data segments of bin.
+func activeSegments(t *testing.T, bin []byte) int {
+	r := &reader{b: bin[8:]}
+	for len(r.b) > 0 && r.err == nil {
+		id, body := r.byte(), r.bytes(r.uleb())
+		if id == 11 {
+			rw := &rewritten{}
+			if _, err := rw.takeData(body, false); err != nil {
+				t.Fatal(err)
+			}
+			return len(rw.segments)
+		}
+	}
+	return 0
+}
+
+// FuzzRewrite checks that rewrite never panics, and that what it makes of
+// a module wazero accepts, wazero accepts too.
+func FuzzRewrite(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	for _, file := range files {
+		if bin, err := os.ReadFile(file); err == nil {
+			f.Add(bin)
+		}
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	f.Cleanup(func() { rt.Close(ctx) })
+	f.Fuzz(func(t *testing.T, bin []byte) {
+		rw, err := rewrite(bin)
+		if err != nil {
+			return
+		}
+		if cm, err := rt.CompileModule(ctx, bin); err == nil {
+			cm.Close(ctx)
+			cm, err := rt.CompileModule(ctx, rw.bin)
+			if err != nil {
+				t.Fatalf("wazero accepts the module but not its rewrite: %v", err)
+			}
+			cm.Close(ctx)
 		}
 	})
 }

@@ -1,0 +1,319 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// A snapshottable module is rewritten so that an instance can be put in the
+// state its initialization left, without running it again:
+//
+//   - its active data segments are taken out (the snapshot's memory image
+//     replaces them; with a data count section they become empty passive
+//     segments, keeping the indices memory.init uses);
+//   - each mutable global is exported as "wasmroute.global.N", so that the
+//     host can read it after initialization and set it back later (wazero
+//     sets only exported globals);
+//   - a start function is exported as "wasmroute.start" instead of running
+//     at instantiation, so that only the snapshot's instance runs it.
+//
+// Code, tables and everything else are kept byte for byte.
+
+// rewritten is a module rewritten for snapshots.
+type rewritten struct {
+	bin      []byte
+	segments []dataSegment // the active data segments taken out
+	globals  []string      // the exports of the mutable globals
+	start    bool          // the module had a start function, now exported as startExport
+	minPages uint64        // the memory's initial size
+}
+
+type dataSegment struct {
+	offset uint32
+	data   []byte
+}
+
+const (
+	globalExportPrefix = "wasmroute.global."
+	startExport        = "wasmroute.start"
+)
+
+// errNoSnapshot wraps why a module cannot be snapshotted; its instances are
+// then made the ordinary way.
+var errNoSnapshot = errors.New("cannot snapshot")
+
+func noSnapshot(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errNoSnapshot, fmt.Sprintf(format, args...))
+}
+
+// rewrite rewrites bin, a module parseModule accepted, for snapshots.
+func rewrite(bin []byte) (*rewritten, error) {
+	if !bytes.HasPrefix(bin, []byte("\x00asm\x01\x00\x00\x00")) {
+		return nil, errors.New("not a WebAssembly 1.0 binary")
+	}
+	type section struct {
+		id   byte
+		body []byte
+	}
+	var (
+		sections      []section
+		importGlobals uint64
+		memories      int
+		rw            = &rewritten{}
+		hasDataCount  bool
+		startFunc     uint64
+	)
+	r := &reader{b: bin[8:]}
+	for len(r.b) > 0 && r.err == nil {
+		id := r.byte()
+		body := r.bytes(r.uleb())
+		sections = append(sections, section{id, body})
+		s := &reader{b: body}
+		switch id {
+		case 2: // import
+			for n := s.count(); n > 0 && s.err == nil; n-- {
+				s.name()
+				s.name()
+				switch kind := s.byte(); kind {
+				case externFunc:
+					s.uleb()
+				case externTable:
+					s.byte()
+					s.limits()
+				case externMemory:
+					return nil, noSnapshot("it imports its memory")
+				case externGlobal:
+					s.byte()
+					s.byte()
+					importGlobals++
+				case externTag:
+					s.byte()
+					s.uleb()
+				default:
+					s.fail(fmt.Errorf("unknown import kind %d", kind))
+				}
+			}
+		case 5: // memory
+			for n := s.count(); n > 0 && s.err == nil; n-- {
+				if len(s.b) > 0 && s.b[0]&^1 != 0 {
+					return nil, noSnapshot("its memory is shared or 64-bit")
+				}
+				rw.minPages = s.limits()
+				memories++
+			}
+		case 6: // global
+			for i, n := uint64(0), s.count(); i < n && s.err == nil; i++ {
+				t, mut := s.byte(), s.byte()
+				s.constExpr()
+				if mut == 0 {
+					continue
+				}
+				switch t {
+				case 0x7f, 0x7e, 0x7d, 0x7c: // i32, i64, f32, f64
+				default:
+					return nil, noSnapshot("mutable global %d has type 0x%02x; only numbers can be restored", importGlobals+i, t)
+				}
+				rw.globals = append(rw.globals, globalExportPrefix+strconv.FormatUint(importGlobals+i, 10))
+			}
+		case 8: // start
+			startFunc = s.uleb()
+			rw.start = true
+		case 12: // data count
+			hasDataCount = true
+		}
+		if s.err != nil {
+			return nil, fmt.Errorf("section %d: %w", id, s.err)
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if memories != 1 {
+		return nil, noSnapshot("it defines %d memories", memories)
+	}
+
+	out := bytes.NewBuffer(make([]byte, 0, len(bin)))
+	out.Write(bin[:8])
+	exported := false
+	writeExports := func(body []byte) error {
+		var names map[string]bool
+		var n uint64
+		var rest []byte
+		if body != nil {
+			s := &reader{b: body}
+			n = s.count()
+			start := s.b
+			names = make(map[string]bool, n)
+			for i := uint64(0); i < n && s.err == nil; i++ {
+				names[s.name()] = true
+				s.byte()
+				s.uleb()
+			}
+			if s.err != nil {
+				return fmt.Errorf("export section: %w", s.err)
+			}
+			rest = start[:len(start)-len(s.b)]
+		}
+		var b []byte
+		b = binary.AppendUvarint(b, n+uint64(len(rw.globals))+b2u(rw.start))
+		b = append(b, rest...)
+		for _, name := range rw.globals {
+			if names[name] {
+				return noSnapshot("it already exports %q", name)
+			}
+			idx, _ := strconv.ParseUint(name[len(globalExportPrefix):], 10, 32)
+			b = appendName(b, name)
+			b = append(b, externGlobal)
+			b = binary.AppendUvarint(b, idx)
+		}
+		if rw.start {
+			if names[startExport] {
+				return noSnapshot("it already exports %q", startExport)
+			}
+			b = appendName(b, startExport)
+			b = append(b, externFunc)
+			b = binary.AppendUvarint(b, startFunc)
+		}
+		writeSection(out, 7, b)
+		exported = true
+		return nil
+	}
+	for _, sec := range sections {
+		// The export section comes after the global section and before the
+		// start section; a module without one gets it there.
+		if !exported && (sec.id == 8 || sec.id == 9 || sec.id == 12 || sec.id == 10 || sec.id == 11) {
+			if err := writeExports(nil); err != nil {
+				return nil, err
+			}
+		}
+		switch sec.id {
+		case 7:
+			if err := writeExports(sec.body); err != nil {
+				return nil, err
+			}
+		case 8: // run by the snapshot, through its export
+		case 11:
+			body, err := rw.takeData(sec.body, hasDataCount)
+			if err != nil {
+				return nil, err
+			}
+			writeSection(out, 11, body)
+		default:
+			writeSection(out, sec.id, sec.body)
+		}
+	}
+	if !exported {
+		if err := writeExports(nil); err != nil {
+			return nil, err
+		}
+	}
+	rw.bin = out.Bytes()
+	return rw, nil
+}
+
+// takeData records the active segments of a data section and returns the
+// section without them.
+func (rw *rewritten) takeData(body []byte, hasDataCount bool) ([]byte, error) {
+	s := &reader{b: body}
+	n := s.count()
+	var kept []byte
+	var count uint64
+	for i := uint64(0); i < n && s.err == nil; i++ {
+		switch flags := s.uleb(); flags {
+		case 1: // passive: kept
+			data := s.bytes(s.uleb())
+			kept = append(kept, 1)
+			kept = binary.AppendUvarint(kept, uint64(len(data)))
+			kept = append(kept, data...)
+			count++
+		case 0, 2: // active
+			if flags == 2 && s.uleb() != 0 {
+				return nil, fmt.Errorf("data segment %d: no memory 1", i)
+			}
+			if s.byte() != 0x41 { // i32.const
+				return nil, noSnapshot("data segment %d's offset is not a constant", i)
+			}
+			off := s.sleb()
+			if s.byte() != 0x0b {
+				return nil, noSnapshot("data segment %d's offset is not a constant", i)
+			}
+			data := s.bytes(s.uleb())
+			rw.segments = append(rw.segments, dataSegment{offset: uint32(off), data: data})
+			if hasDataCount {
+				kept = append(kept, 1, 0) // an empty passive segment in its place
+				count++
+			}
+		default:
+			return nil, fmt.Errorf("data segment %d: unknown kind %d", i, flags)
+		}
+	}
+	if s.err != nil {
+		return nil, fmt.Errorf("data section: %w", s.err)
+	}
+	return append(binary.AppendUvarint(nil, count), kept...), nil
+}
+
+// constExpr skips a constant expression, up to and including its end.
+func (r *reader) constExpr() {
+	for r.err == nil {
+		switch op := r.byte(); op {
+		case 0x0b: // end
+			return
+		case 0x41, 0x42: // i32.const, i64.const
+			r.sleb()
+		case 0x43: // f32.const
+			r.bytes(4)
+		case 0x44: // f64.const
+			r.bytes(8)
+		case 0x23, 0xd2: // global.get, ref.func
+			r.uleb()
+		case 0xd0: // ref.null
+			r.byte()
+		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended constant arithmetic
+		case 0xfd: // v128.const
+			if r.uleb() != 12 {
+				r.fail(errors.New("unsupported constant expression"))
+			}
+			r.bytes(16)
+		default:
+			r.fail(fmt.Errorf("unsupported constant expression opcode 0x%02x", op))
+		}
+	}
+}
+
+// sleb reads a signed LEB128 number of at most 64 bits.
+func (r *reader) sleb() int64 {
+	var v int64
+	for shift := 0; shift < 64; shift += 7 {
+		c := r.byte()
+		v |= int64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			if shift < 57 && c&0x40 != 0 {
+				v |= -1 << (shift + 7)
+			}
+			return v
+		}
+	}
+	r.fail(errors.New("number too long"))
+	return 0
+}
+
+func writeSection(out *bytes.Buffer, id byte, body []byte) {
+	out.WriteByte(id)
+	out.Write(binary.AppendUvarint(nil, uint64(len(body))))
+	out.Write(body)
+}
+
+func appendName(b []byte, name string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(name))), name...)
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}

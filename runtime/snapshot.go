@@ -1,0 +1,112 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasmroute/wasmroute/abi"
+)
+
+// snapshot is a module's state right after its initialization: its linear
+// memory and its mutable globals. Instances start from it instead of
+// running the initialization again (for a Go guest, the linker's tens of
+// thousands of data segments and the runtime's start), and an instance in
+// request isolation is put back to it after every request.
+//
+// Anything the initialization computed is shared by every instance made
+// from the snapshot — a Go guest's map hash seeds and math/rand's global
+// generator included. Randomness asked for later (crypto/rand) is fresh.
+type snapshot struct {
+	img     *image
+	pages   uint32   // the memory's size, in pages
+	globals []uint64 // the mutable globals, in rewritten.globals order
+}
+
+// takeSnapshot instantiates cm, compiled from rw.bin, lays out its memory
+// as its data segments would, runs its start function and _initialize,
+// and keeps the state they leave.
+func takeSnapshot(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, rw *rewritten) (*snapshot, error) {
+	mem := make([]byte, rw.minPages*wasmPageSize)
+	for i, seg := range rw.segments {
+		if uint64(seg.offset)+uint64(len(seg.data)) > uint64(len(mem)) {
+			return nil, fmt.Errorf("data segment %d is outside the memory's %d pages", i, rw.minPages)
+		}
+		copy(mem[seg.offset:], seg.data)
+	}
+	var lm *sliceMemory
+	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
+		lm = &sliceMemory{buf: mem, max: max}
+		return lm
+	}))
+	var starts []string
+	if rw.start {
+		starts = append(starts, startExport)
+	}
+	starts = append(starts, abi.ExportInitialize)
+	out := &guestOutput{}
+	mod, err := rt.InstantiateModule(ctx, cm, cfg.WithStartFunctions(starts...).WithStdout(out).WithStderr(out))
+	if err != nil {
+		return nil, withOutput(err, out)
+	}
+	defer mod.Close(context.Background())
+	s := &snapshot{pages: mod.Memory().Size() / wasmPageSize}
+	if s.img, err = newImage(lm.buf[:mod.Memory().Size()]); err != nil {
+		return nil, err
+	}
+	for _, name := range rw.globals {
+		s.globals = append(s.globals, mod.ExportedGlobal(name).Get())
+	}
+	return s, nil
+}
+
+// instantiate makes an instance of cm in the snapshot's state. cfg must
+// not name start functions: the state is the snapshot's.
+func (s *snapshot) instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, rw *rewritten, methods methodSet) (*instance, error) {
+	var lm linearMemory
+	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
+		lm = s.img.newMemory(max)
+		return lm
+	}))
+	inst, err := instantiate(ctx, rt, cm, cfg.WithStartFunctions(), methods)
+	if err != nil {
+		if lm != nil {
+			lm.release()
+		}
+		return nil, err
+	}
+	inst.mem, inst.snap = lm, s
+	mem := inst.mod.Memory()
+	if grow := s.pages - mem.Size()/wasmPageSize; grow > 0 {
+		if _, ok := mem.Grow(grow); !ok {
+			inst.close()
+			return nil, fmt.Errorf("cannot grow memory to the snapshot's %d pages", s.pages)
+		}
+	}
+	inst.globals = make([]api.MutableGlobal, len(rw.globals))
+	for i, name := range rw.globals {
+		g, ok := inst.mod.ExportedGlobal(name).(api.MutableGlobal)
+		if !ok {
+			inst.close()
+			return nil, fmt.Errorf("global %s is not mutable", name)
+		}
+		inst.globals[i] = g
+		g.Set(s.globals[i])
+	}
+	return inst, nil
+}
+
+// reset puts inst back to its snapshot's state. It reports false when it
+// cannot (no snapshot, or memory grown past it): inst must go.
+func (inst *instance) reset() bool {
+	if inst.snap == nil || !inst.mem.reset() {
+		return false
+	}
+	for i, g := range inst.globals {
+		g.Set(inst.snap.globals[i])
+	}
+	return true
+}
