@@ -96,7 +96,17 @@ func (w *Response) Flush() error { return codeError(hostFlush()) }
 // Next.js: Content-Type application/json (unless one was set), no HTML
 // escaping, no trailing newline. When v cannot be encoded it returns the
 // encoding error and has changed nothing, so the handler can still answer.
+//
+// The output is encoding/json's. Maps of strings or of any, slices of them,
+// strings, numbers, booleans and nil are written without reflection, which
+// in WebAssembly is many times faster; other types (structs) go through
+// encoding/json, which builds an encoder per type on first use — under
+// request isolation, on every request, unless an init function warms it
+// (json.Marshal of a zero value), since init's work is kept in the snapshot.
 func (w *Response) JSON(status int, v any) error {
+	if body, ok := appendJSON(nil, v); ok {
+		return w.send(status, "application/json", body)
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
