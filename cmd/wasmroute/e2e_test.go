@@ -363,6 +363,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"serve"}, 2, "want one project folder, got 0 arguments"},
 		{[]string{"routes", "a", "b"}, 2, "want one project folder, got 2 arguments"},
 		{[]string{"serve", "--bogus", "x"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"serve", "--isolation", "process", "x"}, 2, `invalid value "process" for flag -isolation: want "instance" or "request"`},
 		{[]string{"routes", "/nonexistent/project"}, 1, "no app folder in /nonexistent/project"},
 	}
 	for _, tt := range tests {
@@ -398,7 +399,7 @@ func TestServeTenantsAndLimits(t *testing.T) {
 	copyFixture(t, "loop", filepath.Join(dir, "acme"), "loop")
 	copyFixture(t, "counter", filepath.Join(dir, "globex"), "hello")
 	s := start(t, "--tenants", "--domain", "example.test", "--host", "www.acme.com=acme",
-		"--max-duration", "200ms", "--max-body", "4", dir)
+		"--max-duration", "200ms", "--max-body", "4", "--isolation", "request", dir)
 	for _, want := range []string{"tenant acme (http://acme.example.test)", "tenant globex", "/hello"} {
 		if !strings.Contains(s.stdout.String(), want) {
 			t.Errorf("serve printed no %q:\n%s", want, s.stdout)
@@ -412,6 +413,7 @@ func TestServeTenantsAndLimits(t *testing.T) {
 		{"acme.example.test", "GET", "/hello", "", 200, "hello"},
 		{"www.acme.com", "GET", "/hello", "", 200, "hello"},
 		{"globex.example.test", "GET", "/hello", "", 200, "0"},
+		{"globex.example.test", "GET", "/hello", "", 200, "0"}, // a counter, reset after each request
 		{"initech.example.test", "GET", "/hello", "", 404, "404 page not found\n"},
 		{"acme.example.test", "GET", "/loop", "", 504, ""},
 		{"acme.example.test", "POST", "/hello", "12345", 413, ""},

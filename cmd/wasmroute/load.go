@@ -62,6 +62,8 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
 	noBuild := fs.Bool("no-build", false, "do not build route.go sources; load the route.wasm files as they are")
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS) shared by the client and both servers; the default is serve's")
+	var isolation runtime.Isolation
+	isolationFlag(fs, &isolation)
 	dir, ok := parse(fs, args, stderr)
 	if !ok {
 		return 2
@@ -95,6 +97,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		CacheDir: *cacheDir,
 		Logger:   slog.New(slog.DiscardHandler),
 		Progress: p.update,
+		Limits:   runtime.Limits{Isolation: isolation},
 	})
 	p.end()
 	if err != nil {

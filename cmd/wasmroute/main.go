@@ -182,13 +182,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	idleTimeout := fs.Duration("idle-timeout", 5*time.Minute, "close an instance idle this long (negative: never)")
 	maxCompiled := fs.Int("max-compiled", 256, "modules kept compiled at once per project or tenant; past it the least recently used is dropped, with its idle instances, and recompiled from the cache when asked again (0: no bound)")
 	fs.DurationVar(&lim.MaxWait, "max-wait", d.MaxWait, "how long a request waits for a free instance; then 503")
-	fs.Func("isolation", `"instance" (default): an instance serves request after request; "request": every request gets fresh state, from a snapshot taken after the module's initialization`, func(v string) error {
-		switch lim.Isolation = runtime.Isolation(v); lim.Isolation {
-		case runtime.IsolationInstance, runtime.IsolationRequest:
-			return nil
-		}
-		return fmt.Errorf("want %q or %q", runtime.IsolationInstance, runtime.IsolationRequest)
-	})
+	isolationFlag(fs, &lim.Isolation)
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS): keep it well above the cores, so that runaway guests, each holding one until stopped, leave Ps for everything else")
 	lim.MaxMemory, lim.MaxBody, lim.MaxResponse, lim.MaxHeaderBytes = d.MaxMemory, d.MaxBody, d.MaxResponse, d.MaxHeaderBytes
 	dir, ok := parse(fs, args, stderr)
@@ -431,4 +425,15 @@ func (p *progress) end() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.shown = false
 	}
+}
+
+// isolationFlag defines --isolation on fs, setting *iso.
+func isolationFlag(fs *flag.FlagSet, iso *runtime.Isolation) {
+	fs.Func("isolation", `"instance" (default): an instance serves request after request; "request": every request gets fresh state, from a snapshot taken after the module's initialization`, func(v string) error {
+		switch *iso = runtime.Isolation(v); *iso {
+		case runtime.IsolationInstance, runtime.IsolationRequest:
+			return nil
+		}
+		return fmt.Errorf("want %q or %q", runtime.IsolationInstance, runtime.IsolationRequest)
+	})
 }
