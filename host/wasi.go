@@ -15,7 +15,8 @@ import (
 // InstantiateWASI instantiates wasi_snapshot_preview1 in r: wazero's
 // implementation (wasi_snapshot_preview1.NewFunctionExporter) for every
 // function but poll_oneoff, which is replaced by one whose sleep ends when the
-// calling request is cancelled. Call it once per wazero.Runtime, instead
+// calling request is cancelled, and sched_yield, which ends the call of a
+// cancelled request. Call it once per wazero.Runtime, instead
 // of wasi_snapshot_preview1.Instantiate, before instantiating route modules;
 // a second call fails. The functions it registers are safe for concurrent use
 // by different instances.
@@ -51,6 +52,10 @@ func InstantiateWASI(ctx context.Context, r wazero.Runtime) (api.Module, error) 
 		WithParameterNames("in", "out", "nsubscriptions", "result.nevents").
 		WithResultNames("errno").
 		Export(wasiPollOneoff)
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(schedYield), nil, i32s(1)).
+		WithResultNames("errno").
+		Export(wasiSchedYield)
 	compiled, err := b.Compile(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("compiling host module %s: %w", wasi_snapshot_preview1.ModuleName, err)
@@ -73,10 +78,33 @@ func InstantiateWASI(ctx context.Context, r wazero.Runtime) (api.Module, error) 
 	return mod, nil
 }
 
+// schedYield implements WASI sched_yield: it returns success at once, unless
+// the calling request is cancelled (Exchange.Done or ctx.Done() closed): then
+// it ends the call as poll_oneoff does. Being Go code, it is also where the Go
+// scheduler can preempt a guest that runs long. package runtime makes the
+// loops of guests that import it call it every few thousand iterations.
+func schedYield(ctx context.Context, _ api.Module, stack []uint64) {
+	var done <-chan struct{}
+	if e, _ := ctx.Value(exchangeKey{}).(*Exchange); e != nil && e.Done != nil {
+		done = e.Done
+	} else {
+		done = ctx.Done()
+	}
+	if done != nil {
+		select {
+		case <-done:
+			exitStopped(ctx)
+		default:
+		}
+	}
+	stack[0] = errnoSuccess
+}
+
 // WASI preview1 names and values poll_oneoff uses.
 // See https://github.com/WebAssembly/WASI/blob/snapshot-01/phases/snapshot/docs.md
 const (
 	wasiPollOneoff   = "poll_oneoff"
+	wasiSchedYield   = "sched_yield"
 	wasiClockTimeGet = "clock_time_get"
 
 	errnoSuccess = 0

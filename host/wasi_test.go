@@ -496,11 +496,45 @@ func TestInstantiateWASI(t *testing.T) {
 	for name, d := range got.ExportedFunctionDefinitions() {
 		// wazero implements most WASI functions with a type of its own.
 		same := reflect.TypeOf(d.GoFunction()) == reflect.TypeOf(stockDefs[name].GoFunction())
-		if replaced := name == wasiPollOneoff; same == replaced {
+		if replaced := name == wasiPollOneoff || name == wasiSchedYield; same == replaced {
 			t.Errorf("%s: implemented as %T, wazero's as %T", name, d.GoFunction(), stockDefs[name].GoFunction())
 		}
 	}
 	if _, err := InstantiateWASI(ctx, r); err == nil {
 		t.Errorf("a second InstantiateWASI in one runtime succeeded")
+	}
+}
+
+// TestSchedYield checks that sched_yield returns success, and ends the call
+// of a request that must stop with the exit code of its context's end.
+func TestSchedYield(t *testing.T) {
+	call := func(ctx context.Context) (errno uint64, exit *sys.ExitError) {
+		defer func() {
+			if r := recover(); r != nil {
+				exit = r.(*sys.ExitError)
+			}
+		}()
+		stack := []uint64{99}
+		schedYield(ctx, nil, stack)
+		return stack[0], nil
+	}
+	if errno, exit := call(context.Background()); errno != 0 || exit != nil {
+		t.Errorf("outside a request: errno %d, exit %v; want 0", errno, exit)
+	}
+	live := &Exchange{Done: make(chan struct{})}
+	if errno, exit := call(WithExchange(context.Background(), live)); errno != 0 || exit != nil {
+		t.Errorf("live request: errno %d, exit %v; want 0", errno, exit)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	stopped := &Exchange{Done: ctx.Done()}
+	if _, exit := call(WithExchange(ctx, stopped)); exit == nil || exit.ExitCode() != sys.ExitCodeDeadlineExceeded {
+		t.Errorf("request past its deadline: exit %v, want code %d", exit, sys.ExitCodeDeadlineExceeded)
+	}
+	canceled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if _, exit := call(canceled); exit == nil || exit.ExitCode() != sys.ExitCodeContextCanceled {
+		t.Errorf("cancelled context without a request: exit %v, want code %d", exit, sys.ExitCodeContextCanceled)
 	}
 }

@@ -8,36 +8,52 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmroute/wasmroute/host"
 )
 
-// BenchmarkInterrupt measures what stopping runaway guests costs: wazero's
-// termination checks (RuntimeConfig.WithCloseOnContextDone) on a call and on
-// a hot loop, and the ways of arming them per request, side by side.
+// BenchmarkInterrupt measures what stopping runaway guests costs, on a call
+// and on a hot loop, side by side:
 //
-//   - off: no checks; a runaway guest could never be stopped.
-//   - on: checks compiled in; wazero (v1.12.0) starts a goroutine per call
-//     to watch the call's context, whatever the context.
-//   - on+deadline: what serve does per request: a deadline context, and an
-//     AfterFunc (that would set the connection deadlines) and its stop.
+//   - off: nothing; a runaway guest could never be stopped.
+//   - instrumented: what a module importing sched_yield gets (instrument.go):
+//     a countdown at each loop head, a call into Go every 10,000 iterations.
+//   - checks: wazero's termination checks (WithCloseOnContextDone), what
+//     other modules get: a call into Go at every back-edge, and a goroutine
+//     per call to watch the call's context, whatever the context.
+//   - checks+deadline: the same with what serve arms per request: a
+//     deadline context and an AfterFunc (that would set the connection
+//     deadlines) and its stop.
 func BenchmarkInterrupt(b *testing.B) {
 	bin, err := os.ReadFile(filepath.Join("..", "testdata", "wat", "spin.wasm"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	instrumented, loops, err := instrument(bin)
+	if err != nil || loops != 1 {
+		b.Fatalf("instrument: %d loops, %v", loops, err)
+	}
 	ctx := context.Background()
-	for _, checks := range []bool{false, true} {
-		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(checks))
+	for _, variant := range []struct {
+		bin    []byte
+		checks bool
+		modes  []string
+	}{
+		{bin, false, []string{"off"}},
+		{instrumented, false, []string{"instrumented"}},
+		{bin, true, []string{"checks", "checks+deadline"}},
+	} {
+		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(variant.checks))
 		defer rt.Close(ctx)
-		mod, err := rt.Instantiate(ctx, bin)
+		if _, err := host.InstantiateWASI(ctx, rt); err != nil {
+			b.Fatal(err)
+		}
+		mod, err := rt.Instantiate(ctx, variant.bin)
 		if err != nil {
 			b.Fatal(err)
 		}
 		noop, spin := mod.ExportedFunction("noop"), mod.ExportedFunction("spin")
-		modes := []string{"off"}
-		if checks {
-			modes = []string{"on", "on+deadline"}
-		}
-		for _, mode := range modes {
+		for _, mode := range variant.modes {
 			for _, fn := range []struct {
 				name string
 				f    interface {
@@ -48,7 +64,7 @@ func BenchmarkInterrupt(b *testing.B) {
 					b.ReportAllocs()
 					for b.Loop() {
 						switch mode {
-						case "on+deadline":
+						case "checks+deadline":
 							dctx, cancel := context.WithTimeout(ctx, time.Minute)
 							stop := context.AfterFunc(dctx, func() {})
 							err = fn.f.CallWithStack(dctx, nil)

@@ -109,7 +109,7 @@ func BenchmarkIsolation(b *testing.B) {
 	b.Run("restore", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			inst, err := c.newInstance(context.Background(), r.rt, cfg, r.methods)
+			inst, err := c.newInstance(context.Background(), cfg, r.methods)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -120,14 +120,14 @@ func BenchmarkIsolation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cm, err := r.rt.CompileModule(context.Background(), bin)
+	cm, err := c.rt.CompileModule(context.Background(), bin)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("initialize", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			inst, err := instantiate(context.Background(), r.rt, cm, cfg.WithStartFunctions(abi.ExportInitialize), r.methods)
+			inst, err := instantiate(context.Background(), c.rt, cm, cfg.WithStartFunctions(abi.ExportInitialize), r.methods)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -133,22 +133,37 @@ func TestRouteConfig(t *testing.T) {
 	}
 }
 
+// TestMaxDuration stops a guest in an endless loop both ways: loop, which
+// does not import sched_yield, compiled with wazero's termination checks,
+// and forever, which does, instrumented (instrument.go).
 func TestMaxDuration(t *testing.T) {
-	s, logs := newServer(t, Config{Dir: project(t, map[string]string{"loop": "loop", "hello": "hello"}),
+	s, logs := newServer(t, Config{Dir: project(t, map[string]string{"loop": "loop", "forever": "forever", "hello": "hello"}),
 		Limits: Limits{MaxDuration: 200 * time.Millisecond}})
-	start := time.Now()
-	got := do(s, "GET", "/loop", "", "Connection")
-	if diff := cmp.Diff(response{Status: 504, Header: map[string]string{"Connection": "close"}}, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
+	for _, route := range []string{"loop", "forever"} {
+		start := time.Now()
+		got := do(s, "GET", "/"+route, "", "Connection")
+		if diff := cmp.Diff(response{Status: 504, Header: map[string]string{"Connection": "close"}}, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", route, diff)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s: a 200ms limit answered after %v", route, took)
+		}
+		if !strings.Contains(logs.String(), "over its time limit") || !strings.Contains(logs.String(), "route=/"+route) {
+			t.Errorf("log lacks the stopped request:\n%s", logs)
+		}
+		if got := do(s, "GET", "/hello", ""); got.Status != 200 {
+			t.Errorf("after a stopped guest, GET /hello = %d", got.Status)
+		}
 	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("a 200ms limit answered after %v", took)
-	}
-	if !strings.Contains(logs.String(), "over its time limit") || !strings.Contains(logs.String(), "route=/loop") {
-		t.Errorf("log lacks the stopped request:\n%s", logs)
-	}
-	if got := do(s, "GET", "/hello", ""); got.Status != 200 {
-		t.Errorf("after a stopped guest, GET /hello = %d", got.Status)
+	for route, checks := range map[string]bool{"loop": true, "forever": false} {
+		r, _, _ := s.lookup("/" + route)
+		c, err := r.compile(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := r.rt(checks); c.rt != want {
+			t.Errorf("%s: compiled in the wrong runtime, want the one with checks %v", route, checks)
+		}
 	}
 }
 

@@ -191,6 +191,7 @@ func (inst *instance) close() {
 
 // compiled is a module's compiled code and what instances start from.
 type compiled struct {
+	rt wazero.Runtime
 	cm wazero.CompiledModule
 	rw *rewritten // nil: the module could not be rewritten for snapshots
 
@@ -215,14 +216,22 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
 	default:
 		c = &compiled{}
+		checks := false
+		if instrumented, _, err := instrument(bin); err == nil {
+			bin = instrumented
+		} else {
+			checks = true // wazero's checks stop and preempt it instead
+		}
 		rw, rwErr := rewrite(bin)
 		if rwErr == nil {
 			c.rw, bin = rw, rw.bin
 		} else if errors.Is(rwErr, errNoSnapshot) && m.log != nil {
 			m.log.Warn(m.File+": each instance runs the module's initialization", "reason", rwErr)
 		}
-		if c.cm, err = m.rt.CompileModule(ctx, bin); err != nil {
-			err = fmt.Errorf("cannot compile: %w", err)
+		if c.rt, err = m.rt(checks); err == nil {
+			if c.cm, err = c.rt.CompileModule(ctx, bin); err != nil {
+				err = fmt.Errorf("cannot compile: %w", err)
+			}
 		}
 	}
 	if err != nil {
@@ -243,7 +252,8 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 
 // newInstance makes an instance of c: from its snapshot, taken now if it
 // is the first, when c has one.
-func (c *compiled) newInstance(ctx context.Context, rt wazero.Runtime, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
+func (c *compiled) newInstance(ctx context.Context, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
+	rt := c.rt
 	if c.rw == nil {
 		return instantiate(ctx, rt, c.cm, cfg.WithStartFunctions(abi.ExportInitialize), methods)
 	}

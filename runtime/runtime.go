@@ -118,8 +118,9 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	table    *routes.Table
-	routes   []*route                  // indexed by routes.Route.Index
-	runtimes map[uint32]wazero.Runtime // by memory limit in pages: wazero sets it per runtime
+	routes   []*route // indexed by routes.Route.Index
+	rtMu     sync.Mutex
+	runtimes map[runtimeKey]wazero.Runtime
 	cache    wazero.CompilationCache
 	tenant   chan struct{} // one token per instance in use in the project
 	stop     chan struct{} // closed by Close: ends the idle sweeper
@@ -143,8 +144,8 @@ type module struct {
 	limits  Limits
 	pool    *pool
 
-	path string // the file
-	rt   wazero.Runtime
+	path string                                    // the file
+	rt   func(checks bool) (wazero.Runtime, error) // see runtimeKey
 
 	log       *slog.Logger
 	mu        sync.Mutex // guards compiled and err
@@ -207,7 +208,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		table:    table,
-		runtimes: map[uint32]wazero.Runtime{},
+		runtimes: map[runtimeKey]wazero.Runtime{},
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
 		stop:     make(chan struct{}),
 	}
@@ -255,19 +256,27 @@ func (s *Server) sweep(idle time.Duration) {
 	}
 }
 
-// runtime returns the wazero runtime whose instances have at most pages of
-// memory, creating it on first use. Not safe for concurrent use: load calls
-// it under loadAll's lock.
-func (s *Server) runtime(ctx context.Context, pages uint32) (wazero.Runtime, error) {
-	if rt, ok := s.runtimes[pages]; ok {
+// runtimeKey tells wazero runtimes apart: wazero sets the memory limit and
+// its termination checks per runtime.
+type runtimeKey struct {
+	pages  uint32 // the memory limit
+	checks bool   // WithCloseOnContextDone: for modules that cannot be instrumented
+}
+
+// runtime returns the wazero runtime for k, creating it on first use.
+func (s *Server) runtime(ctx context.Context, k runtimeKey) (wazero.Runtime, error) {
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	if rt, ok := s.runtimes[k]; ok {
 		return rt, nil
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(pages).
-		// Compiled code checks for a closed module at loop back-edges and
-		// calls: that is what stops a runaway guest, and what lets the Go
-		// scheduler preempt one.
-		WithCloseOnContextDone(true)
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(k.pages)
+	if k.checks {
+		// Compiled code checks for a closed module at loop back-edges:
+		// that is what stops a runaway guest that cannot be instrumented,
+		// and what lets the Go scheduler preempt one (instrument.go).
+		rc = rc.WithCloseOnContextDone(true)
+	}
 	if s.cache != nil {
 		rc = rc.WithCompilationCache(s.cache)
 	}
@@ -280,7 +289,7 @@ func (s *Server) runtime(ctx context.Context, pages uint32) (wazero.Runtime, err
 		rt.Close(ctx)
 		return nil, fmt.Errorf("runtime: host module: %w", err)
 	}
-	s.runtimes[pages] = rt
+	s.runtimes[k] = rt
 	return rt, nil
 }
 
@@ -344,10 +353,9 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	if len(errs) > 0 {
 		return nil, prefix(errs), prefix(warns)
 	}
-	mu.Lock()
-	rt, err := s.runtime(ctx, uint32(limits.MaxMemory/wasmPageSize))
-	mu.Unlock()
-	if err != nil {
+	pages := uint32(limits.MaxMemory / wasmPageSize)
+	rt := func(checks bool) (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages, checks}) }
+	if _, err := rt(false); err != nil {
 		return nil, []string{err.Error()}, nil
 	}
 	modCfg := wazero.NewModuleConfig().
@@ -367,7 +375,7 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 			if err != nil {
 				return nil, err
 			}
-			inst, err := c.newInstance(ctx, rt, modCfg, methods)
+			inst, err := c.newInstance(ctx, modCfg, methods)
 			if err != nil && try < 3 && m.evicted(c) {
 				continue // evicted between compile and instantiate: compile again
 			}

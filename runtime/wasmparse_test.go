@@ -1,10 +1,13 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmroute/wasmroute/host"
 )
 
 // TestParseModuleMatchesWazero checks parseModule against wazero's own
@@ -25,8 +30,7 @@ func TestParseModuleMatchesWazero(t *testing.T) {
 		files = append(files, filepath.Join(dir, "app", route, "route.wasm"))
 	}
 	ctx := context.Background()
-	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
+	rt := cachedRuntime(t)
 	types := func(ts []api.ValueType) []byte {
 		b := []byte{}
 		for _, t := range ts {
@@ -130,8 +134,7 @@ func TestRewrite(t *testing.T) {
 		files = append(files, filepath.Join(dir, "app", route, "route.wasm"))
 	}
 	ctx := context.Background()
-	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
+	rt := cachedRuntime(t)
 	for _, file := range files {
 		t.Run(filepath.Base(filepath.Dir(file))+"/"+filepath.Base(file), func(t *testing.T) {
 			bin, err := os.ReadFile(file)
@@ -196,6 +199,19 @@ func activeSegments(t *testing.T, bin []byte) int {
 	return 0
 }
 
+// cachedRuntime returns a runtime compiling through the hostile suite's
+// cache, so that the demo's Go modules compile once across test runs.
+func cachedRuntime(t *testing.T) wazero.Runtime {
+	ctx := context.Background()
+	cache, err := wazero.NewCompilationCacheWithDir(hostileCacheDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
+	t.Cleanup(func() { rt.Close(ctx); cache.Close(ctx) })
+	return rt
+}
+
 // FuzzRewrite checks that rewrite never panics, and that what it makes of
 // a module wazero accepts, wazero accepts too.
 func FuzzRewrite(f *testing.F) {
@@ -218,6 +234,81 @@ func FuzzRewrite(f *testing.F) {
 			cm, err := rt.CompileModule(ctx, rw.bin)
 			if err != nil {
 				t.Fatalf("wazero accepts the module but not its rewrite: %v", err)
+			}
+			cm.Close(ctx)
+		}
+	})
+}
+
+// TestInstrument instruments every WAT fixture and the demo's Go hello
+// module and checks that those importing sched_yield get a check in each of
+// their loops, as wasm-objdump counts them, and still compile; the others
+// are refused.
+func TestInstrument(t *testing.T) {
+	objdump, err := exec.LookPath("wasm-objdump")
+	if err != nil {
+		t.Fatal("wasm-objdump (Debian package wabt) is needed; .ci/run installs it")
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "invalid.wasm" })
+	files = append(files, filepath.Join(demo(t), "app", "api", "hello", "route.wasm"))
+	ctx := context.Background()
+	rt := cachedRuntime(t)
+	if _, err := host.InstantiateWASI(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(filepath.Dir(file))+"/"+filepath.Base(file), func(t *testing.T) {
+			bin, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, loops, err := instrument(bin)
+			if !bytes.Contains(bin, []byte("sched_yield")) {
+				if !errors.Is(err, errNoInstrument) {
+					t.Errorf("instrument: %v, want errNoInstrument", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			dump, err := exec.Command(objdump, "-d", file).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := len(regexp.MustCompile(`\| *loop`).FindAll(dump, -1)); loops != want || want == 0 {
+				t.Errorf("instrumented %d loops, wasm-objdump counts %d", loops, want)
+			}
+			if _, err := rt.CompileModule(ctx, out); err != nil {
+				t.Errorf("instrumented module: %v", err)
+			}
+		})
+	}
+}
+
+// FuzzInstrument checks that instrument never panics, and that what it
+// makes of a module wazero accepts, wazero accepts too.
+func FuzzInstrument(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	for _, file := range files {
+		if bin, err := os.ReadFile(file); err == nil {
+			f.Add(bin)
+		}
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	f.Cleanup(func() { rt.Close(ctx) })
+	f.Fuzz(func(t *testing.T, bin []byte) {
+		out, _, err := instrument(bin)
+		if err != nil {
+			return
+		}
+		if cm, err := rt.CompileModule(ctx, bin); err == nil {
+			cm.Close(ctx)
+			cm, err := rt.CompileModule(ctx, out)
+			if err != nil {
+				t.Fatalf("wazero accepts the module but not its instrumented form: %v", err)
 			}
 			cm.Close(ctx)
 		}
