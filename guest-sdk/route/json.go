@@ -72,11 +72,14 @@ func appendJSON(b []byte, v any) ([]byte, bool) {
 }
 
 func appendJSONMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, bool)) ([]byte, bool) {
-	keys := make([]string, 0, len(m))
+	var small [16]string // most maps a handler answers are small: no allocation
+	keys := small[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	if len(keys) > 1 {
+		slices.Sort(keys)
+	}
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {

@@ -104,7 +104,7 @@ func (w *Response) Flush() error { return codeError(hostFlush()) }
 // request isolation, on every request, unless an init function warms it
 // (json.Marshal of a zero value), since init's work is kept in the snapshot.
 func (w *Response) JSON(status int, v any) error {
-	if body, ok := appendJSON(nil, v); ok {
+	if body, ok := appendJSON(make([]byte, 0, 256), v); ok {
 		return w.send(status, "application/json", body)
 	}
 	var b bytes.Buffer
