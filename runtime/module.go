@@ -7,7 +7,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -191,17 +190,13 @@ func (inst *instance) close() {
 
 // compiled is a module's compiled code and what instances start from.
 type compiled struct {
-	rt wazero.Runtime
-	cm wazero.CompiledModule
-	rw *rewritten // nil: the module could not be rewritten for snapshots
-
-	snapMu sync.Mutex
-	snap   *snapshot // taken on first use
+	rt   wazero.Runtime
+	cm   wazero.CompiledModule
+	snap *snapshot // nil: each instance runs the module's initialization
 }
 
 // compile compiles m once, on first use (or again after evict), from the
-// file load checked. A module that can be rewritten for snapshots is
-// compiled rewritten.
+// file load checked, and takes its snapshot.
 func (m *module) compile(ctx context.Context) (*compiled, error) {
 	m.mu.Lock()
 	if m.compiled != nil || m.err != nil {
@@ -215,23 +210,14 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 	case !m.same(bin):
 		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
 	default:
-		c = &compiled{}
-		checks := false
-		if instrumented, _, err := instrument(bin); err == nil {
-			bin = instrumented
-		} else {
-			checks = true // wazero's checks stop and preempt it instead
+		// Instrumented if it can be (instrument.go), else with wazero's
+		// termination checks, the fallback if wazero refuses the first.
+		retry := true
+		if instrumented, _, ierr := instrument(bin); ierr == nil {
+			c, retry, err = m.compileAs(ctx, instrumented, false)
 		}
-		rw, rwErr := rewrite(bin)
-		if rwErr == nil {
-			c.rw, bin = rw, rw.bin
-		} else if errors.Is(rwErr, errNoSnapshot) && m.log != nil {
-			m.log.Warn(m.File+": each instance runs the module's initialization", "reason", rwErr)
-		}
-		if c.rt, err = m.rt(checks); err == nil {
-			if c.cm, err = c.rt.CompileModule(ctx, bin); err != nil {
-				err = fmt.Errorf("cannot compile: %w", err)
-			}
+		if retry {
+			c, _, err = m.compileAs(ctx, bin, true)
 		}
 	}
 	if err != nil {
@@ -250,25 +236,39 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 	return c, nil
 }
 
-// newInstance makes an instance of c: from its snapshot, taken now if it
-// is the first, when c has one.
-func (c *compiled) newInstance(ctx context.Context, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
-	rt := c.rt
-	if c.rw == nil {
-		return instantiate(ctx, rt, c.cm, cfg.WithStartFunctions(abi.ExportInitialize), methods)
+// compileAs rewrites bin for snapshots when it can, compiles it in the
+// runtime with or without wazero's termination checks, and takes its
+// snapshot. retry reports a failure to compile, as opposed to one of the
+// module's initialization.
+func (m *module) compileAs(ctx context.Context, bin []byte, checks bool) (c *compiled, retry bool, err error) {
+	rw, err := rewrite(bin)
+	if err == nil {
+		bin = rw.bin
+	} else if errors.Is(err, errNoSnapshot) && m.log != nil {
+		m.log.Warn(m.File+": each instance runs the module's initialization", "reason", err)
 	}
-	c.snapMu.Lock()
-	snap := c.snap
-	if snap == nil {
-		var err error
-		if snap, err = takeSnapshot(ctx, rt, c.cm, cfg, c.rw); err != nil {
-			c.snapMu.Unlock()
-			return nil, err
+	c = &compiled{}
+	if c.rt, err = m.rt(checks); err != nil {
+		return nil, false, err
+	}
+	if c.cm, err = c.rt.CompileModule(ctx, bin); err != nil {
+		return nil, true, fmt.Errorf("cannot compile: %w", err)
+	}
+	if rw != nil {
+		if c.snap, err = takeSnapshot(ctx, c.rt, c.cm, m.cfg, rw); err != nil {
+			c.cm.Close(context.Background())
+			return nil, false, fmt.Errorf("initialization failed: %w", err)
 		}
-		c.snap = snap
 	}
-	c.snapMu.Unlock()
-	return snap.instantiate(ctx, rt, c.cm, cfg, c.rw, methods)
+	return c, false, nil
+}
+
+// newInstance makes an instance of c, from its snapshot if it has one.
+func (c *compiled) newInstance(ctx context.Context, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
+	if c.snap == nil {
+		return instantiate(ctx, c.rt, c.cm, cfg.WithStartFunctions(abi.ExportInitialize), methods)
+	}
+	return c.snap.instantiate(ctx, c.rt, c.cm, cfg, methods)
 }
 
 // evict drops m's compiled code and idle instances; instances in use finish

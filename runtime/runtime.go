@@ -146,6 +146,7 @@ type module struct {
 
 	path string                                    // the file
 	rt   func(checks bool) (wazero.Runtime, error) // see runtimeKey
+	cfg  wazero.ModuleConfig                       // its instances' (clocks, randomness, environment)
 
 	log       *slog.Logger
 	mu        sync.Mutex // guards compiled and err
@@ -368,7 +369,7 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 		modCfg = modCfg.WithEnv(k, v)
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, path: path, rt: rt,
-		log: s.log, onCompile: s.admit}
+		cfg: modCfg, log: s.log, onCompile: s.admit}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
 		for try := 1; ; try++ {
 			c, err := m.compile(ctx)

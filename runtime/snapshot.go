@@ -23,7 +23,8 @@ import (
 type snapshot struct {
 	img     *image
 	pages   uint32   // the memory's size, in pages
-	globals []uint64 // the mutable globals, in rewritten.globals order
+	names   []string // the exports of the mutable globals (rewritten.globals)
+	globals []uint64 // their values
 }
 
 // takeSnapshot instantiates cm, compiled from rw.bin, lays out its memory
@@ -53,19 +54,23 @@ func takeSnapshot(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModu
 		return nil, withOutput(err, out)
 	}
 	defer mod.Close(context.Background())
-	s := &snapshot{pages: mod.Memory().Size() / wasmPageSize}
+	s := &snapshot{pages: mod.Memory().Size() / wasmPageSize, names: rw.globals}
 	if s.img, err = newImage(lm.buf[:mod.Memory().Size()]); err != nil {
 		return nil, err
 	}
 	for _, name := range rw.globals {
-		s.globals = append(s.globals, mod.ExportedGlobal(name).Get())
+		g := mod.ExportedGlobal(name)
+		if g == nil {
+			return nil, fmt.Errorf("no global %s", name)
+		}
+		s.globals = append(s.globals, g.Get())
 	}
 	return s, nil
 }
 
 // instantiate makes an instance of cm in the snapshot's state. cfg must
 // not name start functions: the state is the snapshot's.
-func (s *snapshot) instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, rw *rewritten, methods methodSet) (*instance, error) {
+func (s *snapshot) instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
 	var lm linearMemory
 	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
 		lm = s.img.newMemory(max)
@@ -86,8 +91,8 @@ func (s *snapshot) instantiate(ctx context.Context, rt wazero.Runtime, cm wazero
 			return nil, fmt.Errorf("cannot grow memory to the snapshot's %d pages", s.pages)
 		}
 	}
-	inst.globals = make([]api.MutableGlobal, len(rw.globals))
-	for i, name := range rw.globals {
+	inst.globals = make([]api.MutableGlobal, len(s.names))
+	for i, name := range s.names {
 		g, ok := inst.mod.ExportedGlobal(name).(api.MutableGlobal)
 		if !ok {
 			inst.close()
