@@ -226,3 +226,29 @@ func TestClientGone(t *testing.T) {
 		t.Error("the slot of the departed client's instance was not freed")
 	}
 }
+
+// TestInitializationTimeLimit has modules whose initialization never ends:
+// maxDuration bounds it, whether the loop is instrumented (initloop) or
+// runs with wazero's checks (startloop), and the route answers 500, at once
+// the second time.
+func TestInitializationTimeLimit(t *testing.T) {
+	s, logs := newServer(t, Config{Dir: project(t, map[string]string{"initloop": "initloop", "startloop": "startloop", "hello": "hello"}),
+		Limits: Limits{MaxDuration: 200 * time.Millisecond}, LazyCompile: true})
+	for _, route := range []string{"initloop", "startloop"} {
+		for try := range 2 {
+			start := time.Now()
+			if got := do(s, "GET", "/"+route, ""); got.Status != 500 {
+				t.Errorf("GET /%s = %d, want 500", route, got.Status)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("GET /%s (try %d) answered after %v, its initialization bounded by 200ms", route, try, took)
+			}
+		}
+		if want := "app/" + route + "/route.wasm: initialization failed"; !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if got := do(s, "GET", "/hello", ""); got.Status != 200 {
+		t.Errorf("GET /hello = %d", got.Status)
+	}
+}

@@ -255,7 +255,10 @@ func (m *module) compileAs(ctx context.Context, bin []byte, checks bool) (c *com
 		return nil, true, fmt.Errorf("cannot compile: %w", err)
 	}
 	if rw != nil {
-		if c.snap, err = takeSnapshot(ctx, c.rt, c.cm, m.cfg, rw); err != nil {
+		// The initialization is bounded like a request.
+		ictx, cancel := context.WithTimeout(ctx, m.limits.MaxDuration)
+		defer cancel()
+		if c.snap, err = takeSnapshot(ictx, c.rt, c.cm, m.cfg, rw); err != nil {
 			c.cm.Close(context.Background())
 			return nil, false, fmt.Errorf("initialization failed: %w", err)
 		}

@@ -376,7 +376,9 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 			if err != nil {
 				return nil, err
 			}
-			inst, err := c.newInstance(ctx, modCfg, methods)
+			ictx, cancel := context.WithTimeout(ctx, limits.MaxDuration) // bounds an initialization
+			inst, err := c.newInstance(ictx, modCfg, methods)
+			cancel()
 			if err != nil && try < 3 && m.evicted(c) {
 				continue // evicted between compile and instantiate: compile again
 			}
