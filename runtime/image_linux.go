@@ -62,16 +62,10 @@ func newImage(mem []byte) (*image, error) {
 		return fail("mmap", err)
 	}
 	img := &image{data: data, fd: fd}
-	runtime.AddCleanup(img, func(r struct {
-		data []byte
-		fd   int
-	}) {
+	runtime.AddCleanup(img, func(r image) {
 		unix.Munmap(r.data)
 		unix.Close(r.fd)
-	}, struct {
-		data []byte
-		fd   int
-	}{data, fd})
+	}, *img)
 	return img, nil
 }
 
@@ -166,9 +160,8 @@ func (m *cowMemory) reset() bool {
 	}
 	entries := m.entries[:8*pages]
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
-	if n, err := pm.ReadAt(entries, int64(base/uintptr(pageSize)*8)); n != len(entries) {
-		_ = err
-		copy(mem, img)
+	if n, _ := pm.ReadAt(entries, int64(base/uintptr(pageSize)*8)); n != len(entries) {
+		copy(mem, img) // the slow way, still right
 		return true
 	}
 	// Copy back each run of written pages.

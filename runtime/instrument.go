@@ -42,26 +42,19 @@ var sectionOrder = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8,
 // instrument returns bin with its loops instrumented, and how many loops it
 // instrumented.
 func instrument(bin []byte) ([]byte, int, error) {
-	if !bytes.HasPrefix(bin, []byte("\x00asm\x01\x00\x00\x00")) {
-		return nil, 0, errors.New("not a WebAssembly 1.0 binary")
-	}
-	type section struct {
-		id   byte
-		body []byte
+	sections, err := splitSections(bin)
+	if err != nil {
+		return nil, 0, err
 	}
 	var (
-		sections []section
-		types    []funcType
-		yield    = -1 // function index of sched_yield
-		funcs    int  // imported functions
-		globals  uint64
+		types   []funcType
+		yield   = -1 // function index of sched_yield
+		funcs   int  // imported functions
+		globals uint64
 	)
-	r := &reader{b: bin[8:]}
-	for len(r.b) > 0 && r.err == nil {
-		id := r.byte()
-		body := r.bytes(r.uleb())
-		sections = append(sections, section{id, body})
-		s := &reader{b: body}
+	for _, sec := range sections {
+		id := sec.id
+		s := &reader{b: sec.body}
 		switch id {
 		case 1: // type
 			for n := s.count(); n > 0 && s.err == nil; n-- {
@@ -72,29 +65,16 @@ func instrument(bin []byte) ([]byte, int, error) {
 			}
 		case 2: // import
 			for n := s.count(); n > 0 && s.err == nil; n-- {
-				module, name := s.name(), s.name()
-				switch kind := s.byte(); kind {
+				module, name, kind := s.name(), s.name(), s.byte()
+				switch t := s.importDesc(kind); kind {
 				case externFunc:
-					t := s.uleb()
 					if module == wasiModule && name == "sched_yield" && yield < 0 && t < uint64(len(types)) &&
 						len(types[t].params) == 0 && bytes.Equal(types[t].results, []byte{0x7f}) {
 						yield = funcs
 					}
 					funcs++
-				case externTable:
-					s.byte()
-					s.limits()
-				case externMemory:
-					s.limits()
 				case externGlobal:
-					s.byte()
-					s.byte()
 					globals++
-				case externTag:
-					s.byte()
-					s.uleb()
-				default:
-					s.fail(fmt.Errorf("unknown import kind %d", kind))
 				}
 			}
 		case 6: // global
@@ -103,9 +83,6 @@ func instrument(bin []byte) ([]byte, int, error) {
 		if s.err != nil {
 			return nil, 0, fmt.Errorf("section %d: %w", id, s.err)
 		}
-	}
-	if r.err != nil {
-		return nil, 0, r.err
 	}
 	if yield < 0 {
 		return nil, 0, noInstrument("it does not import %s.sched_yield", wasiModule)

@@ -51,49 +51,33 @@ func noSnapshot(format string, args ...any) error {
 
 // rewrite rewrites bin, a module parseModule accepted, for snapshots.
 func rewrite(bin []byte) (*rewritten, error) {
-	if !bytes.HasPrefix(bin, []byte("\x00asm\x01\x00\x00\x00")) {
-		return nil, errors.New("not a WebAssembly 1.0 binary")
-	}
-	type section struct {
-		id   byte
-		body []byte
+	sections, err := splitSections(bin)
+	if err != nil {
+		return nil, err
 	}
 	var (
-		sections      []section
 		importGlobals uint64
 		memories      int
 		rw            = &rewritten{}
 		hasDataCount  bool
 		startFunc     uint64
 	)
-	r := &reader{b: bin[8:]}
-	for len(r.b) > 0 && r.err == nil {
-		id := r.byte()
-		body := r.bytes(r.uleb())
-		sections = append(sections, section{id, body})
-		s := &reader{b: body}
+	for _, sec := range sections {
+		id := sec.id
+		s := &reader{b: sec.body}
 		switch id {
 		case 2: // import
 			for n := s.count(); n > 0 && s.err == nil; n-- {
 				s.name()
 				s.name()
 				switch kind := s.byte(); kind {
-				case externFunc:
-					s.uleb()
-				case externTable:
-					s.byte()
-					s.limits()
 				case externMemory:
 					return nil, noSnapshot("it imports its memory")
 				case externGlobal:
-					s.byte()
-					s.byte()
 					importGlobals++
-				case externTag:
-					s.byte()
-					s.uleb()
+					fallthrough
 				default:
-					s.fail(fmt.Errorf("unknown import kind %d", kind))
+					s.importDesc(kind)
 				}
 			}
 		case 5: // memory
@@ -127,9 +111,6 @@ func rewrite(bin []byte) (*rewritten, error) {
 		if s.err != nil {
 			return nil, fmt.Errorf("section %d: %w", id, s.err)
 		}
-	}
-	if r.err != nil {
-		return nil, r.err
 	}
 	if memories != 1 {
 		return nil, noSnapshot("it defines %d memories", memories)

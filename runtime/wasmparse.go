@@ -144,6 +144,48 @@ func (r *reader) limits() uint64 {
 	return min
 }
 
+// section is one section of a module binary.
+type section struct {
+	id   byte
+	body []byte
+}
+
+// splitSections splits a module binary into its sections.
+func splitSections(bin []byte) ([]section, error) {
+	if !bytes.HasPrefix(bin, []byte("\x00asm\x01\x00\x00\x00")) {
+		return nil, errors.New("not a WebAssembly 1.0 binary")
+	}
+	var sections []section
+	r := &reader{b: bin[8:]}
+	for len(r.b) > 0 && r.err == nil {
+		sections = append(sections, section{r.byte(), r.bytes(r.uleb())})
+	}
+	return sections, r.err
+}
+
+// importDesc reads the description of an import of the given kind, and
+// returns a function's type index or a memory's minimum size.
+func (r *reader) importDesc(kind byte) uint64 {
+	switch kind {
+	case externFunc:
+		return r.uleb()
+	case externTable:
+		r.byte()
+		r.limits()
+	case externMemory:
+		return r.limits()
+	case externGlobal:
+		r.byte()
+		r.byte()
+	case externTag:
+		r.byte()
+		r.uleb()
+	default:
+		r.fail(fmt.Errorf("unknown import kind %d", kind))
+	}
+	return 0
+}
+
 // parseModule reads the module information of a WebAssembly binary, or of
 // its beginning up to the export section (which comes before the code and
 // data). It checks only what it reads: wazero validates the rest when it
@@ -178,24 +220,12 @@ func parseModule(bin []byte) (*moduleInfo, error) {
 		case 2: // import
 			for n := s.count(); n > 0 && s.err == nil; n-- {
 				module, name, kind := s.name(), s.name(), s.byte()
-				switch kind {
+				switch v := s.importDesc(kind); kind {
 				case externFunc:
-					idx := s.uleb()
-					funcs = append(funcs, idx)
-					info.imports = append(info.imports, funcImport{module: module, name: name, sig: typeAt(types, idx, s)})
-				case externTable:
-					s.byte()
-					s.limits()
+					funcs = append(funcs, v)
+					info.imports = append(info.imports, funcImport{module: module, name: name, sig: typeAt(types, v, s)})
 				case externMemory:
-					memories = append(memories, s.limits())
-				case externGlobal:
-					s.byte()
-					s.byte()
-				case externTag:
-					s.byte()
-					s.uleb()
-				default:
-					s.fail(fmt.Errorf("import %s.%s: unknown kind %d", module, name, kind))
+					memories = append(memories, v)
 				}
 			}
 		case 3: // function
