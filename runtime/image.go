@@ -1,6 +1,10 @@
 package runtime
 
-import "github.com/tetratelabs/wazero/experimental"
+import (
+	"encoding/binary"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
 
 // linearMemory backs the linear memory of an instance restored from a
 // snapshot's image.
@@ -17,9 +21,9 @@ type linearMemory interface {
 
 // sliceMemory is a linear memory in the Go heap.
 type sliceMemory struct {
-	buf  []byte
-	max  uint64
-	init []byte // what reset restores; nil: cannot reset
+	buf []byte
+	max uint64
+	img *image // what reset restores (and keeps mapped); nil: cannot reset
 }
 
 func (m *sliceMemory) Reallocate(size uint64) []byte {
@@ -39,10 +43,10 @@ func (m *sliceMemory) Reallocate(size uint64) []byte {
 func (m *sliceMemory) Free() {}
 
 func (m *sliceMemory) reset() bool {
-	if m.init == nil || len(m.buf) != len(m.init) {
+	if m.img == nil || len(m.buf) != len(m.img.data) {
 		return false
 	}
-	copy(m.buf, m.init)
+	copy(m.buf, m.img.data)
 	return true
 }
 
@@ -50,8 +54,24 @@ func (m *sliceMemory) release() { m.buf = nil }
 
 // copyMemory is the portable way to start an instance from an image: a
 // private copy, reset by copying the whole image back.
-func copyMemory(img []byte, max uint64) *sliceMemory {
-	buf := make([]byte, len(img))
-	copy(buf, img)
-	return &sliceMemory{buf: buf, max: max, init: img}
+func copyMemory(img *image, max uint64) *sliceMemory {
+	buf := make([]byte, len(img.data))
+	copy(buf, img.data)
+	return &sliceMemory{buf: buf, max: max, img: img}
+}
+
+// isZero reports whether b holds only zeros.
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -69,35 +69,20 @@ func newImage(mem []byte) (*image, error) {
 	return img, nil
 }
 
-func isZero(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // newMemory returns a memory holding the image, able to grow to max bytes.
 func (img *image) newMemory(max uint64) linearMemory {
 	if max < uint64(len(img.data)) || len(img.data)%pageSize != 0 {
-		return copyMemory(img.data, max)
+		return copyMemory(img, max)
 	}
 	// Reserve max bytes of address space, then map the image over its start.
 	base, err := unix.MmapPtr(-1, 0, nil, uintptr(max), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
-		return copyMemory(img.data, max)
+		return copyMemory(img, max)
 	}
 	if len(img.data) > 0 {
 		if _, err := unix.MmapPtr(img.fd, 0, base, uintptr(len(img.data)), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
 			unix.MunmapPtr(base, uintptr(max))
-			return copyMemory(img.data, max)
+			return copyMemory(img, max)
 		}
 	}
 	return &cowMemory{img: img, all: unsafe.Slice((*byte)(base), max)}

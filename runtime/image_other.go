@@ -12,4 +12,4 @@ func newImage(mem []byte) (*image, error) {
 	return &image{data: append([]byte(nil), mem...)}, nil
 }
 
-func (img *image) newMemory(max uint64) linearMemory { return copyMemory(img.data, max) }
+func (img *image) newMemory(max uint64) linearMemory { return copyMemory(img, max) }
