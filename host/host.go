@@ -84,13 +84,15 @@ type Exchange struct {
 	// abi.ErrTooLarge. Zero means no limit.
 	MaxHeaderBytes int
 
-	// Done, when not nil, is closed when the request must stop: its
-	// deadline passed or its client left. A guest sleeping in WASI
-	// poll_oneoff (see InstantiateWASI) is stopped then: its call returns
-	// a *sys.ExitError at once, and the instance must be discarded as after
-	// any failed call. Nothing else watches Done: a guest running compiled
-	// code is stopped by closing its module (CloseWithExitCode), which does
-	// not wake a sleeping guest. Nil means never.
+	// Done, when not nil, is closed when the request must stop: its time
+	// limit passed (or its client left, for a caller that merges both in
+	// one channel). The call's context ending stops it too. A stopped
+	// guest's next host call — a host function, WASI poll_oneoff asleep or
+	// not, sched_yield — does not return: the call returns a
+	// *sys.ExitError, and the instance must be discarded as after any
+	// failed call. A guest running compiled code without host calls is
+	// stopped by its loops calling sched_yield (package runtime instruments
+	// them) or by wazero closing its module. Nil means never.
 	Done <-chan struct{}
 
 	w      http.ResponseWriter
@@ -208,14 +210,24 @@ func exchange(ctx context.Context, fn string) *Exchange {
 	if e == nil {
 		trapf(fn, "called outside a request (the context carries no host.Exchange)")
 	}
-	if e.Done != nil {
-		select {
-		case <-e.Done:
-			exitStopped(ctx)
-		default:
-		}
-	}
+	stopIfDone(ctx, e)
 	return e
+}
+
+// stopIfDone ends the guest's call if its request must stop: e.Done (when
+// e is not nil) or ctx.Done() is closed.
+func stopIfDone(ctx context.Context, e *Exchange) {
+	var done <-chan struct{}
+	if e != nil {
+		done = e.Done
+	}
+	select {
+	case <-done:
+		exitStopped(ctx)
+	case <-ctx.Done():
+		exitStopped(ctx)
+	default:
+	}
 }
 
 // exitStopped ends the guest's call with the exit code of ctx's end:

@@ -84,19 +84,8 @@ func InstantiateWASI(ctx context.Context, r wazero.Runtime) (api.Module, error) 
 // scheduler can preempt a guest that runs long. package runtime makes the
 // loops of guests that import it call it every few thousand iterations.
 func schedYield(ctx context.Context, _ api.Module, stack []uint64) {
-	var done <-chan struct{}
-	if e, _ := ctx.Value(exchangeKey{}).(*Exchange); e != nil && e.Done != nil {
-		done = e.Done
-	} else {
-		done = ctx.Done()
-	}
-	if done != nil {
-		select {
-		case <-done:
-			exitStopped(ctx)
-		default:
-		}
-	}
+	e, _ := ctx.Value(exchangeKey{}).(*Exchange)
+	stopIfDone(ctx, e)
 	stack[0] = errnoSuccess
 }
 

@@ -87,26 +87,41 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		return
 	}
 
-	// The request's deadline and its client's departure end ctx. wazero
-	// then closes the module (its compiled code stops at the next loop
-	// back-edge or call), Exchange.Done wakes a guest asleep in
-	// poll_oneoff, and the connection deadlines wake one blocked reading a
+	// The request's deadline and its client's departure stop the guest:
+	// an instrumented one at its next loop check or host call (Exchange.Done
+	// and the call's context), one compiled with wazero's checks when wazero
+	// closes its module; a guest asleep in poll_oneoff wakes, and the
+	// connection deadlines set at the time limit wake one blocked reading a
 	// slow body or writing to a slow client.
-	ctx, cancel := context.WithTimeout(r.Context(), lim.MaxDuration)
-	defer cancel()
-	unblock := context.AfterFunc(ctx, func() {
-		rc := http.NewResponseController(w)
-		rc.SetReadDeadline(time.Now())
-		rc.SetWriteDeadline(time.Now().Add(time.Second)) // room for the 504
-	})
-	defer unblock()
+	ctx := r.Context()
+	var done <-chan struct{}
+	var timedOut func() bool // whether the time limit passed
+	d := inst.deadline
+	if d != nil {
+		done, timedOut = d.arm(w, lim.MaxDuration), d.expired
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, lim.MaxDuration)
+		defer cancel()
+		defer context.AfterFunc(ctx, func() { unblock(w) })()
+		done = ctx.Done()
+		timedOut = func() bool { return errors.Is(ctx.Err(), context.DeadlineExceeded) }
+	}
+	// release gives inst back, after disarming its time limit: an instance
+	// whose time ran out cannot serve again.
+	release := func(broken bool) {
+		if d != nil && d.disarm() {
+			broken = true
+		}
+		rt.pool.put(inst, broken)
+	}
 
 	ex := &inst.ex
 	ex.Reset(w, r, params)
 	if r.Body != nil && r.Body != http.NoBody {
 		ex.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
 	}
-	ex.Done = ctx.Done()
+	ex.Done = done
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders
 	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)
@@ -114,10 +129,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	out := inst.out.take()
 	var exit *sys.ExitError
 	switch {
-	case err != nil && ctx.Err() != nil:
+	case err != nil && (timedOut() || r.Context().Err() != nil):
 		headSent := ex.HeadSent()
-		rt.pool.put(inst, true)
-		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		release(true)
+		if !timedOut() {
 			// (Not r.Context(): the read deadline set at the time limit
 			// cancels it too.)
 			s.log.Debug("client left", "route", rt.Pattern, "method", r.Method)
@@ -137,14 +152,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		s.finish(w, r, rt, ex)
 		ex.Reset(nil, nil, nil) // an idle instance holds no request
 		fresh := lim.Isolation != IsolationRequest || inst.reset()
-		rt.pool.put(inst, !fresh)
+		release(!fresh)
 	case errors.As(err, &exit) && exit.ExitCode() == 0:
 		// The guest exited cleanly: its response stands, its instance is gone.
 		s.finish(w, r, rt, ex)
-		rt.pool.put(inst, true)
+		release(true)
 	default:
 		headSent := ex.HeadSent()
-		rt.pool.put(inst, true)
+		release(true)
 		s.log.Error("guest failed", "route", rt.Pattern, "method", r.Method, "file", rt.File, "err", err, "output", out)
 		if headSent {
 			// Too late for a 500: make the client see a broken response

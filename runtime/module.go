@@ -151,6 +151,8 @@ type instance struct {
 	out *guestOutput
 	ex  host.Exchange // reused from request to request, keeping its buffers
 
+	deadline *deadline // set for an instrumented module's instance
+
 	// Set for an instance made from a snapshot:
 	snap    *snapshot
 	mem     linearMemory
@@ -190,9 +192,10 @@ func (inst *instance) close() {
 
 // compiled is a module's compiled code and what instances start from.
 type compiled struct {
-	rt   wazero.Runtime
-	cm   wazero.CompiledModule
-	snap *snapshot // nil: each instance runs the module's initialization
+	rt           wazero.Runtime
+	cm           wazero.CompiledModule
+	snap         *snapshot // nil: each instance runs the module's initialization
+	instrumented bool      // else compiled with wazero's termination checks
 }
 
 // compile compiles m once, on first use (or again after evict), from the
@@ -247,7 +250,7 @@ func (m *module) compileAs(ctx context.Context, bin []byte, checks bool) (c *com
 	} else if errors.Is(err, errNoSnapshot) && m.log != nil {
 		m.log.Warn(m.File+": each instance runs the module's initialization", "reason", err)
 	}
-	c = &compiled{}
+	c = &compiled{instrumented: !checks}
 	if c.rt, err = m.rt(checks); err != nil {
 		return nil, false, err
 	}
@@ -267,11 +270,16 @@ func (m *module) compileAs(ctx context.Context, bin []byte, checks bool) (c *com
 }
 
 // newInstance makes an instance of c, from its snapshot if it has one.
-func (c *compiled) newInstance(ctx context.Context, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
+func (c *compiled) newInstance(ctx context.Context, cfg wazero.ModuleConfig, methods methodSet) (inst *instance, err error) {
 	if c.snap == nil {
-		return instantiate(ctx, c.rt, c.cm, cfg.WithStartFunctions(abi.ExportInitialize), methods)
+		inst, err = instantiate(ctx, c.rt, c.cm, cfg.WithStartFunctions(abi.ExportInitialize), methods)
+	} else {
+		inst, err = c.snap.instantiate(ctx, c.rt, c.cm, cfg, methods)
 	}
-	return c.snap.instantiate(ctx, c.rt, c.cm, cfg, methods)
+	if err == nil && c.instrumented {
+		inst.deadline = &deadline{}
+	}
+	return inst, err
 }
 
 // evict drops m's compiled code and idle instances; instances in use finish
