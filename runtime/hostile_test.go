@@ -157,14 +157,14 @@ func newHostileEnv(t *testing.T, only ...string) *hostileEnv {
 	hostileAddRoute(t, hostile, "nap", filepath.Join(src, "wat", "nap.wasm"), `{"maxDuration": "300ms"}`)
 
 	other := filepath.Join(dir, "other")
-	hostileWrite(t, filepath.Join(other, "wasmroute.json"), `{"env": {"PROJECT_VAR": "other"}}`)
+	writeFile(t, filepath.Join(other, "wasmroute.json"), `{"env": {"PROJECT_VAR": "other"}}`)
 	hostileAddRoute(t, other, "hello", hello, "")
 	if slices.Contains(dirs, "env") {
 		hostileAddRoute(t, other, "env", env, "")
 	}
 
 	greedy := filepath.Join(dir, "greedy")
-	hostileWrite(t, filepath.Join(greedy, "wasmroute.json"), `{"maxTenantInstances": 2, "maxWait": "200ms"}`)
+	writeFile(t, filepath.Join(greedy, "wasmroute.json"), `{"maxTenantInstances": 2, "maxWait": "200ms"}`)
 	hostileAddRoute(t, greedy, "runaway", loop, `{"maxDuration": "1s"}`)
 	hostileAddRoute(t, greedy, "healthy", hello, "")
 
@@ -215,7 +215,7 @@ func hostileAddRoute(t *testing.T, project, route, wasm, config string) {
 	t.Helper()
 	hostileCopy(t, wasm, filepath.Join(project, "app", route, "route.wasm"))
 	if config != "" {
-		hostileWrite(t, filepath.Join(project, "app", route, "route.json"), config)
+		writeFile(t, filepath.Join(project, "app", route, "route.json"), config)
 	}
 }
 
@@ -225,17 +225,7 @@ func hostileCopy(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostileWrite(t, to, string(b))
-}
-
-func hostileWrite(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, to, string(b))
 }
 
 // hostileAnswer is what the client got.

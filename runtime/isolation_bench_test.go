@@ -2,15 +2,12 @@ package runtime
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
-
-	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
@@ -105,7 +102,7 @@ func BenchmarkIsolation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := wazero.NewModuleConfig().WithName("").WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+	cfg := r.cfg // the route's: clocks, randomness, environment
 	b.Run("restore", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
