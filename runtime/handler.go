@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -80,7 +81,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	case err != nil && r.Context().Err() != nil:
-		return // the client left while waiting
+		// The client left while waiting. Abort rather than return: were it
+		// still there, an empty 200 would look like a success.
+		panic(http.ErrAbortHandler)
 	case err != nil:
 		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err)
 		w.WriteHeader(http.StatusInternalServerError)
@@ -88,32 +91,38 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	}
 
 	// The request's deadline and its client's departure stop the guest:
-	// an instrumented one at its next loop check or host call (Exchange.Done
-	// and the call's context), one compiled with wazero's checks when wazero
-	// closes its module; a guest asleep in poll_oneoff wakes, and the
-	// connection deadlines set at the time limit wake one blocked reading a
-	// slow body or writing to a slow client.
+	// an instrumented one at its next loop or call check or host call
+	// (Exchange.Done and the call's context), one compiled with wazero's
+	// checks when wazero closes its module; a guest asleep in poll_oneoff
+	// wakes, and the connection deadlines set at the time limit wake one
+	// blocked reading a slow body or writing to a slow client. Nothing
+	// touches the connection once the call has returned (stopTimer).
 	ctx := r.Context()
 	var done <-chan struct{}
-	var timedOut func() bool // whether the time limit passed
-	d := inst.deadline
-	if d != nil {
-		done, timedOut = d.arm(w, lim.MaxDuration), d.expired
+	var stopTimer func() bool // stops the time limit; reports whether it passed
+	if d := inst.deadline; d != nil {
+		done, stopTimer = d.arm(w, lim.MaxDuration), d.disarm
 	} else {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, lim.MaxDuration)
 		defer cancel()
-		defer context.AfterFunc(ctx, func() { unblock(w) })()
+		var mu sync.Mutex
+		live := true
+		stop := context.AfterFunc(ctx, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if live {
+				unblock(w)
+			}
+		})
 		done = ctx.Done()
-		timedOut = func() bool { return errors.Is(ctx.Err(), context.DeadlineExceeded) }
-	}
-	// release gives inst back, after disarming its time limit: an instance
-	// whose time ran out cannot serve again.
-	release := func(broken bool) {
-		if d != nil && d.disarm() {
-			broken = true
+		stopTimer = func() bool {
+			stop()
+			mu.Lock()
+			live = false
+			mu.Unlock()
+			return errors.Is(ctx.Err(), context.DeadlineExceeded)
 		}
-		rt.pool.put(inst, broken)
 	}
 
 	ex := &inst.ex
@@ -126,18 +135,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	ex.MaxHeaders = lim.MaxHeaders
 	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)
 	err = inst.fns[m].CallWithStack(host.WithExchange(ctx, ex), nil)
+	// From here on the timer leaves the connection alone. An instance whose
+	// time ran out cannot serve again, even if its guest returned in time.
+	timedOut := stopTimer()
 	out := inst.out.take()
 	var exit *sys.ExitError
 	switch {
-	case err != nil && (timedOut() || r.Context().Err() != nil):
+	case err != nil && timedOut:
 		headSent := ex.HeadSent()
-		release(true)
-		if !timedOut() {
-			// (Not r.Context(): the read deadline set at the time limit
-			// cancels it too.)
-			s.log.Debug("client left", "route", rt.Pattern, "method", r.Method)
-			return
-		}
+		rt.pool.put(inst, true)
 		s.log.Warn("request stopped: over its time limit", "route", rt.Pattern, "method", r.Method, "maxDuration", lim.MaxDuration, "output", out)
 		if headSent {
 			panic(http.ErrAbortHandler)
@@ -145,21 +151,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		clear(w.Header())
 		w.Header().Set("Connection", "close") // its deadlines are spent
 		w.WriteHeader(http.StatusGatewayTimeout)
+	case err != nil && r.Context().Err() != nil:
+		rt.pool.put(inst, true)
+		s.log.Debug("client left", "route", rt.Pattern, "method", r.Method)
+		panic(http.ErrAbortHandler) // never an empty 200, should it still listen
 	case err == nil:
 		if out != "" {
 			s.log.Info("guest output", "route", rt.Pattern, "method", r.Method, "output", out)
 		}
+		if timedOut && !ex.HeadSent() {
+			// The limit passed as the guest returned: its answer stands,
+			// but the connection's deadlines may be spent.
+			w.Header().Set("Connection", "close")
+		}
 		s.finish(w, r, rt, ex)
 		ex.Reset(nil, nil, nil) // an idle instance holds no request
 		fresh := lim.Isolation != IsolationRequest || inst.reset()
-		release(!fresh)
+		rt.pool.put(inst, timedOut || !fresh)
 	case errors.As(err, &exit) && exit.ExitCode() == 0:
 		// The guest exited cleanly: its response stands, its instance is gone.
 		s.finish(w, r, rt, ex)
-		release(true)
+		rt.pool.put(inst, true)
 	default:
 		headSent := ex.HeadSent()
-		release(true)
+		rt.pool.put(inst, true)
 		s.log.Error("guest failed", "route", rt.Pattern, "method", r.Method, "file", rt.File, "err", err, "output", out)
 		if headSent {
 			// Too late for a 500: make the client see a broken response

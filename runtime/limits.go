@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -129,6 +130,31 @@ func (l Limits) check() error {
 	return nil
 }
 
+// above lists, by JSON key, the fields of l that are set and exceed
+// ceiling's: a project or route may lower the operator's limits, never
+// raise them. An isolation of "instance" is above a ceiling of "request".
+func (l Limits) above(ceiling Limits) []string {
+	var over []string
+	check := func(key string, set, exceeds bool, v, c string) {
+		if set && exceeds {
+			over = append(over, fmt.Sprintf("%s %s is above the operator's ceiling of %s", key, v, c))
+		}
+	}
+	dur := func(key string, v, c time.Duration) { check(key, v != 0, v > c, v.String(), c.String()) }
+	size := func(key string, v, c int64) { check(key, v != 0, v > c, FormatSize(v), FormatSize(c)) }
+	count := func(key string, v, c int) { check(key, v != 0, v > c, strconv.Itoa(v), strconv.Itoa(c)) }
+	dur("maxDuration", l.MaxDuration, ceiling.MaxDuration)
+	size("maxMemory", l.MaxMemory, ceiling.MaxMemory)
+	size("maxBody", l.MaxBody, ceiling.MaxBody)
+	size("maxResponse", l.MaxResponse, ceiling.MaxResponse)
+	count("maxHeaders", l.MaxHeaders, ceiling.MaxHeaders)
+	size("maxHeaderBytes", l.MaxHeaderBytes, ceiling.MaxHeaderBytes)
+	count("maxInstances", l.MaxInstances, ceiling.MaxInstances)
+	dur("maxWait", l.MaxWait, ceiling.MaxWait)
+	check("isolation", l.Isolation == IsolationInstance, ceiling.Isolation == IsolationRequest, string(l.Isolation), string(ceiling.Isolation))
+	return over
+}
+
 // fileConfig is the content of a wasmroute.json (a project's defaults) or a
 // route.json (one route's). Sizes are strings such as "64MiB" or numbers of
 // bytes; durations are Go durations such as "500ms".
@@ -163,17 +189,24 @@ func (c fileConfig) limits() Limits {
 	}
 }
 
-// readConfig reads a config file; a missing file is an empty config. name
-// is the file as errors should name it.
-func readConfig(path, name string, routeFile bool) (fileConfig, error) {
-	var c fileConfig
-	b, err := os.ReadFile(path)
+// readConfig reads the config file name (slash-separated) in root; a
+// missing file is an empty config. Through root, a symlink that leaves the
+// project is refused: a tenant's wasmroute.json cannot be another's.
+func readConfig(root *os.Root, name string, routeFile bool) (fileConfig, error) {
+	b, err := root.ReadFile(filepath.FromSlash(name))
 	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
+		return fileConfig{}, nil
 	}
 	if err != nil {
-		return c, err
+		return fileConfig{}, fmt.Errorf("%s: cannot read: %w", name, err)
 	}
+	return parseConfig(b, name, routeFile)
+}
+
+// parseConfig parses the content of a config file; name is the file as
+// errors should name it.
+func parseConfig(b []byte, name string, routeFile bool) (fileConfig, error) {
+	var c fileConfig
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
@@ -181,6 +214,9 @@ func readConfig(path, name string, routeFile bool) (fileConfig, error) {
 	}
 	if err := c.limits().check(); err != nil {
 		return c, fmt.Errorf("%s: %w", name, err)
+	}
+	if c.MaxTenantInstances < 0 {
+		return c, fmt.Errorf("%s: maxTenantInstances cannot be negative", name)
 	}
 	if routeFile && c.MaxTenantInstances != 0 {
 		return c, fmt.Errorf("%s: maxTenantInstances belongs in the project's wasmroute.json", name)
@@ -191,6 +227,18 @@ func readConfig(path, name string, routeFile bool) (fileConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// within checks c's limits against the operator's ceilings.
+func (c fileConfig) within(name string, ceiling Limits, maxTenantInstances int) error {
+	over := c.limits().above(ceiling)
+	if c.MaxTenantInstances > maxTenantInstances {
+		over = append(over, fmt.Sprintf("maxTenantInstances %d is above the operator's ceiling of %d", c.MaxTenantInstances, maxTenantInstances))
+	}
+	if len(over) > 0 {
+		return fmt.Errorf("%s: %s", name, strings.Join(over, "; "))
+	}
+	return nil
 }
 
 // mergeEnv returns base with over's variables set over it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -120,16 +121,66 @@ func TestRouteConfig(t *testing.T) {
 	dir := project(t, map[string]string{"echo": "hello", "small": "hello"})
 	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"maxBody": 16}`)
 	writeFile(t, filepath.Join(dir, "app/echo/route.json"), `{"maxBody": "1KiB", "maxDuration": "2s"}`)
-	s, _ := newServer(t, Config{Dir: dir, Limits: Limits{MaxBody: 8}})
+	s, _ := newServer(t, Config{Dir: dir, Limits: Limits{MaxBody: 1 << 10}})
 	body := strings.Repeat("x", 100)
 	if got := do(s, "POST", "/echo", body); got.Status != 201 || got.Body != body {
-		t.Errorf("route.json maxBody 1KiB: POST 100 bytes = %d %q", got.Status, got.Body)
+		t.Errorf("route.json maxBody 1KiB over wasmroute.json's 16: POST 100 bytes = %d %q", got.Status, got.Body)
 	}
 	if got := do(s, "POST", "/small", body); got.Status != 413 {
 		t.Errorf("wasmroute.json maxBody 16: POST 100 bytes = %d, want 413", got.Status)
 	}
 	if got := do(s, "POST", "/small", "0123456789abcdef"); got.Status != 201 {
-		t.Errorf("wasmroute.json maxBody 16 over Config's 8: POST 16 bytes = %d, want 201", got.Status)
+		t.Errorf("wasmroute.json maxBody 16: POST 16 bytes = %d, want 201", got.Status)
+	}
+}
+
+// TestCeilings checks that the operator's limits (Config) are ceilings:
+// wasmroute.json and route.json may lower them, and raising one is a load
+// error naming the file, the key, the value and the ceiling.
+func TestCeilings(t *testing.T) {
+	dir := project(t, map[string]string{"a": "hello", "b": "hello"})
+	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"maxDuration": "1h", "maxTenantInstances": 1000000, "isolation": "instance", "maxWait": "1s"}`)
+	writeFile(t, filepath.Join(dir, "app/a/route.json"), `{"maxMemory": "4GiB", "maxResponse": "1GiB", "maxHeaders": 1000000, "maxHeaderBytes": "1GiB", "maxInstances": 100000, "maxBody": "2MiB"}`)
+	writeFile(t, filepath.Join(dir, "app/b/route.json"), `{"maxMemory": "32MiB", "maxDuration": "500ms", "maxWait": "2s"}`)
+	operator := Limits{MaxDuration: time.Second, MaxMemory: 64 << 20, MaxBody: 1 << 20, MaxWait: 2 * time.Second, Isolation: IsolationRequest}
+	_, err := New(context.Background(), Config{Dir: dir, Limits: operator, MaxTenantInstances: 4, Logger: slog.New(slog.DiscardHandler)})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("New: %v, want a *LoadError", err)
+	}
+	want := []string{
+		"app/a/route.json: maxMemory 4GiB is above the operator's ceiling of 64MiB; " +
+			"maxBody 2MiB is above the operator's ceiling of 1MiB; " +
+			"maxResponse 1GiB is above the operator's ceiling of 64MiB; " +
+			"maxHeaders 1000000 is above the operator's ceiling of 100; " +
+			"maxHeaderBytes 1GiB is above the operator's ceiling of 64KiB; " +
+			"maxInstances 100000 is above the operator's ceiling of 8",
+		"wasmroute.json: maxDuration 1h0m0s is above the operator's ceiling of 1s; " +
+			"isolation instance is above the operator's ceiling of request; " +
+			"maxTenantInstances 1000000 is above the operator's ceiling of 4",
+	}
+	if diff := cmp.Diff(want, le.Problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+
+	// Lowering is fine, and route b's 2s wait is within the operator's 2s
+	// though above the project's 1s.
+	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"maxDuration": "800ms", "maxTenantInstances": 2, "maxWait": "1s"}`)
+	os.Remove(filepath.Join(dir, "app/a/route.json"))
+	s, _ := newServer(t, Config{Dir: dir, Limits: operator, MaxTenantInstances: 4})
+	got := map[string]Limits{}
+	for _, r := range s.routes {
+		got[r.Pattern] = r.limits
+	}
+	project := DefaultLimits
+	project.MaxDuration, project.MaxMemory, project.MaxBody, project.MaxWait, project.Isolation = 800*time.Millisecond, 64<<20, 1<<20, time.Second, IsolationRequest
+	b := project
+	b.MaxMemory, b.MaxDuration, b.MaxWait = 32<<20, 500*time.Millisecond, 2*time.Second
+	if diff := cmp.Diff(map[string]Limits{"/a": project, "/b": b}, got); diff != "" {
+		t.Errorf("limits (-want +got):\n%s", diff)
+	}
+	if s.cfg.MaxTenantInstances != 2 || cap(s.tenant) != 2 {
+		t.Errorf("maxTenantInstances = %d (semaphore %d), want 2", s.cfg.MaxTenantInstances, cap(s.tenant))
 	}
 }
 
@@ -200,19 +251,24 @@ func TestBusy(t *testing.T) {
 	}
 }
 
+// TestClientGone checks that a client leaving stops its guest, frees the
+// instance and aborts the handler (http.ErrAbortHandler), so that nothing
+// answers as if the request had succeeded.
 func TestClientGone(t *testing.T) {
 	s, _ := newServer(t, Config{Dir: project(t, map[string]string{"loop": "loop"}),
 		Limits: Limits{MaxInstances: 1, MaxWait: time.Minute}})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	aborted := make(chan bool)
 	go func() {
-		defer close(done)
-		s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/loop", nil).WithContext(ctx))
+		aborted <- serveAborts(s, httptest.NewRecorder(), httptest.NewRequest("GET", "/loop", nil).WithContext(ctx))
 	}()
 	time.Sleep(100 * time.Millisecond)
 	cancel()
 	select {
-	case <-done:
+	case a := <-aborted:
+		if !a {
+			t.Error("the handler of a departed client returned as if it had answered")
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the handler kept running after its client left")
 	}
@@ -221,10 +277,25 @@ func TestClientGone(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
 	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", "/loop", nil).WithContext(ctx2))
+	serveAborts(s, rec, httptest.NewRequest("GET", "/loop", nil).WithContext(ctx2))
 	if rec.Code == 503 {
 		t.Error("the slot of the departed client's instance was not freed")
 	}
+}
+
+// serveAborts serves r and reports whether the handler aborted with
+// http.ErrAbortHandler, as net/http's server recovers it.
+func serveAborts(h http.Handler, w http.ResponseWriter, r *http.Request) (aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			aborted = true
+		}
+	}()
+	h.ServeHTTP(w, r)
+	return false
 }
 
 // TestInitializationTimeLimit has modules whose initialization never ends:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -206,7 +205,7 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 		defer m.mu.Unlock()
 		return m.compiled, m.err
 	}
-	bin, err := os.ReadFile(m.path)
+	bin, err := m.root.ReadFile(m.path)
 	var c *compiled
 	switch {
 	case err != nil:

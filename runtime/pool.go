@@ -13,8 +13,8 @@ var errBusy = errors.New("busy")
 
 // pool holds the instances of one module. At most cap(sem) of them exist at
 // once, and each in use also holds a token of its project's tenant
-// semaphore; an instance serves one request at a time. Safe for concurrent
-// use.
+// semaphore, taken after the route's; an instance serves one request at a
+// time. Safe for concurrent use.
 type pool struct {
 	newInstance func(context.Context) (*instance, error)
 	sem         chan struct{} // one token per instance in use
@@ -44,11 +44,15 @@ func (p *pool) get(ctx context.Context, wait time.Duration) (*instance, error) {
 			timer.Stop()
 		}
 	}()
-	if err := acquire(ctx, p.tenant, wait, &timer); err != nil {
+	// The route's token first: a request queued for a busy route holds
+	// none of its tenant's, so a flood on one route cannot delay the
+	// tenant's other routes; only instances in use count against the
+	// tenant.
+	if err := acquire(ctx, p.sem, wait, &timer); err != nil {
 		return nil, err
 	}
-	if err := acquire(ctx, p.sem, wait, &timer); err != nil {
-		<-p.tenant
+	if err := acquire(ctx, p.tenant, wait, &timer); err != nil {
+		<-p.sem
 		return nil, err
 	}
 	p.mu.Lock()

@@ -37,6 +37,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -115,7 +116,9 @@ const (
 
 // Server serves one project. It is an http.Handler, safe for concurrent use.
 type Server struct {
-	cfg      Config
+	cfg      Config // with the project's wasmroute.json applied
+	ceiling  Limits // the operator's: what a route.json may not exceed
+	root     *os.Root
 	log      *slog.Logger
 	table    *routes.Table
 	routes   []*route // indexed by routes.Route.Index
@@ -144,7 +147,8 @@ type module struct {
 	limits  Limits
 	pool    *pool
 
-	path string                                    // the file
+	root *os.Root                                  // the project's
+	path string                                    // the file, in root
 	rt   func(checks bool) (wazero.Runtime, error) // see runtimeKey
 	cfg  wazero.ModuleConfig                       // its instances' (clocks, randomness, environment)
 
@@ -176,13 +180,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("runtime: Config.Limits: %w", err)
 	}
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	// Every file of the project is read through root: a symlink that
+	// leaves the project is refused, so a tenant cannot read another's.
+	root, err := os.OpenRoot(cfg.Dir)
+	if err != nil {
+		return nil, &LoadError{Problems: []string{fmt.Sprintf("no app folder in %s: %v", cfg.Dir, err)}}
+	}
 	var load LoadError
-	project, err := readConfig(filepath.Join(cfg.Dir, "wasmroute.json"), "wasmroute.json", false)
+	// The operator's limits are ceilings: wasmroute.json and route.json may
+	// lower them, never raise them.
+	ceiling := cfg.Limits.Or(DefaultLimits)
+	maxTenant := cmp.Or(cfg.MaxTenantInstances, defaultMaxTenantInstances)
+	project, err := readConfig(root, "wasmroute.json", false)
+	if err == nil {
+		err = project.within("wasmroute.json", ceiling, maxTenant)
+	}
 	if err != nil {
 		load.Problems = append(load.Problems, err.Error())
 	}
-	cfg.Limits = project.limits().Or(cfg.Limits.Or(DefaultLimits))
-	cfg.MaxTenantInstances = cmp.Or(project.MaxTenantInstances, cfg.MaxTenantInstances, defaultMaxTenantInstances)
+	cfg.Limits = project.limits().Or(ceiling)
+	cfg.MaxTenantInstances = cmp.Or(project.MaxTenantInstances, maxTenant)
 	cfg.Env = mergeEnv(cfg.Env, project.Env)
 
 	folders, err := routes.Scan(cfg.Dir)
@@ -207,6 +224,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	s := &Server{
 		cfg:      cfg,
+		ceiling:  ceiling,
+		root:     root,
 		log:      cfg.Logger,
 		table:    table,
 		runtimes: map[runtimeKey]wazero.Runtime{},
@@ -333,19 +352,22 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 		}
 		return msgs
 	}
-	folder := filepath.Join(s.cfg.Dir, "app", filepath.FromSlash(dir))
-	conf, err := readConfig(filepath.Join(folder, "route.json"), "app/"+joinDir(dir, "route.json"), true)
+	confFile := "app/" + joinDir(dir, "route.json")
+	conf, err := readConfig(s.root, confFile, true)
+	if err == nil {
+		err = conf.within(confFile, s.ceiling, 0)
+	}
 	if err != nil {
 		return nil, []string{err.Error()}, nil
 	}
 	limits := conf.limits().Or(s.cfg.Limits)
-	path := filepath.Join(folder, "route.wasm")
-	info, size, err := readModuleHead(path)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
-		return nil, []string{err.Error()}, nil
+	path := filepath.FromSlash(file)
+	info, size, err := readModuleHead(s.root, path)
+	if err != nil && !errors.Is(err, errTruncated) && !errors.As(err, new(*fs.PathError)) {
+		err = fmt.Errorf("not a valid WebAssembly module: %w", err)
 	}
 	if err != nil {
-		return nil, []string{fmt.Sprintf("%s: not a valid WebAssembly module: %v", file, err)}, nil
+		return nil, []string{fmt.Sprintf("%s: %v", file, err)}, nil
 	}
 	methods, errs, warns := check(info)
 	if pages, ok := info.memoryMin[abi.ExportMemory]; ok && pages*wasmPageSize > uint64(limits.MaxMemory) {
@@ -368,7 +390,7 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	for k, v := range mergeEnv(s.cfg.Env, conf.Env) {
 		modCfg = modCfg.WithEnv(k, v)
 	}
-	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, path: path, rt: rt,
+	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
 		cfg: modCfg, log: s.log, onCompile: s.admit}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
 		for try := 1; ; try++ {
@@ -487,5 +509,6 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.cache != nil {
 		errs = append(errs, s.cache.Close(ctx))
 	}
+	errs = append(errs, s.root.Close())
 	return errors.Join(errs...)
 }

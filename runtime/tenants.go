@@ -3,6 +3,7 @@ package runtime
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,8 +32,64 @@ type TenantsConfig struct {
 
 	// Project is the template of each tenant's Config: its Dir is set to
 	// the tenant's folder and its Logger gains a "tenant" attribute. Each
-	// tenant gets its own modules, instances, limits and environment.
+	// tenant gets its own modules, instances, limits and environment. Its
+	// Limits and MaxTenantInstances are ceilings: a tenant's wasmroute.json
+	// and route.json files may lower them, never raise them.
 	Project Config
+
+	// Grants gives named tenants other ceilings than Project's: the
+	// operator's way to grant one tenant more (or less) than the others.
+	Grants map[string]Grant
+}
+
+// Grant is what an operator allows one tenant in place of
+// TenantsConfig.Project's limits.
+type Grant struct {
+	// Limits replaces each of Project.Limits' fields that it sets.
+	Limits Limits
+	// MaxTenantInstances, when set, replaces Project.MaxTenantInstances.
+	MaxTenantInstances int
+	// Env is added to Project.Env for the tenant, under its own
+	// wasmroute.json's.
+	Env map[string]string
+}
+
+// ReadGrants reads an operator's grants file: a JSON object mapping each
+// tenant's name to the keys of a wasmroute.json, such as
+//
+//	{"acme": {"maxDuration": "2m", "maxMemory": "512MiB", "maxTenantInstances": 64}}
+func ReadGrants(path string) (map[string]Grant, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	grants := make(map[string]Grant, len(raw))
+	for name, msg := range raw {
+		c, err := parseConfig(msg, fmt.Sprintf("%s: tenant %q", path, name), false)
+		if err != nil {
+			return nil, err
+		}
+		grants[name] = Grant{Limits: c.limits(), MaxTenantInstances: c.MaxTenantInstances, Env: c.Env}
+	}
+	return grants, nil
+}
+
+// tenantName reports why name cannot be a tenant's folder, or nil: a
+// tenant is reached by a host name, so its folder's name must be a DNS
+// label as hosts are compared, in lowercase.
+func tenantName(name string) error {
+	ok := len(name) <= 63 && name[0] != '-' && name[len(name)-1] != '-'
+	for _, c := range []byte(name) {
+		ok = ok && (c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')
+	}
+	if !ok {
+		return fmt.Errorf("tenant folder %q: a tenant's folder name must be a lowercase DNS label (a-z, 0-9 and inner -, at most 63): rename it", name)
+	}
+	return nil
 }
 
 // Tenants serves many projects from one process, one per tenant, chosen by
@@ -57,9 +114,17 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 	}
 	log := cmp.Or(cfg.Project.Logger, slog.Default())
 	t := &Tenants{cfg: cfg, servers: map[string]*Server{}, failed: map[string]error{}}
+	hasFolder := func(name string) bool {
+		return slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == name && e.IsDir() })
+	}
 	for host, name := range cfg.Hosts {
-		if !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == name && e.IsDir() }) {
+		if !hasFolder(name) {
 			return nil, fmt.Errorf("runtime: host %s maps to tenant %q, which has no folder in %s", host, name, cfg.Dir)
+		}
+	}
+	for name := range cfg.Grants {
+		if !hasFolder(name) {
+			return nil, fmt.Errorf("runtime: a grant names tenant %q, which has no folder in %s", name, cfg.Dir)
 		}
 	}
 	var (
@@ -74,6 +139,16 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 		pc := cfg.Project
 		pc.Dir = filepath.Join(cfg.Dir, name)
 		pc.Logger = log.With("tenant", name)
+		if err := tenantName(name); err != nil {
+			t.failed[name] = err
+			log.Error("tenant failed to load", "err", err)
+			continue
+		}
+		if g, ok := cfg.Grants[name]; ok {
+			pc.Limits = g.Limits.Or(pc.Limits)
+			pc.MaxTenantInstances = cmp.Or(g.MaxTenantInstances, pc.MaxTenantInstances)
+			pc.Env = mergeEnv(pc.Env, g.Env)
+		}
 		wg.Go(func() {
 			s, err := New(ctx, pc)
 			mu.Lock()

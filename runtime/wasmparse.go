@@ -278,11 +278,11 @@ func parseModule(bin []byte) (*moduleInfo, error) {
 	return info, nil
 }
 
-// readModuleHead reads the beginning of the module file at path, enough
-// for parseModule, and returns its information and the file's size. Go
-// guests keep their exports in the first few KiB of several MiB.
-func readModuleHead(path string) (*moduleInfo, int64, error) {
-	f, err := os.Open(path)
+// readModuleHead reads the beginning of the module file name in root,
+// enough for parseModule, and returns its information and the file's size.
+// Go guests keep their exports in the first few KiB of several MiB.
+func readModuleHead(root *os.Root, name string) (*moduleInfo, int64, error) {
+	f, err := root.Open(name)
 	if err != nil {
 		return nil, 0, err
 	}

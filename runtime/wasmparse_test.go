@@ -68,7 +68,12 @@ func TestParseModuleMatchesWazero(t *testing.T) {
 			if diff := cmp.Diff(want, got, opts); diff != "" {
 				t.Errorf("(-wazero +parseModule):\n%s", diff)
 			}
-			head, size, err := readModuleHead(file)
+			root, err := os.OpenRoot(filepath.Dir(file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+			head, size, err := readModuleHead(root, filepath.Base(file))
 			if err != nil || size != int64(len(bin)) {
 				t.Fatalf("readModuleHead: size %d, %v; want %d", size, err, len(bin))
 			}

@@ -159,7 +159,7 @@ func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "serve [flags] DIR")
+	fs := newFlagSet("serve", "serve [flags] DIR\n\nThe limit flags (--max-*, --isolation request) are ceilings: a project's wasmroute.json\nand a route's route.json may lower them, never raise them (see --grants).\n")
 	addr := fs.String("addr", "127.0.0.1:3000", "address to listen on (port 0: any free port)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
 	noBuild := fs.Bool("no-build", false, "do not build route.go sources; serve the route.wasm files as they are")
@@ -167,6 +167,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	domain := fs.String("domain", "localhost", "with --tenants: <tenant>.DOMAIN selects a tenant")
 	hosts := mapFlag{}
 	fs.Var(hosts, "host", "with --tenants: HOST=TENANT sends requests for HOST to TENANT (repeatable)")
+	grantsFile := fs.String("grants", "", "with --tenants: a JSON file granting named tenants other limits than the flags', e.g. {\"acme\": {\"maxDuration\": \"2m\"}}")
 	env := mapFlag{}
 	fs.Var(env, "env", "NAME=VALUE set in every guest's environment (repeatable); guests see nothing else of the host's")
 	var lim runtime.Limits
@@ -231,7 +232,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		servers []*runtime.Server
 	)
 	if *tenants {
-		t, err := runtime.NewTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, Project: cfg})
+		var grants map[string]runtime.Grant
+		if *grantsFile != "" {
+			var err error
+			if grants, err = runtime.ReadGrants(*grantsFile); err != nil {
+				fmt.Fprintf(stderr, "wasmroute serve: --grants: %v\n", err)
+				return 1
+			}
+		}
+		t, err := runtime.NewTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, Grants: grants, Project: cfg})
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
