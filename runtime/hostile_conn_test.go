@@ -179,3 +179,108 @@ func TestHostileH2Resets(t *testing.T) {
 		t.Error("no request was reset: the test shows nothing")
 	}
 }
+
+// TestHostileQueueFairness floods two routes of a tenant — one with
+// requests whose guest takes 100 ms, one with bodies trickled a byte at a
+// time — far past their instances, and checks that the tenant's healthy
+// route still answers at once. The bound: a request waits for its tenant
+// only while the tenant's instances are all serving requests; requests
+// queued for a busy route hold none of the tenant's. Here the flooded
+// routes' instances (2 + 2) stay below the tenant's 6. On main before the
+// fix, queued requests held tenant tokens: the healthy route waited up to
+// maxWait (0.5 ms became 4 s) or got 503.
+func TestHostileQueueFairness(t *testing.T) {
+	dir := t.TempDir()
+	hello := filepath.Join("..", "testdata", "wat", "hello.wasm")
+	doze := filepath.Join("..", "testdata", "hostile", "wat", "doze.wasm")
+	tenant := filepath.Join(dir, "busy")
+	writeFile(t, filepath.Join(tenant, "wasmroute.json"), `{"maxTenantInstances": 6, "maxWait": "3s"}`)
+	hostileAddRoute(t, tenant, "healthy", hello, "")
+	hostileAddRoute(t, tenant, "slow", doze, `{"maxInstances": 2}`)
+	hostileAddRoute(t, tenant, "upload", hello, `{"maxInstances": 2, "maxDuration": "2s"}`)
+	hostileAddRoute(t, filepath.Join(dir, "other"), "healthy", hello, "")
+	ts, err := NewTenants(context.Background(), TenantsConfig{Dir: dir, Domain: hostileDomain, Project: Config{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ts)
+	defer func() {
+		srv.Close()
+		ts.Close(context.Background())
+	}()
+	e := &connEnv{srv: srv}
+	flood := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}}
+	defer flood.CloseIdleConnections()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 24 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e.get(context.Background(), flood, "busy", "/slow")
+			}
+		})
+	}
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("POST", srv.URL+"/upload", &trickle{n: 100, every: 20 * time.Millisecond, stop: stop})
+				req.Host = "busy." + hostileDomain
+				if res, err := flood.Do(req); err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond) // let the queues form
+	healthy := &http.Client{Timeout: 10 * time.Second}
+	var worst time.Duration
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
+		for _, tenant := range []string{"busy", "other"} {
+			start := time.Now()
+			status, body, err := e.get(context.Background(), healthy, tenant, "/healthy")
+			took := time.Since(start)
+			worst = max(worst, took)
+			if err != nil || status != 200 || body != "hello" || took > 500*time.Millisecond {
+				t.Errorf("GET %s/healthy during the floods: %d %q in %v, err %v; want 200 \"hello\" within 500ms", tenant, status, body, took, err)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("healthy routes beside the floods: worst %v", worst)
+}
+
+// trickle is a request body of n bytes, one every every, ending early when
+// stop is closed.
+type trickle struct {
+	n     int
+	every time.Duration
+	stop  chan struct{}
+}
+
+func (r *trickle) Read(p []byte) (int, error) {
+	if r.n == 0 || len(p) == 0 {
+		return 0, io.EOF
+	}
+	select {
+	case <-r.stop:
+		return 0, io.EOF
+	case <-time.After(r.every):
+	}
+	r.n--
+	p[0] = 'x'
+	return 1, nil
+}
