@@ -237,6 +237,13 @@ func TestTenantsGrants(t *testing.T) {
 	if acme.Limits.MaxDuration != 2*time.Minute || acme.MaxTenantInstances != 64 || acme.Env["PLAN"] != "pro" {
 		t.Errorf("acme: maxDuration %v, maxTenantInstances %d, env %v; want 2m, 64, PLAN=pro", acme.Limits.MaxDuration, acme.MaxTenantInstances, acme.Env)
 	}
+	get := serveTenants(t, ts, "test")
+	if status, body := get("acme", "/hello"); status != 200 || body != "hello" {
+		t.Errorf("acme/hello = %d %q, want 200 hello", status, body)
+	}
+	if status, _ := get("globex", "/hello"); status != 503 {
+		t.Errorf("globex/hello = %d, want 503: its wasmroute.json asks for more than the operator allows", status)
+	}
 	writeFile(t, grants, `{"acme": {"maxDuraton": "5m"}}`)
 	if _, err := ReadGrants(grants); err == nil || !strings.Contains(err.Error(), `tenant "acme": json: unknown field "maxDuraton"`) {
 		t.Errorf("misspelt key: %v", err)

@@ -398,8 +398,23 @@ func TestServeTenantsAndLimits(t *testing.T) {
 	copyFixture(t, "hello", filepath.Join(dir, "acme"), "hello")
 	copyFixture(t, "loop", filepath.Join(dir, "acme"), "loop")
 	copyFixture(t, "counter", filepath.Join(dir, "globex"), "hello")
-	s := start(t, "--tenants", "--domain", "example.test", "--host", "www.acme.com=acme",
-		"--max-duration", "200ms", "--max-body", "4", "--isolation", "request", dir)
+	// greedy asks for more than the operator's ceilings: refused, unless a
+	// grant allows it, as it does for granted.
+	for _, name := range []string{"greedy", "granted"} {
+		copyFixture(t, "hello", filepath.Join(dir, name), "hello")
+		if err := os.WriteFile(filepath.Join(dir, name, "wasmroute.json"), []byte(`{"maxDuration": "1h", "maxMemory": "4GiB", "maxTenantInstances": 1000000}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grants := filepath.Join(t.TempDir(), "grants.json")
+	if err := os.WriteFile(grants, []byte(`{"granted": {"maxDuration": "1h", "maxMemory": "4GiB", "maxTenantInstances": 1000000}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "--tenants", "--domain", "example.test", "--host", "www.acme.com=acme", "--grants", grants,
+		"--max-duration", "200ms", "--max-memory", "64MiB", "--max-body", "4", "--isolation", "request", dir)
+	if want := "wasmroute.json: maxDuration 1h0m0s is above the operator's ceiling of 200ms; maxMemory 4GiB is above the operator's ceiling of 64MiB; maxTenantInstances 1000000 is above the operator's ceiling of 32"; !strings.Contains(s.stderr.String(), want) {
+		t.Errorf("serve did not log greedy's refusal %q:\n%s", want, s.stderr)
+	}
 	for _, want := range []string{"tenant acme (http://acme.example.test)", "tenant globex", "/hello"} {
 		if !strings.Contains(s.stdout.String(), want) {
 			t.Errorf("serve printed no %q:\n%s", want, s.stdout)
@@ -417,6 +432,8 @@ func TestServeTenantsAndLimits(t *testing.T) {
 		{"initech.example.test", "GET", "/hello", "", 404, "404 page not found\n"},
 		{"acme.example.test", "GET", "/loop", "", 504, ""},
 		{"acme.example.test", "POST", "/hello", "12345", 413, ""},
+		{"greedy.example.test", "GET", "/hello", "", 503, "tenant unavailable\n"},
+		{"granted.example.test", "GET", "/hello", "", 200, "hello"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.host+tt.path, func(t *testing.T) {
