@@ -486,8 +486,13 @@ func (e *Exchange) editHeader(op headerOp, name, value []byte) int32 {
 	return abi.OK
 }
 
-// maxInterned bounds each of an Exchange's string caches.
-const maxInterned = 64
+// maxInterned bounds each of an Exchange's string caches, and
+// maxInternedLen the strings they keep: what an idle instance holds for
+// them stays under 2 × 64 × 128 bytes, whatever its guest sends.
+const (
+	maxInterned    = 64
+	maxInternedLen = 128
+)
 
 // intern returns f(string(b)) (or string(b) when f is nil), from *cache when
 // b was seen before: a guest sets the same header names and, mostly, values
@@ -500,6 +505,9 @@ func intern(cache *map[string]string, b []byte, f func(string) string) string {
 	s := k
 	if f != nil {
 		s = f(k)
+	}
+	if len(k) > maxInternedLen {
+		return s
 	}
 	if *cache == nil || len(*cache) >= maxInterned {
 		*cache = make(map[string]string)

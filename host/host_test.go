@@ -1097,4 +1097,11 @@ func TestHeaderStringsInterned(t *testing.T) {
 	if len(e.values) > maxInterned {
 		t.Errorf("%d interned values, want at most %d", len(e.values), maxInterned)
 	}
+	// A long value is not kept: an idle instance holds at most
+	// maxInterned short strings per cache, whatever its guest sent.
+	clear(e.values)
+	long := bytes.Repeat([]byte("x"), maxInternedLen+1)
+	if got := intern(&e.values, long, nil); got != string(long) || len(e.values) != 0 {
+		t.Errorf("intern of a %d-byte value: %d bytes back, %d kept; want it back and none kept", len(long), len(got), len(e.values))
+	}
 }
