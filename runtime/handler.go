@@ -126,7 +126,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	ex.MaxHeaders = lim.MaxHeaders
 	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)
 	err = inst.fns[m].CallWithStack(host.WithExchange(ctx, ex), nil)
-	out := inst.out.take()
+	out := s.output.admit(s.log, rt.Pattern, inst.out.take())
 	var exit *sys.ExitError
 	switch {
 	case err != nil && (timedOut() || r.Context().Err() != nil):
