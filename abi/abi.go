@@ -149,6 +149,12 @@ const (
 	// [...x] and [[...x]] (none when an optional catch-all matched nothing),
 	// and an empty list for a name the route does not have.
 	//
+	// Each item is one path segment percent-decoded once and not checked: it
+	// is never empty, but it may be "." or ".." (sent as %2e, %2E%2E), hold
+	// '/' (%2F), '\' (%5C), NUL (%00) or bytes that are not UTF-8 (%FF). A
+	// guest must check items before making a path, a key or a URL of them
+	// (ABI.md, "Route params").
+	//
 	//	param_values(name i32, name_len i32, buf i32, buf_len i32) -> (len i32)
 	FuncParamValues = "param_values"
 

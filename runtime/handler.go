@@ -138,7 +138,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	// From here on the timer leaves the connection alone. An instance whose
 	// time ran out cannot serve again, even if its guest returned in time.
 	timedOut := stopTimer()
-	out := inst.out.take()
+	out := s.output.admit(s.log, rt.Pattern, inst.out.take())
 	var exit *sys.ExitError
 	switch {
 	case err != nil && timedOut:

@@ -456,6 +456,7 @@ func hostileCases(e *hostileEnv, all bool) []hostileCase {
 				}
 			}},
 	}
+	cases = append(cases, hostilePathCases()...)
 	for _, f := range abi.Funcs {
 		pairs := f.Params / 2 // (pointer, length) pairs; set_status and flush take none
 		if f.Name == abi.FuncSetStatus {

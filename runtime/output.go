@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // maxGuestOutput bounds what one call of a guest may write to stdout and
@@ -45,4 +47,140 @@ func (o *guestOutput) take() string {
 	o.buf.Reset()
 	o.dropped = 0
 	return s
+}
+
+// Guest output is also rate-limited across requests, per Server (a project,
+// or one tenant of Tenants): maxGuestOutput bounds one call, but a route
+// called a thousand times a second would still log 64 MiB/s. The bucket
+// holds four calls' worth at the cap, so that a crash's whole output (a Go
+// stack) is logged even right after others, and refills at one capped call
+// a second, about 5.3 GiB a day at worst per tenant. Each logged output also
+// costs outputLineCost, for the line's own fields, so that a flood of tiny
+// outputs is bounded in lines as well as in bytes, and an output cut short
+// keeps at least outputMinPrefix (a panic's message and first frames), so
+// that a flood does not turn into a stream of lines holding a few bytes.
+const (
+	outputRate        = 64 << 10 // bytes a second, sustained
+	outputBurst       = 256 << 10
+	outputLineCost    = 128
+	outputMinPrefix   = 1 << 10          // the least of an output logged when not all of it can be
+	outputReportEvery = 10 * time.Second // at most one "dropped" line per route
+)
+
+// outputLimit is a Server's token bucket over the guest output it logs. Output
+// over the rate is dropped and counted per route; the count is logged at
+// most once per outputReportEvery for each route, at the first drop and then
+// at the end of each interval that dropped more. The zero value is ready: a
+// full bucket and the real clock. It is safe for concurrent use.
+type outputLimit struct {
+	// Set only by tests, before first use.
+	now   func() time.Time            // nil: time.Now
+	after func(time.Duration, func()) // nil: time.AfterFunc
+
+	mu     sync.Mutex
+	tokens float64   // bytes that may be logged now
+	last   time.Time // when tokens was computed; zero: never, the bucket is full
+	routes map[string]*outputDrops
+}
+
+// outputDrops is what a route dropped and has not reported yet.
+type outputDrops struct {
+	log       *slog.Logger
+	bytes     int64     // dropped since the last report
+	reported  time.Time // the last report; zero: none yet
+	scheduled bool      // a report is due at reported + outputReportEvery
+}
+
+// admit takes out, what one call of route printed (guestOutput.take), and
+// returns what of it to log: all of it when the bucket holds enough, else
+// what the bucket holds (if at least outputMinPrefix) followed by the count
+// of bytes dropped, or "". Drops are reported on log, which carries the
+// tenant.
+func (l *outputLimit) admit(log *slog.Logger, route, out string) string {
+	if out == "" {
+		return ""
+	}
+	l.mu.Lock()
+	now := l.clock()
+	if l.last.IsZero() {
+		l.tokens = outputBurst
+	} else if d := now.Sub(l.last); d > 0 {
+		l.tokens = min(outputBurst, l.tokens+d.Seconds()*outputRate)
+	}
+	l.last = now
+	need := float64(len(out) + outputLineCost)
+	if l.tokens >= need {
+		l.tokens -= need
+		l.mu.Unlock()
+		return out
+	}
+	kept := int(l.tokens) - outputLineCost
+	if kept >= outputMinPrefix {
+		l.tokens = 0
+	} else {
+		kept = 0 // not worth a line: the tokens wait for a bigger share
+	}
+	dropped := int64(len(out) - kept)
+	report := l.drop(log, route, dropped, now)
+	l.mu.Unlock()
+	report()
+	if kept == 0 {
+		return ""
+	}
+	return out[:kept] + "\n… " + strconv.FormatInt(dropped, 10) + " bytes dropped (rate limit)"
+}
+
+// drop counts n bytes dropped from route's output at now and returns what
+// reports them: a log line now if route reported none in the last interval,
+// else nothing, and a report is scheduled for the interval's end. l.mu is
+// held; the returned func must be called without it.
+func (l *outputLimit) drop(log *slog.Logger, route string, n int64, now time.Time) func() {
+	d := l.routes[route]
+	if d == nil {
+		if l.routes == nil {
+			l.routes = make(map[string]*outputDrops)
+		}
+		d = &outputDrops{}
+		l.routes[route] = d
+	}
+	d.log = log
+	d.bytes += n
+	if d.scheduled {
+		return func() {}
+	}
+	if d.reported.IsZero() || now.Sub(d.reported) >= outputReportEvery {
+		return d.report(route, now)
+	}
+	d.scheduled = true
+	after := l.after
+	if after == nil {
+		after = func(wait time.Duration, f func()) { time.AfterFunc(wait, f) }
+	}
+	after(d.reported.Add(outputReportEvery).Sub(now), func() {
+		l.mu.Lock()
+		d.scheduled = false
+		report := d.report(route, l.clock())
+		l.mu.Unlock()
+		report()
+	})
+	return func() {}
+}
+
+// report takes d's count and returns what logs it. l.mu is held.
+func (d *outputDrops) report(route string, now time.Time) func() {
+	n, log := d.bytes, d.log
+	if n == 0 {
+		return func() {}
+	}
+	d.bytes, d.reported = 0, now
+	return func() {
+		log.Warn("guest output dropped: "+strconv.FormatInt(n, 10)+" bytes (rate limit)", "route", route, "dropped", n)
+	}
+}
+
+func (l *outputLimit) clock() time.Time {
+	if l.now != nil {
+		return l.now()
+	}
+	return time.Now()
 }

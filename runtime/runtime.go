@@ -130,6 +130,7 @@ type Server struct {
 	stopOnce sync.Once
 	swept    sync.WaitGroup
 	compiled atomic.Int64 // modules compiled now, bounded by Config.MaxCompiled
+	output   outputLimit  // guest output logged, across requests
 }
 
 // route is a loaded route: its table entry and its module.

@@ -52,6 +52,37 @@
 // out of a native go build, vet or test of ./..., which would otherwise fail
 // for the whole module on the bracketed folder name.
 //
+// # Params and paths
+//
+// Param and ParamValues give a param as the client sent it, one path segment
+// per value, percent-decoded once and not checked (as Next.js does, except
+// that Next.js answers 400 to a segment that does not decode to UTF-8):
+//
+//	request to app/files/[...path]   ParamValues("path")      ParamPath("path")
+//	/files/docs/a.md                 ["docs", "a.md"]         "docs/a.md"
+//	/files/caf%C3%A9                 ["café"]                 "café"
+//	/files/%2e%2e/%2E%2E/etc/passwd  ["..", "..", "etc", …]   error: a dot segment
+//	/files/..%2F..%2Fetc             ["../../etc"]            error: holds a slash or backslash
+//	/files/a%5Cb                     ["a\\b"]                 error: holds a slash or backslash
+//	/files/a%00.md                   ["a\x00.md"]             error: holds NUL
+//	/files/%ff                       ["\xff"]                 error: not valid UTF-8
+//	/files/a%252Fb                   ["a%2Fb"]                "a%2Fb" (decoded once)
+//	/files/a/../b, /files/a//b       308 to /files/b, /files/a/b: never reach the guest
+//
+// An [x] param is one such value; an optional [[...x]] that matched nothing
+// has none (ParamPath gives "."). A value may hold '/', so Param's "a/b" may
+// be one segment or two: never build a file path, a storage key or a URL
+// from Param or ParamValues. ParamPath returns a relative path that
+// filepath.Join(root, p) keeps under root, or an error wrapping
+// ErrUnsafePath:
+//
+//	p, err := r.ParamPath("path")
+//	if err != nil {
+//		w.NotFound()
+//		return
+//	}
+//	data, err := fs.ReadFile(site, p) // site: an fs.FS, e.g. from embed
+//
 // # Building
 //
 // Build by file list (the go command refuses package paths with '[' or '('):

@@ -3,10 +3,12 @@ package route
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wasmroute/wasmroute/abi"
 )
@@ -149,6 +151,12 @@ func (r *Request) HeaderNames() []string {
 // served by app/blog/[slug]. For a catch-all it returns the segments joined
 // by "/" ("a/b/c" for /docs/a/b/c served by app/docs/[...path]). It returns
 // "" for a name the route does not have.
+//
+// The value is exactly what the client sent, percent-decoded (see
+// ParamValues): it may hold "..", "/" (from %2F), NUL (from %00) or bytes
+// that are not UTF-8 (from %FF), and a catch-all's "a%2Fb" and "a/b" both
+// give "a/b". Never use it as a file path or a key that must not cross a
+// "/": use ParamPath.
 func (r *Request) Param(name string) string {
 	v := r.ParamValues(name)
 	if len(v) == 1 {
@@ -161,6 +169,15 @@ func (r *Request) Param(name string) string {
 // per segment for [...x] and [[...x]]. An optional catch-all that matched
 // nothing gives an empty, non-nil slice, so it encodes as [] in JSON; a name
 // the route does not have gives nil.
+//
+// Each value is one path segment as the client sent it, percent-decoded
+// once and not checked further, as Next.js gives params: "/docs/a%2Fb/c"
+// gives ["a/b", "c"], "/docs/%2e%2e" gives [".."], "%00" a NUL and "%FF" the
+// byte 0xFF, which is not UTF-8 (Next.js answers 400 to that one; wasmroute
+// passes the bytes on). The host never gives an empty segment, nor
+// a "." or ".." written as such (it redirects such paths to their clean
+// form), but their escaped forms (%2e, %2E%2E) arrive decoded. To use a
+// param as a path, call ParamPath, which refuses all of these.
 func (r *Request) ParamValues(name string) []string {
 	if v, ok := r.params[name]; ok {
 		return v
@@ -174,6 +191,61 @@ func (r *Request) ParamValues(name string) []string {
 	}
 	r.params[name] = v
 	return v
+}
+
+// ErrUnsafePath is the error ParamPath wraps when a param cannot be used as
+// a path. A handler would usually answer 404 (or 400) to it.
+var ErrUnsafePath = errors.New("route: param is not a safe path")
+
+// ParamPath returns the route param name as a relative, slash-separated path
+// that stays inside any folder it is joined to: the segments of a [...x] or
+// [[...x]] param joined by "/" ("a/b/c" for /docs/a/b/c), the one segment of
+// an [x] param, or "." for an optional catch-all that matched nothing. The
+// result satisfies fs.ValidPath and, on wasip1 and Unix, filepath.IsLocal:
+// filepath.Join(root, p), os.Root.Open(p) and fsys.Open(p) stay under root.
+//
+// It refuses, with an error that wraps ErrUnsafePath and names the segment,
+// any segment that would let the path leave the folder or name something
+// other than what its segments say: "." or ".." (sent as %2e or %2E%2E), an
+// empty segment, a segment holding '/' or '\' (sent as %2F or %5C), NUL
+// (%00), or bytes that are not valid UTF-8 (such as %FF). It also fails for
+// a name the route does not have. Other bytes pass as sent: spaces, other
+// control characters, ':', a leading '-' or '~'; check them yourself if
+// what you pass the path to cares.
+func (r *Request) ParamPath(name string) (string, error) {
+	segs := r.ParamValues(name)
+	if segs == nil {
+		return "", fmt.Errorf("%w: the route has no param %q", ErrUnsafePath, name)
+	}
+	if len(segs) == 0 {
+		return ".", nil
+	}
+	for i, seg := range segs {
+		if why := unsafeSegment(seg); why != "" {
+			return "", fmt.Errorf("%w: param %q, segment %d %q: %s", ErrUnsafePath, name, i+1, seg, why)
+		}
+	}
+	if len(segs) == 1 {
+		return segs[0], nil
+	}
+	return strings.Join(segs, "/"), nil
+}
+
+// unsafeSegment says why seg cannot be a path element, or "".
+func unsafeSegment(seg string) string {
+	switch {
+	case seg == "":
+		return "empty"
+	case seg == "." || seg == "..":
+		return "a dot segment"
+	case strings.ContainsAny(seg, "/\\"):
+		return "holds a slash or backslash"
+	case strings.IndexByte(seg, 0) >= 0:
+		return "holds NUL"
+	case !utf8.ValidString(seg):
+		return "not valid UTF-8"
+	}
+	return ""
 }
 
 // ParamNames returns the names of the route's params in path order, e.g.
