@@ -16,11 +16,12 @@ import (
 // and on a hot loop, side by side:
 //
 //   - off: nothing; a runaway guest could never be stopped.
-//   - instrumented: what a module importing sched_yield gets (instrument.go):
-//     a countdown at each loop head, a call into Go every 10,000 iterations.
-//   - checks: wazero's termination checks (WithCloseOnContextDone), what
-//     other modules get: a call into Go at every back-edge, and a goroutine
-//     per call to watch the call's context, whatever the context.
+//   - instrumented: what every module gets (instrument.go): a countdown at
+//     each loop head and function entry with calls, a call into Go every
+//     10,000 of them.
+//   - checks: wazero's termination checks (WithCloseOnContextDone), for
+//     comparison: a call into Go at every back-edge, and a goroutine per
+//     call to watch the call's context, whatever the context.
 //   - checks+deadline: the same with what serve arms per request: a
 //     deadline context and an AfterFunc (that would set the connection
 //     deadlines) and its stop.
@@ -29,10 +30,11 @@ func BenchmarkInterrupt(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	instrumented, loops, err := instrument(bin)
-	if err != nil || loops != 1 {
-		b.Fatalf("instrument: %d loops, %v", loops, err)
+	ins, err := instrument(bin, 8<<20)
+	if err != nil || ins.loops != 1 {
+		b.Fatalf("instrument: %v, %v", ins, err)
 	}
+	instrumented := ins.bin
 	ctx := context.Background()
 	for _, variant := range []struct {
 		bin    []byte
