@@ -191,3 +191,42 @@ func TestHostileTableIsolation(t *testing.T) {
 	}
 	e.healthy(t)
 }
+
+// TestHostileRecursionDepth finds how deep an honest Go guest may recurse
+// (small frames) within the default limits' stack budget, 8 MiB for 128
+// MiB of memory: deep enough for what Go code does (encoding/json stops
+// nesting at 10,000 levels, a few frames each).
+func TestHostileRecursionDepth(t *testing.T) {
+	src, _ := hostileSource(t)
+	e := newHostileEnvWith(t, hostileOptions{lazy: true, routes: func(t *testing.T, dir string) {
+		hostileAddRoute(t, filepath.Join(dir, "hostile"), "deep", filepath.Join(src, "app", "recursion", "route.wasm"), `{"maxDuration": "10s", "maxInstances": 1}`)
+	}}, "none")
+	ok := func(depth int) bool {
+		a := e.get("hostile", "/deep?depth="+strconv.Itoa(depth))
+		if a.status == 200 && string(a.body) != "ok "+strconv.Itoa(depth) {
+			t.Fatalf("depth %d: %q", depth, a.body)
+		}
+		return a.status == 200
+	}
+	lo, hi := 1000, 1<<24 // ok(lo), !ok(hi)
+	if !ok(lo) {
+		t.Fatalf("a Go guest cannot recurse %d calls deep", lo)
+	}
+	if ok(hi) {
+		t.Fatalf("a Go guest recursed %d calls deep: no stack bound", hi)
+	}
+	for hi-lo > lo/100 {
+		if mid := (lo + hi) / 2; ok(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	t.Logf("a Go guest recurses up to ~%d calls deep with the default limits", lo)
+	if lo < 50_000 {
+		t.Errorf("a Go guest recurses only %d calls deep, want at least 50,000", lo)
+	}
+	if !strings.Contains(e.logs.String(), "unreachable") {
+		t.Errorf("the deepest recursion did not end at the stack budget (no unreachable trap logged)")
+	}
+}
