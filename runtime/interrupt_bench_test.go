@@ -12,8 +12,8 @@ import (
 	"github.com/wasmroute/wasmroute/host"
 )
 
-// BenchmarkInterrupt measures what stopping runaway guests costs, on a call
-// and on a hot loop, side by side:
+// BenchmarkInterrupt measures what stopping runaway guests costs, on a call,
+// on a hot loop and on recursion (fib25: 242,785 calls), side by side:
 //
 //   - off: nothing; a runaway guest could never be stopped.
 //   - instrumented: what every module gets (instrument.go): a countdown at
@@ -54,26 +54,27 @@ func BenchmarkInterrupt(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		noop, spin := mod.ExportedFunction("noop"), mod.ExportedFunction("spin")
+		noop, spin, fib := mod.ExportedFunction("noop"), mod.ExportedFunction("spin"), mod.ExportedFunction("fib25")
 		for _, mode := range variant.modes {
 			for _, fn := range []struct {
 				name string
 				f    interface {
 					CallWithStack(context.Context, []uint64) error
 				}
-			}{{"call", noop}, {"loop1e6", spin}} {
+			}{{"call", noop}, {"loop1e6", spin}, {"fib25", fib}} {
 				b.Run(fn.name+"/"+mode, func(b *testing.B) {
 					b.ReportAllocs()
+					stack := make([]uint64, 1) // fib25's result
 					for b.Loop() {
 						switch mode {
 						case "checks+deadline":
 							dctx, cancel := context.WithTimeout(ctx, time.Minute)
 							stop := context.AfterFunc(dctx, func() {})
-							err = fn.f.CallWithStack(dctx, nil)
+							err = fn.f.CallWithStack(dctx, stack)
 							stop()
 							cancel()
 						default:
-							err = fn.f.CallWithStack(ctx, nil)
+							err = fn.f.CallWithStack(ctx, stack)
 						}
 						if err != nil {
 							b.Fatal(err)
