@@ -99,7 +99,13 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 				if s.byte() != 0x60 {
 					return nil, noInstrument("a type is not a function type")
 				}
-				types = append(types, funcType{s.valueTypes(), s.valueTypes()})
+				t := funcType{s.valueTypes(), s.valueTypes()}
+				for _, v := range append(t.params[:len(t.params):len(t.params)], t.results...) {
+					if !isValueType(v) {
+						return nil, noInstrument("a type with a value type it does not know (0x%02x)", v)
+					}
+				}
+				types = append(types, t)
 			}
 		case 2: // import
 			for n := s.count(); n > 0 && s.err == nil; n-- {
@@ -213,10 +219,18 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 	if _, ok := bodies[6]; !ok {
 		bodies[6], _ = rewriteGlobals(nil, shift, newGlobals)
 	}
-	if len(newTypes) > len(types) || ins.addedYield {
+	if len(newTypes) > len(types) {
+		// The types as they were, and those added.
 		var b []byte
 		b = binary.AppendUvarint(b, uint64(len(newTypes)))
-		for _, t := range newTypes {
+		for _, sec := range sections {
+			if sec.id == 1 {
+				s := &reader{b: sec.body}
+				s.uleb()
+				b = append(b, s.b...)
+			}
+		}
+		for _, t := range newTypes[len(types):] {
 			b = append(b, 0x60)
 			b = binary.AppendUvarint(b, uint64(len(t.params)))
 			b = append(b, t.params...)
