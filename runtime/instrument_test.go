@@ -3,7 +3,9 @@ package runtime
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,5 +258,31 @@ func TestFrameCost(t *testing.T) {
 				t.Errorf("recursion to the budget allocated %.1f MiB, want at most 4 × the budget", float64(insAlloc)/(1<<20))
 			}
 		})
+	}
+}
+
+// TestInstrumentRefused checks that a module with an instruction the
+// instrumenter does not know (here the exception proposal's try) does not
+// load: nothing would bound it. The error names the reason.
+func TestInstrumentRefused(t *testing.T) {
+	var b []byte
+	sec := func(id byte, body ...byte) {
+		b = append(b, id, byte(len(body)))
+		b = append(b, body...)
+	}
+	b = append(b, "\x00asm\x01\x00\x00\x00"...)
+	sec(1, 1, 0x60, 0, 0)
+	sec(3, 1, 0)
+	sec(5, 1, 0, 1)
+	sec(7, 2, 3, 'G', 'E', 'T', 0, 0, 6, 'm', 'e', 'm', 'o', 'r', 'y', 2, 0)
+	sec(10, 1, 5, 0, 0x06, 0x40, 0x0b, 0x0b) // try end end
+	if _, err := instrument(b, 1<<20); !errors.Is(err, errNoInstrument) || !strings.Contains(err.Error(), "opcode 0x06") {
+		t.Errorf("instrument: %v, want errNoInstrument naming opcode 0x06", err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app", "try", "route.wasm"), string(b))
+	_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if want := "app/try/route.wasm: function body 0: cannot instrument: opcode 0x06"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("New: %v, want an error with %q", err, want)
 	}
 }
