@@ -1,11 +1,9 @@
 package runtime
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -90,40 +88,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		return
 	}
 
-	// The request's deadline and its client's departure stop the guest:
-	// an instrumented one at its next loop or call check or host call
-	// (Exchange.Done and the call's context), one compiled with wazero's
-	// checks when wazero closes its module; a guest asleep in poll_oneoff
+	// The request's deadline and its client's departure stop the guest at
+	// its next loop or call check (instrument.go) or host call
+	// (Exchange.Done and the call's context); a guest asleep in poll_oneoff
 	// wakes, and the connection deadlines set at the time limit wake one
 	// blocked reading a slow body or writing to a slow client. Nothing
-	// touches the connection once the call has returned (stopTimer).
-	ctx := r.Context()
-	var done <-chan struct{}
-	var stopTimer func() bool // stops the time limit; reports whether it passed
-	if d := inst.deadline; d != nil {
-		done, stopTimer = d.arm(w, lim.MaxDuration), d.disarm
-	} else {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, lim.MaxDuration)
-		defer cancel()
-		var mu sync.Mutex
-		live := true
-		stop := context.AfterFunc(ctx, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if live {
-				unblock(w)
-			}
-		})
-		done = ctx.Done()
-		stopTimer = func() bool {
-			stop()
-			mu.Lock()
-			live = false
-			mu.Unlock()
-			return errors.Is(ctx.Err(), context.DeadlineExceeded)
-		}
-	}
+	// touches the connection once the call has returned (deadline.disarm).
+	d := inst.deadline
+	done := d.arm(w, lim.MaxDuration)
 
 	ex := &inst.ex
 	ex.Reset(w, r, params)
@@ -134,10 +106,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders
 	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)
-	err = inst.fns[m].CallWithStack(host.WithExchange(ctx, ex), nil)
+	err = inst.fns[m].CallWithStack(host.WithExchange(r.Context(), ex), nil)
 	// From here on the timer leaves the connection alone. An instance whose
 	// time ran out cannot serve again, even if its guest returned in time.
-	timedOut := stopTimer()
+	timedOut := d.disarm()
 	out := s.output.admit(s.log, rt.Pattern, inst.out.take())
 	var exit *sys.ExitError
 	switch {

@@ -127,6 +127,22 @@ type hostileEnv struct {
 
 func newHostileEnv(t *testing.T, only ...string) *hostileEnv {
 	t.Helper()
+	return newHostileEnvWith(t, hostileOptions{}, only...)
+}
+
+// hostileOptions changes what newHostileEnvWith serves.
+type hostileOptions struct {
+	// lazy compiles each module on its first request (Config.LazyCompile):
+	// for a module whose initialization fails, which would fail its tenant
+	// at load.
+	lazy bool
+	// routes, when set, adds routes to the tenants folder dir before they
+	// load (hostileAddRoute).
+	routes func(t *testing.T, dir string)
+}
+
+func newHostileEnvWith(t *testing.T, opt hostileOptions, only ...string) *hostileEnv {
+	t.Helper()
 	start := time.Now()
 	src, dirs := hostileSource(t)
 	if len(only) > 0 {
@@ -168,14 +184,19 @@ func newHostileEnv(t *testing.T, only ...string) *hostileEnv {
 	hostileAddRoute(t, greedy, "runaway", loop, `{"maxDuration": "1s"}`)
 	hostileAddRoute(t, greedy, "healthy", hello, "")
 
+	if opt.routes != nil {
+		opt.routes(t, dir)
+	}
+
 	logs := &syncBuffer{}
 	tenants, err := NewTenants(context.Background(), TenantsConfig{
 		Dir:    dir,
 		Domain: hostileDomain,
 		Project: Config{
-			CacheDir: hostileCacheDir(),
-			Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Env:      map[string]string{"GLOBAL_VAR": "global"},
+			CacheDir:    hostileCacheDir(),
+			Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Env:         map[string]string{"GLOBAL_VAR": "global"},
+			LazyCompile: opt.lazy,
 		},
 	})
 	if err != nil {
@@ -661,6 +682,7 @@ func TestHostile(t *testing.T) {
 
 // hostileProber sends requests to healthy routes, one after another, until stopped.
 type hostileProber struct {
+	limit      time.Duration // each must answer within it
 	stop, done chan struct{}
 	mu         sync.Mutex
 	latencies  []time.Duration
@@ -668,7 +690,12 @@ type hostileProber struct {
 }
 
 func (e *hostileEnv) probe(targets ...[2]string) *hostileProber {
-	p := &hostileProber{stop: make(chan struct{}), done: make(chan struct{})}
+	return e.probeWithin(2*time.Second, targets...)
+}
+
+// probeWithin probes targets, each to answer within limit.
+func (e *hostileEnv) probeWithin(limit time.Duration, targets ...[2]string) *hostileProber {
+	p := &hostileProber{limit: limit, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		for i := 0; ; i++ {
@@ -681,7 +708,7 @@ func (e *hostileEnv) probe(targets ...[2]string) *hostileProber {
 			a := e.getHealthy(tt[0], tt[1])
 			p.mu.Lock()
 			p.latencies = append(p.latencies, a.elapsed)
-			if a.err != nil || a.status != 200 || string(a.body) != "hello" || a.elapsed > 2*time.Second {
+			if a.err != nil || a.status != 200 || string(a.body) != "hello" || a.elapsed > p.limit {
 				p.failures = append(p.failures, fmt.Sprintf("%s%s: %d %q in %v, err %v", tt[0], tt[1], a.status, a.body, a.elapsed, a.err))
 			}
 			p.mu.Unlock()
@@ -690,7 +717,7 @@ func (e *hostileEnv) probe(targets ...[2]string) *hostileProber {
 	return p
 }
 
-// check stops p and checks that every probe answered 200 within 2s.
+// check stops p and checks that every probe answered 200 within its limit.
 func (p *hostileProber) check(t *testing.T) {
 	t.Helper()
 	close(p.stop)
@@ -699,7 +726,7 @@ func (p *hostileProber) check(t *testing.T) {
 		t.Fatal("no healthy request was sent")
 	}
 	for _, f := range p.failures {
-		t.Errorf("healthy route failed while under attack: %s (want 200 \"hello\" within 2s)", f)
+		t.Errorf("healthy route failed while under attack: %s (want 200 \"hello\" within %v)", f, p.limit)
 	}
 	lat := slices.Clone(p.latencies)
 	slices.Sort(lat)

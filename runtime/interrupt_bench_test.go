@@ -12,15 +12,16 @@ import (
 	"github.com/wasmroute/wasmroute/host"
 )
 
-// BenchmarkInterrupt measures what stopping runaway guests costs, on a call
-// and on a hot loop, side by side:
+// BenchmarkInterrupt measures what stopping runaway guests costs, on a call,
+// on a hot loop and on recursion (fib25: 242,785 calls), side by side:
 //
 //   - off: nothing; a runaway guest could never be stopped.
-//   - instrumented: what a module importing sched_yield gets (instrument.go):
-//     a countdown at each loop head, a call into Go every 10,000 iterations.
-//   - checks: wazero's termination checks (WithCloseOnContextDone), what
-//     other modules get: a call into Go at every back-edge, and a goroutine
-//     per call to watch the call's context, whatever the context.
+//   - instrumented: what every module gets (instrument.go): a countdown at
+//     each loop head and function entry with calls, a call into Go every
+//     10,000 of them.
+//   - checks: wazero's termination checks (WithCloseOnContextDone), for
+//     comparison: a call into Go at every back-edge, and a goroutine per
+//     call to watch the call's context, whatever the context.
 //   - checks+deadline: the same with what serve arms per request: a
 //     deadline context and an AfterFunc (that would set the connection
 //     deadlines) and its stop.
@@ -29,10 +30,11 @@ func BenchmarkInterrupt(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	instrumented, loops, err := instrument(bin)
-	if err != nil || loops != 1 {
-		b.Fatalf("instrument: %d loops, %v", loops, err)
+	ins, err := instrument(bin, 8<<20)
+	if err != nil || ins.loops != 1 {
+		b.Fatalf("instrument: %v, %v", ins, err)
 	}
+	instrumented := ins.bin
 	ctx := context.Background()
 	for _, variant := range []struct {
 		bin    []byte
@@ -52,26 +54,27 @@ func BenchmarkInterrupt(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		noop, spin := mod.ExportedFunction("noop"), mod.ExportedFunction("spin")
+		noop, spin, fib := mod.ExportedFunction("noop"), mod.ExportedFunction("spin"), mod.ExportedFunction("fib25")
 		for _, mode := range variant.modes {
 			for _, fn := range []struct {
 				name string
 				f    interface {
 					CallWithStack(context.Context, []uint64) error
 				}
-			}{{"call", noop}, {"loop1e6", spin}} {
+			}{{"call", noop}, {"loop1e6", spin}, {"fib25", fib}} {
 				b.Run(fn.name+"/"+mode, func(b *testing.B) {
 					b.ReportAllocs()
+					stack := make([]uint64, 1) // fib25's result
 					for b.Loop() {
 						switch mode {
 						case "checks+deadline":
 							dctx, cancel := context.WithTimeout(ctx, time.Minute)
 							stop := context.AfterFunc(dctx, func() {})
-							err = fn.f.CallWithStack(dctx, nil)
+							err = fn.f.CallWithStack(dctx, stack)
 							stop()
 							cancel()
 						default:
-							err = fn.f.CallWithStack(ctx, nil)
+							err = fn.f.CallWithStack(ctx, stack)
 						}
 						if err != nil {
 							b.Fatal(err)

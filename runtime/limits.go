@@ -25,7 +25,9 @@ type Limits struct {
 	MaxDuration time.Duration
 
 	// MaxMemory bounds an instance's linear memory, in bytes (whole 64 KiB
-	// pages). A guest that needs more fails: 500. Default 128 MiB.
+	// pages), and, a 16th of it, its WebAssembly call stack, estimated (8
+	// MiB by default; instrument.go). A guest that needs more fails: 500.
+	// Default 128 MiB.
 	MaxMemory int64
 
 	// MaxBody bounds the request body, in bytes: a larger one gets 413 and

@@ -150,10 +150,11 @@ type instance struct {
 	out *guestOutput
 	ex  host.Exchange // reused from request to request, keeping its buffers
 
-	deadline *deadline // set for an instrumented module's instance
+	deadline *deadline // its time limit, reset per request
 
 	// Set for an instance made from a snapshot:
 	snap    *snapshot
+	noReset bool // its module changes tables or drops segments: reset cannot undo it
 	mem     linearMemory
 	globals []api.MutableGlobal // the snapshot's globals, in order
 }
@@ -191,10 +192,13 @@ func (inst *instance) close() {
 
 // compiled is a module's compiled code and what instances start from.
 type compiled struct {
-	rt           wazero.Runtime
-	cm           wazero.CompiledModule
-	snap         *snapshot // nil: each instance runs the module's initialization
-	instrumented bool      // else compiled with wazero's termination checks
+	rt   wazero.Runtime
+	cm   wazero.CompiledModule
+	snap *snapshot // nil: each instance runs the module's initialization
+	// resettable: no instruction changes a table or drops a segment, so an
+	// instance is back in the snapshot's state once its memory and globals
+	// are (instrumented.mutatesTables).
+	resettable bool
 }
 
 // compile compiles m once, on first use (or again after evict), from the
@@ -212,14 +216,11 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 	case !m.same(bin):
 		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
 	default:
-		// Instrumented if it can be (instrument.go), else with wazero's
-		// termination checks, the fallback if wazero refuses the first.
-		retry := true
-		if instrumented, _, ierr := instrument(bin); ierr == nil {
-			c, retry, err = m.compileAs(ctx, instrumented, false)
-		}
-		if retry {
-			c, _, err = m.compileAs(ctx, bin, true)
+		// Every module is instrumented (instrument.go): nothing else stops
+		// a runaway guest or bounds its stack.
+		var ins *instrumented
+		if ins, err = instrument(bin, stackBudget(m.limits.MaxMemory)); err == nil {
+			c, err = m.compileAs(ctx, ins)
 		}
 	}
 	if err != nil {
@@ -238,23 +239,28 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 	return c, nil
 }
 
-// compileAs rewrites bin for snapshots when it can, compiles it in the
-// runtime with or without wazero's termination checks, and takes its
-// snapshot. retry reports a failure to compile, as opposed to one of the
-// module's initialization.
-func (m *module) compileAs(ctx context.Context, bin []byte, checks bool) (c *compiled, retry bool, err error) {
+// stackBudget is the wasm stack an instance may use, in estimated bytes
+// (instrument.go): a 16th of its memory limit, 8 MiB by default.
+func stackBudget(maxMemory int64) uint32 {
+	return uint32(min(maxMemory/16, 1<<30))
+}
+
+// compileAs rewrites the instrumented module ins for snapshots when it
+// can, compiles it and takes its snapshot.
+func (m *module) compileAs(ctx context.Context, ins *instrumented) (c *compiled, err error) {
+	bin := ins.bin
 	rw, err := rewrite(bin)
 	if err == nil {
 		bin = rw.bin
 	} else if errors.Is(err, errNoSnapshot) && m.log != nil {
 		m.log.Warn(m.File+": each instance runs the module's initialization", "reason", err)
 	}
-	c = &compiled{instrumented: !checks}
-	if c.rt, err = m.rt(checks); err != nil {
-		return nil, false, err
+	c = &compiled{resettable: !ins.mutatesTables}
+	if c.rt, err = m.rt(); err != nil {
+		return nil, err
 	}
 	if c.cm, err = c.rt.CompileModule(ctx, bin); err != nil {
-		return nil, true, fmt.Errorf("cannot compile: %w", err)
+		return nil, fmt.Errorf("cannot compile: %w", err)
 	}
 	if rw != nil {
 		// The initialization is bounded like a request.
@@ -262,10 +268,10 @@ func (m *module) compileAs(ctx context.Context, bin []byte, checks bool) (c *com
 		defer cancel()
 		if c.snap, err = takeSnapshot(ictx, c.rt, c.cm, m.cfg, rw); err != nil {
 			c.cm.Close(context.Background())
-			return nil, false, fmt.Errorf("initialization failed: %w", err)
+			return nil, fmt.Errorf("initialization failed: %w", err)
 		}
 	}
-	return c, false, nil
+	return c, nil
 }
 
 // newInstance makes an instance of c, from its snapshot if it has one.
@@ -275,8 +281,9 @@ func (c *compiled) newInstance(ctx context.Context, cfg wazero.ModuleConfig, met
 	} else {
 		inst, err = c.snap.instantiate(ctx, c.rt, c.cm, cfg, methods)
 	}
-	if err == nil && c.instrumented {
+	if err == nil {
 		inst.deadline = &deadline{}
+		inst.noReset = !c.resettable
 	}
 	return inst, err
 }

@@ -148,10 +148,10 @@ type module struct {
 	limits  Limits
 	pool    *pool
 
-	root *os.Root                                  // the project's
-	path string                                    // the file, in root
-	rt   func(checks bool) (wazero.Runtime, error) // see runtimeKey
-	cfg  wazero.ModuleConfig                       // its instances' (clocks, randomness, environment)
+	root *os.Root                       // the project's
+	path string                         // the file, in root
+	rt   func() (wazero.Runtime, error) // see runtimeKey
+	cfg  wazero.ModuleConfig            // its instances' (clocks, randomness, environment)
 
 	log       *slog.Logger
 	mu        sync.Mutex // guards compiled and err
@@ -277,11 +277,10 @@ func (s *Server) sweep(idle time.Duration) {
 	}
 }
 
-// runtimeKey tells wazero runtimes apart: wazero sets the memory limit and
-// its termination checks per runtime.
+// runtimeKey tells wazero runtimes apart: wazero sets the memory limit per
+// runtime.
 type runtimeKey struct {
-	pages  uint32 // the memory limit
-	checks bool   // WithCloseOnContextDone: for modules that cannot be instrumented
+	pages uint32 // the memory limit
 }
 
 // runtime returns the wazero runtime for k, creating it on first use.
@@ -291,13 +290,9 @@ func (s *Server) runtime(ctx context.Context, k runtimeKey) (wazero.Runtime, err
 	if rt, ok := s.runtimes[k]; ok {
 		return rt, nil
 	}
+	// No WithCloseOnContextDone: every module is instrumented
+	// (instrument.go), which stops runaway guests more cheaply.
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(k.pages)
-	if k.checks {
-		// Compiled code checks for a closed module at loop back-edges:
-		// that is what stops a runaway guest that cannot be instrumented,
-		// and what lets the Go scheduler preempt one (instrument.go).
-		rc = rc.WithCloseOnContextDone(true)
-	}
 	if s.cache != nil {
 		rc = rc.WithCompilationCache(s.cache)
 	}
@@ -378,8 +373,8 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 		return nil, prefix(errs), prefix(warns)
 	}
 	pages := uint32(limits.MaxMemory / wasmPageSize)
-	rt := func(checks bool) (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages, checks}) }
-	if _, err := rt(false); err != nil {
+	rt := func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages}) }
+	if _, err := rt(); err != nil {
 		return nil, []string{err.Error()}, nil
 	}
 	modCfg := wazero.NewModuleConfig().

@@ -105,9 +105,10 @@ func (s *snapshot) instantiate(ctx context.Context, rt wazero.Runtime, cm wazero
 }
 
 // reset puts inst back to its snapshot's state. It reports false when it
-// cannot (no snapshot, or memory grown past it): inst must go.
+// cannot (no snapshot, memory grown past it, or a module that changes its
+// tables or drops segments, which the snapshot does not hold): inst must go.
 func (inst *instance) reset() bool {
-	if inst.snap == nil || !inst.mem.reset() {
+	if inst.snap == nil || inst.noReset || !inst.mem.reset() {
 		return false
 	}
 	for i, g := range inst.globals {
