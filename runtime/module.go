@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -98,7 +97,7 @@ func check(m *moduleInfo) (methods methodSet, errs, warns []string) {
 	if _, ok := m.memoryMin[abi.ExportMemory]; !ok {
 		errs = append(errs, fmt.Sprintf("does not export its memory as %q", abi.ExportMemory))
 	}
-	errs = append(errs, checkImports(m.imports)...)
+	errs = append(errs, checkImports(m.imports, m.otherImports)...)
 	return methods, errs, warns
 }
 
@@ -111,7 +110,10 @@ var hostFuncs = func() map[string]abi.Func {
 	return m
 }()
 
-func checkImports(imports []funcImport) (errs []string) {
+func checkImports(imports []funcImport, others []externImport) (errs []string) {
+	for _, im := range others {
+		errs = append(errs, fmt.Sprintf("imports %s %s.%s: the host provides functions only", externNames[im.kind], im.module, im.name))
+	}
 	for _, im := range imports {
 		switch im.module {
 		case wasiModule:
@@ -206,13 +208,18 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 		defer m.mu.Unlock()
 		return m.compiled, m.err
 	}
-	bin, err := os.ReadFile(m.path)
+	bin, err := readModule(m.path)
 	var c *compiled
 	switch {
 	case err != nil:
 	case !m.same(bin):
 		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
 	default:
+		// Nothing, ours or wazero's, allocates by the module's counts
+		// before they are checked (wasmcheck.go).
+		if bin, err = prepareModule(bin, m.limits.MaxMemory); err != nil {
+			break
+		}
 		// Instrumented if it can be (instrument.go), else with wazero's
 		// termination checks, the fallback if wazero refuses the first.
 		retry := true

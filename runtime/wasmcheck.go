@@ -69,12 +69,12 @@ type checker struct {
 // and the implementation limits above, every function's locals. It decodes
 // neither instructions nor, beyond their bounds, custom sections other than
 // "name", which wazero decodes.
-func checkModule(bin []byte) error {
+func checkModule(bin []byte) (*checker, error) {
 	if len(bin) > maxModuleSize {
-		return fmt.Errorf("is %d bytes, more than the limit of %s", len(bin), FormatSize(maxModuleSize))
+		return nil, fmt.Errorf("is %d bytes, more than the limit of %s", len(bin), FormatSize(maxModuleSize))
 	}
 	if !bytes.HasPrefix(bin, []byte("\x00asm\x01\x00\x00\x00")) {
-		return errors.New("not a WebAssembly 1.0 binary (bad magic number or version)")
+		return nil, errors.New("not a WebAssembly 1.0 binary (bad magic number or version)")
 	}
 	c := &checker{}
 	r := &reader{b: bin[8:]}
@@ -83,18 +83,18 @@ func checkModule(bin []byte) error {
 		id := r.byte()
 		size := r.uleb()
 		if r.err == nil && size > uint64(len(r.b)) {
-			return fmt.Errorf("section %d declares %d bytes, %d are left", id, size, len(r.b))
+			return nil, fmt.Errorf("section %d declares %d bytes, %d are left", id, size, len(r.b))
 		}
 		body := r.bytes(size)
 		if r.err != nil {
-			return r.err
+			return nil, r.err
 		}
 		if int(id) >= len(sectionName) {
-			return fmt.Errorf("unknown section %d", id)
+			return nil, fmt.Errorf("unknown section %d", id)
 		}
 		if id != 0 {
 			if sectionOrder[id] <= last {
-				return fmt.Errorf("%s section out of order or repeated", sectionName[id])
+				return nil, fmt.Errorf("%s section out of order or repeated", sectionName[id])
 			}
 			last = sectionOrder[id]
 		}
@@ -104,16 +104,16 @@ func checkModule(bin []byte) error {
 			s.fail(fmt.Errorf("%d bytes after its last entry", len(s.b)))
 		}
 		if _, ok := s.err.(*errDeclares); ok {
-			return fmt.Errorf("%s section %w", sectionName[id], s.err)
+			return nil, fmt.Errorf("%s section %w", sectionName[id], s.err)
 		}
 		if s.err != nil {
-			return fmt.Errorf("%s section: %w", sectionName[id], s.err)
+			return nil, fmt.Errorf("%s section: %w", sectionName[id], s.err)
 		}
 	}
 	if uint64(len(c.funcs))-c.imported > 0 && !c.codeBodies {
-		return fmt.Errorf("declares %d functions and no code section", uint64(len(c.funcs))-c.imported)
+		return nil, fmt.Errorf("declares %d functions and no code section", uint64(len(c.funcs))-c.imported)
 	}
-	return nil
+	return c, nil
 }
 
 // vector reads the length of a vector of what, whose elements take at least
@@ -497,6 +497,22 @@ func (c *checker) custom(s *reader) {
 			s.fail(fmt.Errorf("%s: %w", what, sub.err))
 		}
 	}
+}
+
+// prepareModule checks bin (checkModule) and caps its tables (capTables)
+// for a route whose instances may use maxMemory: all its tables together
+// hold at most maxTableEntries(maxMemory) entries, and so do its element
+// segments, which wazero copies into each instance.
+func prepareModule(bin []byte, maxMemory int64) ([]byte, error) {
+	c, err := checkModule(bin)
+	if err != nil {
+		return nil, err
+	}
+	limit := maxTableEntries(maxMemory)
+	if c.elements > limit {
+		return nil, fmt.Errorf("its element segments hold %d entries, more than the %d its tables may hold under maxMemory %s", c.elements, limit, FormatSize(maxMemory))
+	}
+	return capTables(bin, limit)
 }
 
 // capTables returns bin with every table's maximum set so that all its

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/tetratelabs/wazero"
 )
 
@@ -70,7 +73,7 @@ func wasmFixtures(t *testing.T) []string {
 	return files
 }
 
-// TestCheckModuleAccepts checks that checkModule and capTables accept every
+// TestCheckModuleAccepts checks that prepareModule accepts every
 // fixture and Go guest, and that wazero compiles what capTables makes.
 func TestCheckModuleAccepts(t *testing.T) {
 	ctx := context.Background()
@@ -81,19 +84,13 @@ func TestCheckModuleAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := checkModule(bin); err != nil {
-				t.Fatal(err)
-			}
-			capped, err := capTables(bin, maxTableEntries(DefaultLimits.MaxMemory))
+			capped, err := prepareModule(bin, DefaultLimits.MaxMemory)
 			if err != nil {
 				t.Fatal(err)
 			}
 			cm, err := rt.CompileModule(ctx, capped)
 			if err != nil {
 				t.Fatalf("capped module: %v", err)
-			}
-			for _, def := range cm.ExportedFunctions() {
-				_ = def
 			}
 			cm.Close(ctx)
 		})
@@ -103,7 +100,7 @@ func TestCheckModuleAccepts(t *testing.T) {
 // TestCheckModuleRefuses checks each check on a hand-built module.
 func TestCheckModuleRefuses(t *testing.T) {
 	ok := wasmModule(secType1, secFunc1, secMemory1, secExports, secCode1)
-	if err := checkModule(ok); err != nil {
+	if _, err := checkModule(ok); err != nil {
 		t.Fatalf("the minimal module: %v", err)
 	}
 	code := func(locals ...byte) []byte { // one body: its locals, then end
@@ -166,7 +163,7 @@ func TestCheckModuleRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkModule(tt.bin)
+			_, err := checkModule(tt.bin)
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("checkModule: %v\nwant %q", err, tt.want)
 			}
@@ -200,7 +197,7 @@ func TestCapTables(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := checkModule(tt.bin); err != nil {
+			if _, err := checkModule(tt.bin); err != nil {
 				t.Fatal(err)
 			}
 			out, err := capTables(tt.bin, 1000)
@@ -213,7 +210,7 @@ func TestCapTables(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := checkModule(out); err != nil {
+			if _, err := checkModule(out); err != nil {
 				t.Fatalf("the capped module: %v", err)
 			}
 			// Read the maxima back.
@@ -266,7 +263,7 @@ func TestCompileMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := checkModule(bin); err != nil {
+	if _, err := checkModule(bin); err != nil {
 		t.Logf("checkModule: %v", err)
 	}
 	ctx := context.Background()
@@ -306,4 +303,40 @@ func TestCompileMemory(t *testing.T) {
 	t.Logf("%s: %d bytes, compiled in %v; heap peak +%d MiB, allocated %d MiB in all; peak RSS %s kB",
 		spec, len(bin), time.Since(start).Round(time.Millisecond), (peak.Load()-before.HeapAlloc)>>20,
 		(after.TotalAlloc-before.TotalAlloc)>>20, hwm[1])
+}
+
+// TestLoadRefuses checks the load-time refusals: imports other than
+// functions, which the host never provides, and a module file past
+// maxModuleSize, refused by its size before it is read.
+func TestLoadRefuses(t *testing.T) {
+	dir := project(t, map[string]string{"imports": "hello", "huge": "hello"})
+	name := func(s string) []byte { return append(u(uint64(len(s))), s...) }
+	imports := wasmModule(secType1,
+		sec(2, u(4),
+			name("env"), name("table"), []byte{externTable, 0x70, 0, 1},
+			name("env"), name("mem"), []byte{externMemory, 0, 1},
+			name("env"), name("g"), []byte{externGlobal, 0x7f, 0},
+			name("env"), name("tag"), []byte{externTag, 0}, u(0)),
+		secFunc1,
+		sec(7, u(2), u(3), []byte("GET\x00\x00"), u(6), []byte("memory\x02\x00")),
+		secCode1)
+	writeFile(t, filepath.Join(dir, "app", "imports", "route.wasm"), string(imports))
+	if err := os.Truncate(filepath.Join(dir, "app", "huge", "route.wasm"), maxModuleSize+1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(context.Background(), Config{Dir: dir, LazyCompile: true, Logger: slog.New(slog.DiscardHandler)})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("New: %v, want a *LoadError", err)
+	}
+	want := []string{
+		"app/huge/route.wasm: not a valid WebAssembly module: is 67108865 bytes, more than the limit of 64MiB",
+		"app/imports/route.wasm: imports global env.g: the host provides functions only",
+		"app/imports/route.wasm: imports memory env.mem: the host provides functions only",
+		"app/imports/route.wasm: imports table env.table: the host provides functions only",
+		"app/imports/route.wasm: imports tag env.tag: the host provides functions only",
+	}
+	if diff := gocmp.Diff(want, le.Problems); diff != "" {
+		t.Errorf("load problems (-want +got):\n%s", diff)
+	}
 }
