@@ -127,6 +127,22 @@ type hostileEnv struct {
 
 func newHostileEnv(t *testing.T, only ...string) *hostileEnv {
 	t.Helper()
+	return newHostileEnvWith(t, hostileOptions{}, only...)
+}
+
+// hostileOptions changes what newHostileEnvWith serves.
+type hostileOptions struct {
+	// setup lays out more routes in the tenants folder dir, whose projects
+	// hostile, other and greedy are laid out already.
+	setup func(dir string)
+	// lazy loads the tenants as wasmroute serve does: every module is
+	// checked at load and compiled later (Config.LazyCompile), so that a
+	// module wazero refuses leaves its tenant serving.
+	lazy bool
+}
+
+func newHostileEnvWith(t *testing.T, opts hostileOptions, only ...string) *hostileEnv {
+	t.Helper()
 	start := time.Now()
 	src, dirs := hostileSource(t)
 	if len(only) > 0 {
@@ -168,14 +184,18 @@ func newHostileEnv(t *testing.T, only ...string) *hostileEnv {
 	hostileAddRoute(t, greedy, "runaway", loop, `{"maxDuration": "1s"}`)
 	hostileAddRoute(t, greedy, "healthy", hello, "")
 
+	if opts.setup != nil {
+		opts.setup(dir)
+	}
 	logs := &syncBuffer{}
 	tenants, err := NewTenants(context.Background(), TenantsConfig{
 		Dir:    dir,
 		Domain: hostileDomain,
 		Project: Config{
-			CacheDir: hostileCacheDir(),
-			Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Env:      map[string]string{"GLOBAL_VAR": "global"},
+			CacheDir:    hostileCacheDir(),
+			LazyCompile: opts.lazy,
+			Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Env:         map[string]string{"GLOBAL_VAR": "global"},
 		},
 	})
 	if err != nil {
