@@ -14,6 +14,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -339,4 +340,56 @@ func TestLoadRefuses(t *testing.T) {
 	if diff := gocmp.Diff(want, le.Problems); diff != "" {
 		t.Errorf("load problems (-want +got):\n%s", diff)
 	}
+}
+
+// FuzzLoadCompile runs arbitrary bytes through everything a server does
+// with a route module before its first request runs: the load-time parse
+// and ABI checks (Server.load), then, through the route's pool as a request
+// gets its instance, the structural check, the table caps, the
+// instrumenter, the snapshot rewrite, wazero's compile and the module's
+// initialization, bounded by a 100 ms maxDuration. After each input the Go
+// heap in use must stay under 256 MiB: no input may make the host allocate
+// by a count it did not check.
+func FuzzLoadCompile(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	hostile, _ := filepath.Glob(filepath.Join("..", "testdata", "hostile", "wat", "*.wasm"))
+	for _, file := range append(files, hostile...) {
+		if bin, err := os.ReadFile(file); err == nil {
+			f.Add(bin)
+		}
+	}
+	for _, bin := range hostileBinaries {
+		f.Add(bin)
+	}
+	dir := project(f, map[string]string{"fuzz": "hello"})
+	ctx := context.Background()
+	s, err := New(ctx, Config{Dir: dir, LazyCompile: true, Logger: slog.New(slog.DiscardHandler), IdleTimeout: -1,
+		Limits: Limits{MaxDuration: 100 * time.Millisecond, MaxMemory: 16 << 20, MaxWait: time.Second}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close(ctx) })
+	file := filepath.Join(dir, "app", "fuzz", "route.wasm")
+	var mu sync.Mutex
+	const maxHeap = 256 << 20
+	f.Fuzz(func(t *testing.T, bin []byte) {
+		if err := os.WriteFile(file, bin, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if m, errs, _ := s.load(ctx, "fuzz", &mu); len(errs) == 0 {
+			if inst, err := m.pool.get(ctx, time.Second); err == nil {
+				m.pool.put(inst, true)
+			}
+			m.evict()
+		}
+		// The heap in use, after a collection if it looks over the bound.
+		var ms goruntime.MemStats
+		if goruntime.ReadMemStats(&ms); ms.HeapAlloc > maxHeap {
+			goruntime.GC()
+			goruntime.ReadMemStats(&ms)
+		}
+		if ms.HeapAlloc > maxHeap {
+			t.Fatalf("the Go heap holds %d MiB after this input, more than %d MiB", ms.HeapAlloc>>20, maxHeap>>20)
+		}
+	})
 }
