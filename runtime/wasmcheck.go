@@ -500,19 +500,32 @@ func (c *checker) custom(s *reader) {
 }
 
 // prepareModule checks bin (checkModule) and caps its tables (capTables)
-// for a route whose instances may use maxMemory: all its tables together
-// hold at most maxTableEntries(maxMemory) entries, and so do its element
-// segments, which wazero copies into each instance.
+// for a route whose instances may use maxMemory of linear memory. What
+// wazero allocates for each instance outside linear memory, by counts
+// the module declares, is bounded to a fraction of maxMemory too
+// (measured with wazero 1.12 on 1,000,000 of each):
+//
+//   - table entries, 8 bytes each: at most maxMemory/64 in all tables
+//     (1/8 of maxMemory), by their maxima;
+//   - element segment entries, ~41 bytes each in an instance: at most
+//     maxMemory/256 (~1/6);
+//   - globals, ~88 bytes each in an instance: at most maxMemory/1024
+//     (~1/12).
+//
+// A Go guest has one table of ~6,000 entries, ~2,100 element entries
+// and 8 globals.
 func prepareModule(bin []byte, maxMemory int64) ([]byte, error) {
 	c, err := checkModule(bin)
 	if err != nil {
 		return nil, err
 	}
-	limit := maxTableEntries(maxMemory)
-	if c.elements > limit {
-		return nil, fmt.Errorf("its element segments hold %d entries, more than the %d its tables may hold under maxMemory %s", c.elements, limit, FormatSize(maxMemory))
+	if limit := uint64(maxMemory) / 256; c.elements > limit {
+		return nil, fmt.Errorf("its element segments hold %d entries, more than the %d its maxMemory of %s allows (one per 256 bytes)", c.elements, limit, FormatSize(maxMemory))
 	}
-	return capTables(bin, limit)
+	if limit := uint64(maxMemory) / 1024; c.globals > limit {
+		return nil, fmt.Errorf("it declares %d globals, more than the %d its maxMemory of %s allows (one per KiB)", c.globals, limit, FormatSize(maxMemory))
+	}
+	return capTables(bin, maxTableEntries(maxMemory))
 }
 
 // capTables returns bin with every table's maximum set so that all its

@@ -178,6 +178,38 @@ func TestCheckModuleRefuses(t *testing.T) {
 	}
 }
 
+// TestPrepareModule checks the bounds prepareModule sets by maxMemory on
+// what wazero allocates for each instance outside linear memory.
+func TestPrepareModule(t *testing.T) {
+	globals := func(n int) []byte {
+		return wasmModule(sec(6, u(uint64(n)), bytes.Repeat([]byte{0x7f, 0, 0x41, 0, 0x0b}, n)))
+	}
+	elements := func(n int) []byte { // one passive segment of n references to function 0
+		return wasmModule(secType1, secFunc1, sec(9, u(1), []byte{1, 0}, u(uint64(n)), make([]byte, n)), secCode1)
+	}
+	table := func(min int) []byte { return wasmModule(sec(4, u(1), []byte{0x70, 0}, u(uint64(min)))) }
+	tests := []struct {
+		name string
+		bin  []byte
+		want string
+	}{
+		{"globals at the limit", globals(1024), ""},
+		{"globals past the limit", globals(1025), "it declares 1025 globals, more than the 1024 its maxMemory of 1MiB allows (one per KiB)"},
+		{"elements at the limit", elements(4096), ""},
+		{"elements past the limit", elements(4097), "its element segments hold 4097 entries, more than the 4096 its maxMemory of 1MiB allows (one per 256 bytes)"},
+		{"table at the limit", table(16384), ""},
+		{"table past the limit", table(16385), "table 0 starts with 16385 entries, more than its share of 16384 (16384 in all, for 1 tables)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := prepareModule(tt.bin, 1<<20)
+			if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+				t.Errorf("prepareModule: %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
 // TestCapTables checks that every table gets a maximum within its share,
 // and that a table starting past its share is refused.
 func TestCapTables(t *testing.T) {
