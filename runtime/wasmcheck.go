@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -116,12 +117,40 @@ func checkModule(bin []byte) (*checker, error) {
 	return c, nil
 }
 
+// entry names what a message is about, and is formatted only for one:
+// entry{"function", 3, "local count"} is "function 3's local count", an
+// entry without a kind its part alone.
+type entry struct {
+	kind  string
+	index uint64
+	part  string
+}
+
+func (e entry) String() string {
+	if e.kind == "" {
+		return e.part
+	}
+	s := e.kind + " " + strconv.FormatUint(e.index, 10)
+	if e.part != "" {
+		s += "'s " + e.part
+	}
+	return s
+}
+
+// of names a part of e.
+func (e entry) of(part string) entry {
+	e.part = part
+	return e
+}
+
+func named(s string) entry { return entry{part: s} }
+
 // vector reads the length of a vector of what, whose elements take at least
 // minSize bytes each, and refuses one that cannot fit the bytes left or
 // exceeds limit.
 // The message names owner, or reads on from its section's name if owner is
 // empty: "code section declares 4294967295 function bodies in 38 bytes".
-func (r *reader) vector(owner, what string, minSize, limit uint64) uint64 {
+func (r *reader) vector(owner entry, what string, minSize, limit uint64) uint64 {
 	n := r.uleb()
 	switch {
 	case r.err != nil:
@@ -141,17 +170,17 @@ type errDeclares struct{ msg string }
 
 func (e *errDeclares) Error() string { return e.msg }
 
-func declares(owner, format string, args ...any) error {
+func declares(owner entry, format string, args ...any) error {
 	msg := "declares " + fmt.Sprintf(format, args...)
-	if owner == "" {
+	if owner == (entry{}) {
 		return &errDeclares{msg}
 	}
-	return errors.New(owner + " " + msg)
+	return errors.New(owner.String() + " " + msg)
 }
 
 // utf8Name reads a name, checking its length against the bytes left and its
 // encoding.
-func (r *reader) utf8Name(what string) string {
+func (r *reader) utf8Name(what entry) []byte {
 	n := r.uleb()
 	if r.err == nil && n > uint64(len(r.b)) {
 		r.fail(fmt.Errorf("%s of %d bytes in %d", what, n, len(r.b)))
@@ -160,11 +189,11 @@ func (r *reader) utf8Name(what string) string {
 	if r.err == nil && !utf8.Valid(b) {
 		r.fail(fmt.Errorf("%s is not UTF-8", what))
 	}
-	return string(b)
+	return b
 }
 
 // valueType reads a value type of WebAssembly 2.0 (wazero's features).
-func (r *reader) valueType(what string) byte {
+func (r *reader) valueType(what entry) byte {
 	t := r.byte()
 	switch t {
 	case 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
@@ -177,21 +206,21 @@ func (r *reader) valueType(what string) byte {
 }
 
 // refType reads a table's or an element segment's reference type.
-func (r *reader) refType(what string) {
+func (r *reader) refType(what entry) {
 	if t := r.byte(); r.err == nil && t != 0x70 && t != 0x6f {
 		r.fail(fmt.Errorf("%s has unknown reference type 0x%02x", what, t))
 	}
 }
 
 // limitsOf reads table or memory limits, refusing flags beyond maxFlag.
-func (r *reader) limitsOf(what string, maxFlag byte) (min, max uint64, hasMax bool) {
+func (r *reader) limitsOf(what entry, maxFlag byte) (min, max uint64, hasMax bool) {
 	flags := r.byte()
 	if r.err == nil && flags > maxFlag {
 		r.fail(fmt.Errorf("%s has unknown limits flags 0x%02x", what, flags))
 	}
-	min = r.u32(what + "'s minimum")
+	min = r.u32(what.of("minimum"))
 	if hasMax = flags&1 != 0; hasMax {
-		max = r.u32(what + "'s maximum")
+		max = r.u32(what.of("maximum"))
 		if r.err == nil && max < min {
 			r.fail(fmt.Errorf("%s's maximum %d is below its minimum %d", what, max, min))
 		}
@@ -200,7 +229,7 @@ func (r *reader) limitsOf(what string, maxFlag byte) (min, max uint64, hasMax bo
 }
 
 // u32 reads an unsigned number that must fit 32 bits.
-func (r *reader) u32(what string) uint64 {
+func (r *reader) u32(what entry) uint64 {
 	v := r.uleb()
 	if r.err == nil && v > 1<<32-1 {
 		r.fail(fmt.Errorf("%s %d does not fit 32 bits", what, v))
@@ -213,8 +242,8 @@ func (c *checker) section(id byte, s *reader) {
 	case 0:
 		c.custom(s)
 	case 1: // type
-		for i, n := uint64(0), s.vector("", "types", 3, maxTypes); i < n && s.err == nil; i++ {
-			what := fmt.Sprintf("type %d", i)
+		for i, n := uint64(0), s.vector(entry{}, "types", 3, maxTypes); i < n && s.err == nil; i++ {
+			what := entry{"type", uint64(i), ""}
 			if form := s.byte(); s.err == nil && form != 0x60 {
 				s.fail(fmt.Errorf("%s is not a function type (0x%02x)", what, form))
 			}
@@ -228,10 +257,10 @@ func (c *checker) section(id byte, s *reader) {
 			c.params = append(c.params, params)
 		}
 	case 2: // import
-		for i, n := uint64(0), s.vector("", "imports", 4, maxImports); i < n && s.err == nil; i++ {
-			what := fmt.Sprintf("import %d", i)
-			s.utf8Name(what + "'s module")
-			s.utf8Name(what + "'s name")
+		for i, n := uint64(0), s.vector(entry{}, "imports", 4, maxImports); i < n && s.err == nil; i++ {
+			what := entry{"import", uint64(i), ""}
+			s.utf8Name(what.of("module"))
+			s.utf8Name(what.of("name"))
 			switch kind := s.byte(); kind {
 			case externFunc:
 				c.addFunc(s, s.uleb(), what)
@@ -254,72 +283,72 @@ func (c *checker) section(id byte, s *reader) {
 		}
 		c.imported = uint64(len(c.funcs))
 	case 3: // function
-		n := s.vector("", "functions", 1, maxFunctions)
+		n := s.vector(entry{}, "functions", 1, maxFunctions)
 		if s.err == nil && c.imported+n > maxFunctions {
 			s.fail(fmt.Errorf("declares %d functions beside %d imported, more than the limit of %d", n, c.imported, maxFunctions))
 		}
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			c.addFunc(s, s.uleb(), fmt.Sprintf("function %d", c.imported+i))
+			c.addFunc(s, s.uleb(), entry{"function", uint64(c.imported + i), ""})
 		}
 	case 4: // table
-		n := s.vector("", "tables", 3, maxTables)
+		n := s.vector(entry{}, "tables", 3, maxTables)
 		c.addTables(s, n)
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			what := fmt.Sprintf("table %d", i)
+			what := entry{"table", uint64(i), ""}
 			s.refType(what)
 			if min, _, _ := s.limitsOf(what, 1); s.err == nil && min > maxTableSize {
 				s.fail(fmt.Errorf("%s starts with %d entries, more than the limit of %d", what, min, maxTableSize))
 			}
 		}
 	case 5: // memory
-		n := s.vector("", "memories", 2, maxMemories)
+		n := s.vector(entry{}, "memories", 2, maxMemories)
 		c.addMemories(s, n)
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			s.limitsOf(fmt.Sprintf("memory %d", i), 3)
+			s.limitsOf(entry{"memory", uint64(i), ""}, 3)
 		}
 	case 6: // global
-		n := s.vector("", "globals", 3, maxGlobals)
+		n := s.vector(entry{}, "globals", 3, maxGlobals)
 		c.addGlobals(s, n)
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			what := fmt.Sprintf("global %d", i)
+			what := entry{"global", uint64(i), ""}
 			s.valueType(what)
 			s.mutability(what)
 			s.constExpr()
 		}
 	case 7: // export
-		for i, n := uint64(0), s.vector("", "exports", 3, maxExports); i < n && s.err == nil; i++ {
-			what := fmt.Sprintf("export %d", i)
-			s.utf8Name(what + "'s name")
+		for i, n := uint64(0), s.vector(entry{}, "exports", 3, maxExports); i < n && s.err == nil; i++ {
+			what := entry{"export", uint64(i), ""}
+			s.utf8Name(what.of("name"))
 			if kind := s.byte(); s.err == nil && kind > externGlobal {
 				s.fail(fmt.Errorf("%s has unknown kind %d", what, kind))
 			}
-			s.u32(what + "'s index")
+			s.u32(what.of("index"))
 		}
 	case 8: // start
-		s.u32("start function")
+		s.u32(named("start function"))
 	case 9: // element
-		for i, n := uint64(0), s.vector("", "element segments", 2, maxElementSegments); i < n && s.err == nil; i++ {
-			c.element(s, fmt.Sprintf("element segment %d", i))
+		for i, n := uint64(0), s.vector(entry{}, "element segments", 2, maxElementSegments); i < n && s.err == nil; i++ {
+			c.element(s, entry{"element segment", uint64(i), ""})
 		}
 	case 10: // code
-		n := s.vector("", "function bodies", 2, maxFunctions)
+		n := s.vector(entry{}, "function bodies", 2, maxFunctions)
 		if defined := uint64(len(c.funcs)) - c.imported; s.err == nil && n != defined {
-			s.fail(declares("", "%d function bodies for %d functions", n, defined))
+			s.fail(declares(entry{}, "%d function bodies for %d functions", n, defined))
 		}
 		c.codeBodies = true
 		for i := uint64(0); i < n && s.err == nil; i++ {
 			c.code(s, c.imported+i)
 		}
 	case 11: // data
-		n := s.vector("", "data segments", 2, maxDataSegments)
+		n := s.vector(entry{}, "data segments", 2, maxDataSegments)
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			what := fmt.Sprintf("data segment %d", i)
+			what := entry{"data segment", uint64(i), ""}
 			switch flags := s.uleb(); flags {
 			case 0:
 				s.constExpr()
 			case 1:
 			case 2:
-				s.u32(what + "'s memory")
+				s.u32(what.of("memory"))
 				s.constExpr()
 			default:
 				if s.err == nil {
@@ -330,20 +359,20 @@ func (c *checker) section(id byte, s *reader) {
 		}
 	case 12: // data count
 		if n := s.uleb(); s.err == nil && n > maxDataSegments {
-			s.fail(declares("", "%d data segments, more than the limit of %d", n, maxDataSegments))
+			s.fail(declares(entry{}, "%d data segments, more than the limit of %d", n, maxDataSegments))
 		}
 	case 13: // tag
 		s.fail(errors.New("exception handling is not supported"))
 	}
 }
 
-func (r *reader) mutability(what string) {
+func (r *reader) mutability(what entry) {
 	if m := r.byte(); r.err == nil && m > 1 {
 		r.fail(fmt.Errorf("%s has unknown mutability %d", what, m))
 	}
 }
 
-func (c *checker) addFunc(s *reader, typeIdx uint64, what string) {
+func (c *checker) addFunc(s *reader, typeIdx uint64, what entry) {
 	if s.err != nil {
 		return
 	}
@@ -377,14 +406,14 @@ func (c *checker) addGlobals(s *reader, n uint64) {
 }
 
 // element checks one element segment (the 8 encodings of WebAssembly 2.0).
-func (c *checker) element(s *reader, what string) {
+func (c *checker) element(s *reader, what entry) {
 	flags := s.uleb()
 	if s.err == nil && flags > 7 {
 		s.fail(fmt.Errorf("%s has unknown flags %d", what, flags))
 		return
 	}
 	if flags&3 == 2 { // active with a table index
-		s.u32(what + "'s table")
+		s.u32(what.of("table"))
 	}
 	if flags&1 == 0 { // active: an offset
 		s.constExpr()
@@ -404,7 +433,7 @@ func (c *checker) element(s *reader, what string) {
 	}
 	for i := uint64(0); i < n && s.err == nil; i++ {
 		if flags&4 == 0 {
-			s.u32(what + "'s function index")
+			s.u32(what.of("function index"))
 		} else {
 			s.constExpr()
 		}
@@ -413,7 +442,7 @@ func (c *checker) element(s *reader, what string) {
 
 // code checks the body of function fn: its size and its locals.
 func (c *checker) code(s *reader, fn uint64) {
-	what := fmt.Sprintf("function %d", fn)
+	what := entry{"function", uint64(fn), ""}
 	size := s.uleb()
 	switch {
 	case s.err != nil:
@@ -431,8 +460,8 @@ func (c *checker) code(s *reader, fn uint64) {
 	b := &reader{b: s.bytes(size)}
 	locals := c.params[c.funcs[fn]]
 	for i, n := uint64(0), b.vector(what, "local declarations", 2, maxLocals); i < n && b.err == nil; i++ {
-		locals += b.u32(what + "'s local count")
-		b.valueType(what + "'s local")
+		locals += b.u32(what.of("local count"))
+		b.valueType(what.of("local"))
 		if b.err == nil && locals > maxLocals {
 			b.fail(fmt.Errorf("%s declares at least %d locals, parameters included; the limit is %d", what, locals, maxLocals))
 		}
@@ -452,7 +481,7 @@ func (c *checker) code(s *reader, fn uint64) {
 // custom checks a custom section's name and, for the "name" section, which
 // wazero decodes, its function and local names.
 func (c *checker) custom(s *reader) {
-	if s.utf8Name("custom section name") != "name" || s.err != nil {
+	if string(s.utf8Name(named("custom section name"))) != "name" || s.err != nil {
 		s.b = nil // the rest is opaque: wazero keeps it, bounded by its size, or skips it
 		return
 	}
@@ -463,26 +492,26 @@ func (c *checker) custom(s *reader) {
 			s.fail(fmt.Errorf("name subsection %d declares %d bytes, %d are left", id, size, len(s.b)))
 		}
 		sub := &reader{b: s.bytes(size)}
-		what := fmt.Sprintf("name subsection %d", id)
+		what := entry{"name subsection", uint64(id), ""}
 		switch id {
 		case 0: // module name
-			sub.utf8Name("module name")
+			sub.utf8Name(named("module name"))
 		case 1: // function names
-			for i, n := uint64(0), sub.vector("", "function names", 2, maxFunctions); i < n && sub.err == nil; i++ {
-				sub.u32("function index")
-				sub.utf8Name("function name")
+			for i, n := uint64(0), sub.vector(entry{}, "function names", 2, maxFunctions); i < n && sub.err == nil; i++ {
+				sub.u32(named("function index"))
+				sub.utf8Name(named("function name"))
 			}
 		case 2: // local names
 			var total uint64
-			for i, n := uint64(0), sub.vector("", "functions with local names", 2, maxFunctions); i < n && sub.err == nil; i++ {
-				sub.u32("function index")
-				m := sub.vector("a function", "local names", 2, maxLocals)
+			for i, n := uint64(0), sub.vector(entry{}, "functions with local names", 2, maxFunctions); i < n && sub.err == nil; i++ {
+				sub.u32(named("function index"))
+				m := sub.vector(named("a function"), "local names", 2, maxLocals)
 				if total += m; sub.err == nil && total > maxModuleLocals {
 					sub.fail(fmt.Errorf("more than the limit of %d local names", maxModuleLocals))
 				}
 				for j := uint64(0); j < m && sub.err == nil; j++ {
-					sub.u32("local index")
-					sub.utf8Name("local name")
+					sub.u32(named("local index"))
+					sub.utf8Name(named("local name"))
 				}
 			}
 		default: // skipped by wazero
@@ -555,7 +584,7 @@ func capTables(bin []byte, maxEntries uint64) ([]byte, error) {
 		out := binary.AppendUvarint(nil, n)
 		for t := uint64(0); t < n && s.err == nil; t++ {
 			typ := s.byte()
-			min, max, hasMax := s.limitsOf("table", 1)
+			min, max, hasMax := s.limitsOf(named("table"), 1)
 			if s.err != nil {
 				break
 			}

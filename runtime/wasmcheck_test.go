@@ -258,7 +258,7 @@ func TestCapTables(t *testing.T) {
 			var got []uint32
 			for n := s.count(); n > 0; n-- {
 				s.byte()
-				_, max, hasMax := s.limitsOf("table", 1)
+				_, max, hasMax := s.limitsOf(named("table"), 1)
 				if !hasMax {
 					t.Fatal("a table without a maximum")
 				}
@@ -430,4 +430,20 @@ func FuzzLoadCompile(f *testing.F) {
 			t.Fatalf("the Go heap holds %d MiB after this input, more than %d MiB", ms.HeapAlloc>>20, maxHeap>>20)
 		}
 	})
+}
+
+// BenchmarkCheckModule checks the demo's Go hello (3 MiB), as compile
+// does before anything else.
+func BenchmarkCheckModule(b *testing.B) {
+	bin, err := os.ReadFile(filepath.Join(demo(b), "app", "api", "hello", "route.wasm"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(bin)))
+	for b.Loop() {
+		if _, err := prepareModule(bin, DefaultLimits.MaxMemory); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
