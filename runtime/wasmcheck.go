@@ -10,10 +10,10 @@ import (
 )
 
 // wazero's binary decoder allocates by the counts and sizes it reads
-// before it reads what they count: a code section declaring 2^32-1
-// function bodies in 38 bytes makes it allocate 2^32-1 wasm.Code values
-// (a 47-byte module that kills the process), a function declaring 2^32-1
-// locals a slice of 4 GiB. checkModule walks the whole binary first and
+// before it reads what they count: for a code section declaring 2^32-1
+// function bodies in one byte, 2^32-1 wasm.Code values (the 49 bytes of
+// testdata/hostile/wat/bodies.wasm killed the process); for a function
+// declaring 2^32-1 locals, a slice of 4 GiB. checkModule walks the whole binary first and
 // refuses every count that cannot fit the bytes left (each element takes at
 // least one byte) or that exceeds the implementation limits the WebAssembly
 // JS API sets (https://webassembly.github.io/spec/js-api/#limits), which
@@ -243,7 +243,7 @@ func (c *checker) section(id byte, s *reader) {
 		c.custom(s)
 	case 1: // type
 		for i, n := uint64(0), s.vector(entry{}, "types", 3, maxTypes); i < n && s.err == nil; i++ {
-			what := entry{"type", uint64(i), ""}
+			what := entry{"type", i, ""}
 			if form := s.byte(); s.err == nil && form != 0x60 {
 				s.fail(fmt.Errorf("%s is not a function type (0x%02x)", what, form))
 			}
@@ -258,7 +258,7 @@ func (c *checker) section(id byte, s *reader) {
 		}
 	case 2: // import
 		for i, n := uint64(0), s.vector(entry{}, "imports", 4, maxImports); i < n && s.err == nil; i++ {
-			what := entry{"import", uint64(i), ""}
+			what := entry{"import", i, ""}
 			s.utf8Name(what.of("module"))
 			s.utf8Name(what.of("name"))
 			switch kind := s.byte(); kind {
@@ -288,13 +288,13 @@ func (c *checker) section(id byte, s *reader) {
 			s.fail(fmt.Errorf("declares %d functions beside %d imported, more than the limit of %d", n, c.imported, maxFunctions))
 		}
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			c.addFunc(s, s.uleb(), entry{"function", uint64(c.imported + i), ""})
+			c.addFunc(s, s.uleb(), entry{"function", c.imported + i, ""})
 		}
 	case 4: // table
 		n := s.vector(entry{}, "tables", 3, maxTables)
 		c.addTables(s, n)
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			what := entry{"table", uint64(i), ""}
+			what := entry{"table", i, ""}
 			s.refType(what)
 			if min, _, _ := s.limitsOf(what, 1); s.err == nil && min > maxTableSize {
 				s.fail(fmt.Errorf("%s starts with %d entries, more than the limit of %d", what, min, maxTableSize))
@@ -304,20 +304,20 @@ func (c *checker) section(id byte, s *reader) {
 		n := s.vector(entry{}, "memories", 2, maxMemories)
 		c.addMemories(s, n)
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			s.limitsOf(entry{"memory", uint64(i), ""}, 3)
+			s.limitsOf(entry{"memory", i, ""}, 3)
 		}
 	case 6: // global
 		n := s.vector(entry{}, "globals", 3, maxGlobals)
 		c.addGlobals(s, n)
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			what := entry{"global", uint64(i), ""}
+			what := entry{"global", i, ""}
 			s.valueType(what)
 			s.mutability(what)
 			s.constExpr()
 		}
 	case 7: // export
 		for i, n := uint64(0), s.vector(entry{}, "exports", 3, maxExports); i < n && s.err == nil; i++ {
-			what := entry{"export", uint64(i), ""}
+			what := entry{"export", i, ""}
 			s.utf8Name(what.of("name"))
 			if kind := s.byte(); s.err == nil && kind > externGlobal {
 				s.fail(fmt.Errorf("%s has unknown kind %d", what, kind))
@@ -328,7 +328,7 @@ func (c *checker) section(id byte, s *reader) {
 		s.u32(named("start function"))
 	case 9: // element
 		for i, n := uint64(0), s.vector(entry{}, "element segments", 2, maxElementSegments); i < n && s.err == nil; i++ {
-			c.element(s, entry{"element segment", uint64(i), ""})
+			c.element(s, entry{"element segment", i, ""})
 		}
 	case 10: // code
 		n := s.vector(entry{}, "function bodies", 2, maxFunctions)
@@ -342,7 +342,7 @@ func (c *checker) section(id byte, s *reader) {
 	case 11: // data
 		n := s.vector(entry{}, "data segments", 2, maxDataSegments)
 		for i := uint64(0); i < n && s.err == nil; i++ {
-			what := entry{"data segment", uint64(i), ""}
+			what := entry{"data segment", i, ""}
 			switch flags := s.uleb(); flags {
 			case 0:
 				s.constExpr()
@@ -442,7 +442,7 @@ func (c *checker) element(s *reader, what entry) {
 
 // code checks the body of function fn: its size and its locals.
 func (c *checker) code(s *reader, fn uint64) {
-	what := entry{"function", uint64(fn), ""}
+	what := entry{"function", fn, ""}
 	size := s.uleb()
 	switch {
 	case s.err != nil:

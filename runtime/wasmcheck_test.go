@@ -60,6 +60,17 @@ var attackBodies = wasmModule(secType1, secFunc1, secMemory1, secExports,
 var attackLocals = wasmModule(secType1, secFunc1, secMemory1, secExports,
 	sec(10, u(1), u(8), u(1), u(1<<32-1), []byte{0x7f, 0x0b}))
 
+// manyLocals is a module of funcs functions declaring locals i32 locals each.
+func manyLocals(funcs, locals uint64) []byte {
+	body := append(append(u(1), u(locals)...), 0x7f, 0x0b)
+	var code []byte
+	for range funcs {
+		code = append(code, u(uint64(len(body)))...)
+		code = append(code, body...)
+	}
+	return wasmModule(secType1, sec(3, u(funcs), bytes.Repeat([]byte{0}, int(funcs))), sec(10, u(funcs), code))
+}
+
 // wasmFixtures are the committed and built modules every check must accept.
 func wasmFixtures(t *testing.T) []string {
 	t.Helper()
@@ -123,6 +134,8 @@ func TestCheckModuleRefuses(t *testing.T) {
 		{"2^32-1 locals", attackLocals, "code section: function 0 declares at least 4294967295 locals, parameters included; the limit is 50000"},
 		{"locals in two declarations", wasmModule(secType1, secFunc1, code(2, 0xc0, 0x84, 0x3d, 0x7f, 1, 0x7e)),
 			"code section: function 0 declares at least 1000000 locals, parameters included; the limit is 50000"},
+		{"locals of all functions", manyLocals(201, 50_000),
+			"code section: the functions up to 200 declare 10050000 locals together, parameters included; the limit is 10000000"},
 		{"declarations past the body", wasmModule(secType1, secFunc1, code(0x80, 0x80, 0x04, 0x7f)),
 			"code section: function 0 declares 65536 local declarations in 2 bytes"},
 		{"body past the section", wasmModule(secType1, secFunc1, sec(10, u(1), u(100), []byte{0, 0x0b})),
@@ -289,13 +302,7 @@ func TestCompileMemory(t *testing.T) {
 	var funcs, locals uint64
 	var bin []byte
 	if _, err := fmt.Sscanf(spec, "%d,%d", &funcs, &locals); err == nil {
-		body := append(append(u(1), u(locals)...), 0x7f, 0x0b)
-		var code []byte
-		for range funcs {
-			code = append(code, u(uint64(len(body)))...)
-			code = append(code, body...)
-		}
-		bin = wasmModule(secType1, sec(3, u(funcs), bytes.Repeat([]byte{0}, int(funcs))), sec(10, u(funcs), code))
+		bin = manyLocals(funcs, locals)
 	} else {
 		var err error
 		if bin, err = os.ReadFile(spec); err != nil {
