@@ -97,7 +97,7 @@ func check(m *moduleInfo) (methods methodSet, errs, warns []string) {
 	if _, ok := m.memoryMin[abi.ExportMemory]; !ok {
 		errs = append(errs, fmt.Sprintf("does not export its memory as %q", abi.ExportMemory))
 	}
-	errs = append(errs, checkImports(m.imports)...)
+	errs = append(errs, checkImports(m.imports, m.otherImports)...)
 	return methods, errs, warns
 }
 
@@ -110,7 +110,10 @@ var hostFuncs = func() map[string]abi.Func {
 	return m
 }()
 
-func checkImports(imports []funcImport) (errs []string) {
+func checkImports(imports []funcImport, others []externImport) (errs []string) {
+	for _, im := range others {
+		errs = append(errs, fmt.Sprintf("imports %s %s.%s: the host provides functions only", externNames[im.kind], im.module, im.name))
+	}
 	for _, im := range imports {
 		switch im.module {
 		case wasiModule:
@@ -209,13 +212,18 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 		defer m.mu.Unlock()
 		return m.compiled, m.err
 	}
-	bin, err := m.root.ReadFile(m.path)
+	bin, err := readModule(m.root, m.path)
 	var c *compiled
 	switch {
 	case err != nil:
 	case !m.same(bin):
 		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
 	default:
+		// Nothing, ours or wazero's, allocates by the module's counts
+		// before they are checked (wasmcheck.go).
+		if bin, err = prepareModule(bin, m.limits.MaxMemory); err != nil {
+			break
+		}
 		// Every module is instrumented (instrument.go): nothing else stops
 		// a runaway guest or bounds its stack.
 		var ins *instrumented
@@ -248,11 +256,24 @@ func stackBudget(maxMemory int64) uint32 {
 // compileAs rewrites the instrumented module ins for snapshots when it
 // can, compiles it and takes its snapshot.
 func (m *module) compileAs(ctx context.Context, ins *instrumented) (c *compiled, err error) {
+	defer func() {
+		// A bug in wazero's compiler must cost one route, not the process
+		// or this module's lock.
+		if p := recover(); p != nil {
+			c, err = nil, fmt.Errorf("cannot compile: compiler panicked: %v", p)
+		}
+	}()
 	bin := ins.bin
-	rw, err := rewrite(bin)
-	if err == nil {
+	var rw *rewritten
+	if ins.mutatesTables {
+		// A snapshot keeps memory and globals, not tables: memory that
+		// indexes a table the initialization filled would not match an
+		// instance's fresh one.
+		err = fmt.Errorf("%w: it changes its tables", errNoSnapshot)
+	} else if rw, err = rewrite(bin); err == nil {
 		bin = rw.bin
-	} else if errors.Is(err, errNoSnapshot) && m.log != nil {
+	}
+	if errors.Is(err, errNoSnapshot) && m.log != nil {
 		m.log.Warn(m.File+": each instance runs the module's initialization", "reason", err)
 	}
 	c = &compiled{resettable: !ins.mutatesTables}

@@ -37,6 +37,12 @@ type dataSegment struct {
 }
 
 const (
+	// maxSnapshotGlobals bounds the mutable globals a snapshot restores:
+	// each is an export of the rewritten module and a value every instance
+	// keeps (a Go guest has 2). The module's own exports are checked
+	// against maxExports before the rewrite; these must not bring it past.
+	maxSnapshotGlobals = 1_000
+
 	globalExportPrefix = "wasmroute.global."
 	startExport        = "wasmroute.start"
 )
@@ -99,6 +105,9 @@ func rewrite(bin []byte) (*rewritten, error) {
 				case 0x7f, 0x7e, 0x7d, 0x7c: // i32, i64, f32, f64
 				default:
 					return nil, noSnapshot("mutable global %d has type 0x%02x; only numbers can be restored", importGlobals+i, t)
+				}
+				if len(rw.globals) == maxSnapshotGlobals {
+					return nil, noSnapshot("it has more than %d mutable globals", maxSnapshotGlobals)
 				}
 				rw.globals = append(rw.globals, globalExportPrefix+strconv.FormatUint(importGlobals+i, 10))
 			}

@@ -14,9 +14,16 @@ import (
 // that a project's modules are checked against the ABI at load without
 // paying for wazero's validation of every function body.
 type moduleInfo struct {
-	exports   map[string]export
-	imports   []funcImport
-	memoryMin map[string]uint64 // exported memories: initial size in pages
+	exports      map[string]export
+	imports      []funcImport
+	otherImports []externImport    // tables, memories, globals, tags: the host provides none
+	memoryMin    map[string]uint64 // exported memories: initial size in pages
+}
+
+// externImport is an import other than a function's.
+type externImport struct {
+	module, name string
+	kind         byte
 }
 
 type funcType struct{ params, results []byte }
@@ -39,6 +46,9 @@ const (
 	externGlobal = 3
 	externTag    = 4
 )
+
+// externNames names import and export kinds in messages.
+var externNames = map[byte]string{externFunc: "function", externTable: "table", externMemory: "memory", externGlobal: "global", externTag: "tag"}
 
 // sectionNames names the sections parseModule reads.
 var sectionNames = map[byte]string{1: "type", 2: "import", 3: "function", 5: "memory", 7: "export"}
@@ -226,6 +236,9 @@ func parseModule(bin []byte) (*moduleInfo, error) {
 					info.imports = append(info.imports, funcImport{module: module, name: name, sig: typeAt(types, v, s)})
 				case externMemory:
 					memories = append(memories, v)
+					fallthrough
+				default:
+					info.otherImports = append(info.otherImports, externImport{module: module, name: name, kind: kind})
 				}
 			}
 		case 3: // function
@@ -291,6 +304,9 @@ func readModuleHead(root *os.Root, name string) (*moduleInfo, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if fi.Size() > maxModuleSize {
+		return nil, 0, fmt.Errorf("is %d bytes, more than the limit of %s", fi.Size(), FormatSize(maxModuleSize))
+	}
 	for n := int64(64 << 10); ; n *= 4 {
 		head := make([]byte, min(n, fi.Size()))
 		if _, err := io.ReadFull(f, head); err != nil {
@@ -313,4 +329,26 @@ func typeAt(types []funcType, idx uint64, r *reader) funcType {
 		return funcType{}
 	}
 	return types[idx]
+}
+
+// readModule reads the module file at path, refusing one larger than
+// maxModuleSize before reading it (or while: it may grow meanwhile).
+func readModule(root *os.Root, path string) ([]byte, error) {
+	f, err := root.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > maxModuleSize {
+		return nil, fmt.Errorf("is %d bytes, more than the limit of %s", fi.Size(), FormatSize(maxModuleSize))
+	}
+	bin, err := io.ReadAll(io.LimitReader(f, maxModuleSize+1))
+	if err == nil && len(bin) > maxModuleSize {
+		err = fmt.Errorf("is more than the limit of %s", FormatSize(maxModuleSize))
+	}
+	return bin, err
 }
