@@ -57,9 +57,12 @@ func newImage(mem []byte) (*image, error) {
 		}
 		off = end
 	}
-	data, err := unix.Mmap(fd, 0, len(mem), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		return fail("mmap", err)
+	var data []byte
+	if len(mem) > 0 { // (an empty mapping is EINVAL)
+		var err error
+		if data, err = unix.Mmap(fd, 0, len(mem), unix.PROT_READ, unix.MAP_SHARED); err != nil {
+			return fail("mmap", err)
+		}
 	}
 	img := &image{data: data, fd: fd}
 	runtime.AddCleanup(img, func(r image) {

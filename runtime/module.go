@@ -298,7 +298,11 @@ func (m *module) compileAs(ctx context.Context, ins *instrumented) (c *compiled,
 // newInstance makes an instance of c, from its snapshot if it has one.
 func (c *compiled) newInstance(ctx context.Context, cfg wazero.ModuleConfig, methods methodSet) (inst *instance, err error) {
 	if c.snap == nil {
-		inst, err = instantiate(ctx, c.rt, c.cm, cfg.WithStartFunctions(abi.ExportInitialize), methods)
+		var img *image
+		if img, err = emptyImage(); err != nil {
+			return nil, err
+		}
+		inst, err = instantiateFrom(ctx, img, c.rt, c.cm, cfg.WithStartFunctions(abi.ExportInitialize), methods)
 	} else {
 		inst, err = c.snap.instantiate(ctx, c.rt, c.cm, cfg, methods)
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -71,19 +72,11 @@ func takeSnapshot(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModu
 // instantiate makes an instance of cm in the snapshot's state. cfg must
 // not name start functions: the state is the snapshot's.
 func (s *snapshot) instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
-	var lm linearMemory
-	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
-		lm = s.img.newMemory(max)
-		return lm
-	}))
-	inst, err := instantiate(ctx, rt, cm, cfg.WithStartFunctions(), methods)
+	inst, err := instantiateFrom(ctx, s.img, rt, cm, cfg.WithStartFunctions(), methods)
 	if err != nil {
-		if lm != nil {
-			lm.release()
-		}
 		return nil, err
 	}
-	inst.mem, inst.snap = lm, s
+	inst.snap = s
 	mem := inst.mod.Memory()
 	if grow := s.pages - mem.Size()/wasmPageSize; grow > 0 {
 		if _, ok := mem.Grow(grow); !ok {
@@ -103,6 +96,31 @@ func (s *snapshot) instantiate(ctx context.Context, rt wazero.Runtime, cm wazero
 	}
 	return inst, nil
 }
+
+// instantiateFrom instantiates cm with its linear memory made from img,
+// which on Linux keeps it out of the Go heap, reserved up to its limit so
+// that it grows in place (image_linux.go).
+func instantiateFrom(ctx context.Context, img *image, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, methods methodSet) (*instance, error) {
+	var lm linearMemory
+	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
+		lm = img.newMemory(max)
+		return lm
+	}))
+	inst, err := instantiate(ctx, rt, cm, cfg, methods)
+	if err != nil {
+		if lm != nil {
+			lm.release()
+		}
+		return nil, err
+	}
+	inst.mem = lm
+	return inst, nil
+}
+
+// emptyImage is the image of a memory that starts empty, for the instances
+// of a module without a snapshot: wazero's own memory is a Go slice that
+// grows by copying, leaving garbage up to twice the limit for the GC.
+var emptyImage = sync.OnceValues(func() (*image, error) { return newImage(nil) })
 
 // reset puts inst back to its snapshot's state. It reports false when it
 // cannot (no snapshot, memory grown past it, or a module that changes its

@@ -1,0 +1,106 @@
+package runtime
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	goruntime "runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestHostileMemoryBound checks that the operator's memory limit bounds
+// what the process grows by per instance: 8 hog guests at once, each
+// holding all the linear memory (written to every page) and all the table
+// entries its maxMemory of 64 MiB allows, while a healthy route of another
+// tenant keeps answering. Each instance may hold its linear memory
+// (maxMemory), its tables (maxMemory/64 entries of 8 bytes, plus Go's
+// slack when a slice grows) and a little host-side state; the test allows
+// 1.25 × maxMemory an instance and logs what it measured.
+func TestHostileMemoryBound(t *testing.T) {
+	const (
+		instances = 8
+		maxMemory = 64 << 20
+	)
+	dir := t.TempDir()
+	hostileAddRoute(t, filepath.Join(dir, "hog"), "hog", filepath.Join("..", "testdata", "hostile", "wat", "hog.wasm"),
+		fmt.Sprintf(`{"maxMemory": "64MiB", "maxInstances": %d}`, instances))
+	hostileAddRoute(t, filepath.Join(dir, "other"), "healthy", filepath.Join("..", "testdata", "wat", "hello.wasm"), "")
+	ts, err := NewTenants(context.Background(), TenantsConfig{Dir: dir, Domain: hostileDomain, Project: Config{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ts)
+	defer func() {
+		srv.Close()
+		ts.Close(context.Background())
+	}()
+	e := &connEnv{srv: srv}
+	client := &http.Client{Timeout: 20 * time.Second}
+	defer client.CloseIdleConnections()
+	if status, body, err := e.get(context.Background(), client, "other", "/healthy"); err != nil || status != 200 || body != "hello" {
+		t.Fatalf("healthy: %d %q %v", status, body, err)
+	}
+
+	goruntime.GC()
+	before := hostileRSS()
+	peak := before
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			peak = max(peak, hostileRSS())
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	bodies := make([]string, instances)
+	for i := range instances {
+		wg.Go(func() {
+			status, body, err := e.get(context.Background(), client, "hog", "/hog")
+			if err != nil || status != 200 || len(body) != 8 {
+				t.Errorf("hog %d: %d %q, err %v; want 200 and two sizes", i, status, body, err)
+				return
+			}
+			bodies[i] = body
+		})
+	}
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		start := time.Now()
+		if status, body, err := e.get(context.Background(), client, "other", "/healthy"); err != nil || status != 200 || body != "hello" || time.Since(start) > time.Second {
+			t.Errorf("healthy beside the hogs: %d %q in %v, err %v; want 200 \"hello\" within 1s", status, body, time.Since(start), err)
+		}
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+	for i, body := range bodies {
+		if body == "" {
+			continue
+		}
+		pages, entries := binary.LittleEndian.Uint32([]byte(body)), binary.LittleEndian.Uint32([]byte(body)[4:])
+		if pages*wasmPageSize != maxMemory || entries != maxMemory/64 {
+			t.Errorf("hog %d held %d pages and %d table entries; want %d and %d", i, pages, entries, maxMemory/wasmPageSize, maxMemory/64)
+		}
+	}
+	grew := int64(peak) - int64(before)
+	perInstance := float64(grew) / instances
+	t.Logf("%d hogs at maxMemory 64 MiB: RSS %s → peak %s, %.1f MiB an instance (%.2f × maxMemory)",
+		instances, hostileMiB(before), hostileMiB(peak), perInstance/(1<<20), perInstance/maxMemory)
+	if perInstance > 1.25*maxMemory {
+		t.Errorf("the process grew by %.1f MiB an instance, more than 1.25 × maxMemory", perInstance/(1<<20))
+	}
+	if perInstance < 0.9*maxMemory {
+		t.Errorf("the process grew by only %.1f MiB an instance: the hogs did not take their memory, the test shows nothing", perInstance/(1<<20))
+	}
+}
