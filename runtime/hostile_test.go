@@ -789,6 +789,9 @@ func TestHostileRunaway(t *testing.T) {
 // TestHostileDisconnect checks that a client leaving stops its guest and
 // frees the instance, long before the guest's maxDuration.
 func TestHostileDisconnect(t *testing.T) {
+	// As wasmroute serve does: the two spinning guests below hold a P each
+	// until their next check, and the client leaving runs in this process.
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(8 * goruntime.NumCPU()))
 	e := newHostileEnv(t, "sleepthenok")
 	leave := func(tenant, target string) {
 		t.Helper()
