@@ -264,11 +264,13 @@ func TestAdversarial(t *testing.T) {
 					advSend(client, s.url, &a)
 					watch.attacking(a.guest, -1)
 					mu.Lock()
-					delete(inflight, &a)
 					died := s.dead()
+					if !died || (a.err == "" && a.status != -1) {
+						delete(inflight, &a) // answered; kept if cut by the death: a suspect, below
+					}
 					mu.Unlock()
-					if died && a.err != "" {
-						continue // in flight at the death: a suspect, below
+					if died && (a.err != "" || a.status == -1) {
+						continue
 					}
 					resMu.Lock()
 					results = append(results, a)
@@ -285,6 +287,7 @@ func TestAdversarial(t *testing.T) {
 		for {
 			select {
 			case <-done:
+				rssPeak = max(rssPeak, advRSS(s.cmd.Process.Pid))
 				break sample
 			case <-tick.C:
 				rss := advRSS(s.cmd.Process.Pid)
@@ -299,7 +302,7 @@ func TestAdversarial(t *testing.T) {
 		rest := attacks[next:]
 		if !s.dead() {
 			// Alive: it must still answer.
-			if st, took, err := advGet(http.DefaultClient, s.url, "good", "/hello"); err != nil || st != 200 {
+			if st, took, err := advGet(advQuick, s.url, "good", "/hello"); err != nil || st != 200 {
 				t.Errorf("after the attacks, good/hello answered %d %v after %v", st, err, took)
 			}
 			for _, a := range rest {
@@ -568,7 +571,7 @@ func advStart(dir, cache string) (*advServer, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for _, target := range advHealthy {
 		for {
-			st, _, err := advGet(http.DefaultClient, s.url, target[0], target[1])
+			st, _, err := advGet(advQuick, s.url, target[0], target[1])
 			if err == nil && st == 200 {
 				break
 			}
@@ -581,6 +584,9 @@ func advStart(dir, cache string) (*advServer, error) {
 	}
 	return s, nil
 }
+
+// advQuick is a client for one-off healthy requests.
+var advQuick = &http.Client{Timeout: 5 * time.Second}
 
 // advHealthy are the healthy routes the watchdog asks: tenant, path.
 var advHealthy = [][2]string{{"good", "/hello"}, {"good", "/gohello"}, {"evil", "/hello"}, {"evil2", "/hello"}}
@@ -684,6 +690,9 @@ func (w *advWatchdog) start(s *advServer) {
 				defer tr.CloseIdleConnections()
 				for ctx.Err() == nil {
 					st, took, err := advGet(client, url, target[0], target[1])
+					if err != nil {
+						time.Sleep(300 * time.Millisecond) // let a dying server finish
+					}
 					if ctx.Err() != nil || s.dead() {
 						return // cut by the end of the round, or by a death reported as such
 					}
