@@ -195,7 +195,13 @@ func TestAdversarial(t *testing.T) {
 	// hangs is reported and left out of the live server.
 	screenStart := time.Now()
 	advScreen(t, dir, cache, guests)
-	t.Logf("%d guests laid out in %s; malformed ones screened alone in %v", len(guests), dir, time.Since(screenStart).Round(time.Millisecond))
+	screened := 0
+	for _, g := range guests {
+		if !g.Valid {
+			screened++
+		}
+	}
+	t.Logf("%d guests laid out in %s; %d malformed ones screened alone in %v", len(guests), dir, screened, time.Since(screenStart).Round(time.Millisecond))
 
 	var (
 		results  []advResult
@@ -481,6 +487,9 @@ func advScreen(t *testing.T, dir, cache string, guests []*advGuest) {
 			default:
 				g.dropped = fmt.Sprintf("`wasmroute routes` loading and compiling it alone died (%v) after %v: %s", err, took, advTail(out.String()))
 			}
+			if g.dropped != "" {
+				os.RemoveAll(filepath.Join(dir, g.name))
+			}
 		}()
 	}
 	wg.Wait()
@@ -575,7 +584,10 @@ func advStart(dir, cache string) (*advServer, error) {
 			if err == nil && st == 200 {
 				break
 			}
-			if time.Now().After(deadline) || s.dead() {
+			if s.dead() {
+				return nil, fmt.Errorf("died before the attacks (%v): %s", s.cmd.ProcessState, advTail(s.stderr.String()))
+			}
+			if time.Now().After(deadline) {
 				s.kill("")
 				return nil, fmt.Errorf("froze before the attacks: %s%s did not answer 200 within 20 s of the start: %d %v; stderr: %s", target[0], target[1], st, err, advTail(s.stderr.String()))
 			}
