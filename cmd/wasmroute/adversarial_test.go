@@ -13,7 +13,8 @@ package main
 //	WASMROUTE_ADV_CLASS=a,b     only these classes (wasmgen.ClassNames)
 //	WASMROUTE_ADV_GUEST=g007,…  only these guests of the run SEED and N (and CLASS) make
 //	WASMROUTE_ADV_BUDGET=90s    time to send attacks; the rest are reported as not sent
-//	WASMROUTE_ADV_DIR=path      lay the tenants out there and keep them (default: a temporary folder)
+//	WASMROUTE_ADV_DIR=path      lay the tenants out there and keep them (default: a temporary folder),
+//	                            with _guests.txt listing each guest's class, seed, variant and tenants
 
 import (
 	"bufio"
@@ -186,6 +187,13 @@ func TestAdversarial(t *testing.T) {
 	}
 	if len(guests) == 0 {
 		t.Fatal("no guest selected")
+	}
+	var list strings.Builder
+	for _, g := range guests {
+		fmt.Fprintf(&list, "%s\t%s\n", g, strings.Join(g.tenants, ","))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "_guests.txt"), []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	cache := t.TempDir()
 
@@ -376,7 +384,7 @@ func TestAdversarial(t *testing.T) {
 	for _, g := range guests {
 		perClass[g.Class].guests++
 		if g.dropped != "" {
-			perClass[g.Class].dropped = append(perClass[g.Class].dropped, g.name+": "+g.dropped)
+			perClass[g.Class].dropped = append(perClass[g.Class].dropped, g.String()+": "+g.dropped)
 		}
 	}
 	var faults []string
@@ -413,9 +421,15 @@ func TestAdversarial(t *testing.T) {
 		slices.Sort(st)
 		fmt.Fprintf(&table, "%-10s %6d %8d %6d %6d %9d %8d %7d  %s\n", name, c.guests, c.requests, c.ok, c.late, c.noAnswer, c.notSent, len(c.dropped), strings.Join(st, " "))
 	}
+	classCount := 0
+	for _, c := range perClass {
+		if c.guests > 0 {
+			classCount++
+		}
+	}
 	h := watch.summary()
 	t.Logf("adversarial: %d guests (%d classes), %d requests in %v, healthy %d requests p50/p99/max %v/%v/%v, %d failed or over %v, RSS peak %d MiB, %d server deaths\n%s",
-		len(guests), len(perClass), requests, elapsed.Round(time.Second), h.n, h.p50, h.p99, h.max, len(h.faults), advHealthyMax, rssPeak>>20, len(deaths), table.String())
+		len(guests), classCount, requests, elapsed.Round(time.Second), h.n, h.p50, h.p99, h.max, len(h.faults), advHealthyMax, rssPeak>>20, len(deaths), table.String())
 
 	for _, d := range deaths {
 		t.Errorf("%s", d)
