@@ -277,6 +277,13 @@ func TestAdversarial(t *testing.T) {
 					watch.attacking(a.guest, 1)
 					advSend(client, s.url, &a)
 					watch.attacking(a.guest, -1)
+					if a.err != "" || a.status == -1 {
+						// A cut connection: give a dying server time to be seen dead.
+						select {
+						case <-s.exited:
+						case <-time.After(500 * time.Millisecond):
+						}
+					}
 					mu.Lock()
 					died := s.dead()
 					if !died || (a.err == "" && a.status != -1) {
