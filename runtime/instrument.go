@@ -499,6 +499,19 @@ type codeInstrumenter struct {
 	ctl   []ctlFrame
 }
 
+// Bounds on a function body's structure, which wazero's compiler spends
+// time and memory on: a br_table's targets (the JS API's implementation
+// limit) and the nesting of blocks, loops and ifs, whose compile time
+// grows with the square of the depth (measured: 10,000 nested loops
+// 21 s, ifs 1.7 s, blocks 0.4 s; 2,000 blocks 23 ms, 100 loops a few ms).
+// A Go guest nests ~550 blocks deep (one per resume point of its largest
+// function) inside a single loop; compilers nest loops as the source does.
+const (
+	maxBrTable     = 65_520
+	maxNesting     = 2_000
+	maxLoopNesting = 100
+)
+
 // edit is a change to a function body, at pos.
 type edit struct {
 	pos, end int32 // end: after a function index to replace
@@ -512,7 +525,10 @@ const (
 )
 
 // ctlFrame is an open block, loop or if, for the operand-stack height.
-type ctlFrame struct{ base, params, results int }
+type ctlFrame struct {
+	base, params, results int
+	loop                  bool
+}
 
 func (ci *codeInstrumenter) section(section []byte) ([]byte, error) {
 	s := &reader{b: section}
@@ -566,7 +582,8 @@ func (ci *codeInstrumenter) body(out, code []byte, ft funcType) ([]byte, error) 
 	ci.edits, ci.ctl = ci.edits[:0], ci.ctl[:0]
 	hasCalls := false
 	h, maxH := 0, 0
-	base := 0 // the current block's base height
+	base := 0  // the current block's base height
+	loops := 0 // loops open
 	pop := func(k int) {
 		if h -= k; h < base {
 			h = base // unreachable code: unknown pops count as 0
@@ -599,6 +616,9 @@ func (ci *codeInstrumenter) body(out, code []byte, ft funcType) ([]byte, error) 
 				if len(ci.ctl) > 0 {
 					f := ci.ctl[len(ci.ctl)-1]
 					ci.ctl = ci.ctl[:len(ci.ctl)-1]
+					if f.loop {
+						loops--
+					}
 					base = 0
 					if len(ci.ctl) > 0 {
 						base = ci.ctl[len(ci.ctl)-1].base
@@ -661,7 +681,15 @@ func (ci *codeInstrumenter) body(out, code []byte, ft funcType) ([]byte, error) 
 			if op == 0x04 { // if: its condition
 				pop(1)
 			}
-			f := ctlFrame{base: max(h-params, base), params: params, results: results}
+			if len(ci.ctl) >= maxNesting {
+				return nil, fmt.Errorf("blocks nested more than %d deep", maxNesting)
+			}
+			if op == 0x03 {
+				if loops++; loops > maxLoopNesting {
+					return nil, fmt.Errorf("loops nested more than %d deep", maxLoopNesting)
+				}
+			}
+			f := ctlFrame{base: max(h-params, base), params: params, results: results, loop: op == 0x03}
 			ci.ctl = append(ci.ctl, f)
 			base = f.base
 			if op == 0x03 { // loop
@@ -673,7 +701,10 @@ func (ci *codeInstrumenter) body(out, code []byte, ft funcType) ([]byte, error) 
 			i += 8
 		case immBrTable:
 			var k uint64
-			for k, i = uleb(code, i); k > 0 && i >= 0; k-- {
+			if k, i = uleb(code, i); k > maxBrTable {
+				return nil, fmt.Errorf("a br_table of %d targets, more than %d", k, maxBrTable)
+			}
+			for ; k > 0 && i >= 0; k-- {
 				i = skipLEB(code, i)
 			}
 			i = skipLEB(code, i)

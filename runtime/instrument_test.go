@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -284,5 +285,70 @@ func TestInstrumentRefused(t *testing.T) {
 	_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if want := "app/try/route.wasm: function body 0: cannot instrument: opcode 0x06"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("New: %v, want an error with %q", err, want)
+	}
+}
+
+// TestInstrumentStructureBounds checks that a body nested deeper than
+// maxNesting, or with a br_table of more than maxBrTable targets, is
+// refused before wazero's compiler spends memory on it, and that one at
+// the bounds is instrumented and compiles.
+func TestInstrumentStructureBounds(t *testing.T) {
+	module := func(code []byte) []byte {
+		b := []byte("\x00asm\x01\x00\x00\x00")
+		sec := func(id byte, body []byte) {
+			b = append(b, id)
+			b = binary.AppendUvarint(b, uint64(len(body)))
+			b = append(b, body...)
+		}
+		sec(1, []byte{1, 0x60, 0, 0})
+		sec(3, []byte{1, 0})
+		sec(5, []byte{1, 0, 1})
+		sec(7, []byte{2, 3, 'G', 'E', 'T', 0, 0, 6, 'm', 'e', 'm', 'o', 'r', 'y', 2, 0})
+		body := append([]byte{0}, code...) // no locals
+		sec(10, append(binary.AppendUvarint([]byte{1}, uint64(len(body))), body...))
+		return b
+	}
+	nested := func(op byte, depth int) []byte {
+		code := bytes.Repeat([]byte{op, 0x40}, depth) // block or loop
+		return append(code, bytes.Repeat([]byte{0x0b}, depth+1)...)
+	}
+	brTable := func(targets int) []byte {
+		code := []byte{0x02, 0x40, 0x41, 0} // block, i32.const 0
+		code = binary.AppendUvarint(append(code, 0x0e), uint64(targets))
+		code = append(code, bytes.Repeat([]byte{0}, targets+1)...)
+		return append(code, 0x0b, 0x0b)
+	}
+	rt := wazero.NewRuntime(context.Background())
+	defer rt.Close(context.Background())
+	if _, err := host.InstantiateWASI(context.Background(), rt); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		code []byte
+		want string // "": accepted
+	}{
+		{"nesting at the bound", nested(0x02, maxNesting), ""},
+		{"nesting past it", nested(0x02, maxNesting+1), "function body 0: blocks nested more than 2000 deep"},
+		{"loops at the bound", nested(0x03, maxLoopNesting), ""},
+		{"loops past it", nested(0x03, maxLoopNesting+1), "function body 0: loops nested more than 100 deep"},
+		{"br_table at the bound", brTable(maxBrTable), ""},
+		{"br_table past it", brTable(maxBrTable + 1), "function body 0: a br_table of 65521 targets, more than 65520"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ins, err := instrument(module(tt.code), 1<<20)
+			if tt.want != "" {
+				if err == nil || err.Error() != tt.want {
+					t.Errorf("instrument: %v, want %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rt.CompileModule(context.Background(), ins.bin); err != nil {
+				t.Errorf("instrumented module: %v", err)
+			}
+		})
 	}
 }

@@ -247,6 +247,12 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 	return c, nil
 }
 
+// maxCompileTime bounds compiling a module (wazero checks it between
+// functions): a Go guest of 3 MiB takes about a second, and what a module
+// may hold is bounded (wasmcheck.go, instrument.go), so only a module
+// built to exhaust the compiler comes near it.
+const maxCompileTime = time.Minute
+
 // stackBudget is the wasm stack an instance may use, in estimated bytes
 // (instrument.go): a 16th of its memory limit, 8 MiB by default.
 func stackBudget(maxMemory int64) uint32 {
@@ -280,7 +286,13 @@ func (m *module) compileAs(ctx context.Context, ins *instrumented) (c *compiled,
 	if c.rt, err = m.rt(); err != nil {
 		return nil, err
 	}
-	if c.cm, err = c.rt.CompileModule(ctx, bin); err != nil {
+	cctx, cancel := context.WithTimeout(ctx, maxCompileTime)
+	c.cm, err = c.rt.CompileModule(cctx, bin)
+	cancel()
+	if err != nil {
+		if cctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("took more than %v", maxCompileTime)
+		}
 		return nil, fmt.Errorf("cannot compile: %w", err)
 	}
 	if rw != nil {
