@@ -44,24 +44,50 @@ func newConnEnv(t *testing.T) *connEnv {
 		e.dozes = append(e.dozes, "/"+route)
 	}
 	hostileAddRoute(t, filepath.Join(dir, "other"), "healthy", hello, "")
-	ts, err := NewTenants(context.Background(), TenantsConfig{Dir: dir, Domain: hostileDomain,
-		Project: Config{Logger: slog.New(slog.DiscardHandler), Limits: Limits{MaxInstances: 64}, MaxTenantInstances: 256}})
+	e.srv = serveTenantsDir(t, dir, Config{Limits: Limits{MaxInstances: 64}, MaxTenantInstances: 256})
+	return e
+}
+
+// serveTenantsDir loads the tenants in dir with project as their template
+// and serves them behind a real HTTP server speaking HTTP/1.1 and h2c,
+// closed when the test ends.
+func serveTenantsDir(t *testing.T, dir string, project Config) *httptest.Server {
+	t.Helper()
+	project.Logger = slog.New(slog.DiscardHandler)
+	ts, err := NewTenants(context.Background(), TenantsConfig{Dir: dir, Domain: hostileDomain, Project: project})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if errs := ts.Errors(); len(errs) > 0 {
+		ts.Close(context.Background())
 		t.Fatal(errs)
 	}
-	e.srv = httptest.NewUnstartedServer(ts)
-	e.srv.Config.Protocols = new(http.Protocols)
-	e.srv.Config.Protocols.SetHTTP1(true)
-	e.srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	e.srv.Start()
+	srv := httptest.NewUnstartedServer(ts)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
 	t.Cleanup(func() {
-		e.srv.Close()
+		srv.Close()
 		ts.Close(context.Background())
 	})
-	return e
+	return srv
+}
+
+// repeat runs f in n goroutines, again and again until stop is closed.
+func repeat(wg *sync.WaitGroup, n int, stop <-chan struct{}, f func()) {
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					f()
+				}
+			}
+		})
+	}
 }
 
 // get sends GET target to tenant with client and returns the status and
@@ -199,50 +225,21 @@ func TestHostileQueueFairness(t *testing.T) {
 	hostileAddRoute(t, tenant, "slow", doze, `{"maxInstances": 2}`)
 	hostileAddRoute(t, tenant, "upload", hello, `{"maxInstances": 2, "maxDuration": "2s"}`)
 	hostileAddRoute(t, filepath.Join(dir, "other"), "healthy", hello, "")
-	ts, err := NewTenants(context.Background(), TenantsConfig{Dir: dir, Domain: hostileDomain, Project: Config{Logger: slog.New(slog.DiscardHandler)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(ts)
-	defer func() {
-		srv.Close()
-		ts.Close(context.Background())
-	}()
-	e := &connEnv{srv: srv}
+	e := &connEnv{srv: serveTenantsDir(t, dir, Config{})}
 	flood := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}}
 	defer flood.CloseIdleConnections()
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 24 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				e.get(context.Background(), flood, "busy", "/slow")
-			}
-		})
-	}
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest("POST", srv.URL+"/upload", &trickle{n: 100, every: 20 * time.Millisecond, stop: stop})
-				req.Host = "busy." + hostileDomain
-				if res, err := flood.Do(req); err == nil {
-					io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-				}
-			}
-		})
-	}
+	repeat(&wg, 24, stop, func() { e.get(context.Background(), flood, "busy", "/slow") })
+	repeat(&wg, 8, stop, func() {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/upload", &trickle{n: 100, every: 20 * time.Millisecond, stop: stop})
+		req.Host = "busy." + hostileDomain
+		if res, err := flood.Do(req); err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	})
 	time.Sleep(300 * time.Millisecond) // let the queues form
 	healthy := &http.Client{Timeout: 10 * time.Second}
 	var worst time.Duration

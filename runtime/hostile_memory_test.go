@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	goruntime "runtime"
 	"sync"
@@ -31,16 +29,7 @@ func TestHostileMemoryBound(t *testing.T) {
 	hostileAddRoute(t, filepath.Join(dir, "hog"), "hog", filepath.Join("..", "testdata", "hostile", "wat", "hog.wasm"),
 		fmt.Sprintf(`{"maxMemory": "64MiB", "maxInstances": %d}`, instances))
 	hostileAddRoute(t, filepath.Join(dir, "other"), "healthy", filepath.Join("..", "testdata", "wat", "hello.wasm"), "")
-	ts, err := NewTenants(context.Background(), TenantsConfig{Dir: dir, Domain: hostileDomain, Project: Config{Logger: slog.New(slog.DiscardHandler)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(ts)
-	defer func() {
-		srv.Close()
-		ts.Close(context.Background())
-	}()
-	e := &connEnv{srv: srv}
+	e := &connEnv{srv: serveTenantsDir(t, dir, Config{})}
 	client := &http.Client{Timeout: 20 * time.Second}
 	defer client.CloseIdleConnections()
 	if status, body, err := e.get(context.Background(), client, "other", "/healthy"); err != nil || status != 200 || body != "hello" {
