@@ -86,8 +86,12 @@ func TestHostileMemoryBound(t *testing.T) {
 	perInstance := float64(grew) / instances
 	t.Logf("%d hogs at maxMemory 64 MiB: RSS %s → peak %s, %.1f MiB an instance (%.2f × maxMemory)",
 		instances, hostileMiB(before), hostileMiB(peak), perInstance/(1<<20), perInstance/maxMemory)
-	if perInstance > 1.25*maxMemory {
-		t.Errorf("the process grew by %.1f MiB an instance, more than 1.25 × maxMemory", perInstance/(1<<20))
+	bound := 1.25
+	if raceEnabled {
+		bound = 2 // the race detector shadows the Go heap, where the tables are
+	}
+	if perInstance > bound*maxMemory {
+		t.Errorf("the process grew by %.1f MiB an instance, more than %.2f × maxMemory", perInstance/(1<<20), bound)
 	}
 	if perInstance < 0.9*maxMemory {
 		t.Errorf("the process grew by only %.1f MiB an instance: the hogs did not take their memory, the test shows nothing", perInstance/(1<<20))
