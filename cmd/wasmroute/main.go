@@ -162,7 +162,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", "serve [flags] DIR\n\nThe limit flags (--max-*, --isolation request) are ceilings: a project's wasmroute.json\nand a route's route.json may lower them, never raise them (see --grants).\n")
 	addr := fs.String("addr", "127.0.0.1:3000", "address to listen on (port 0: any free port)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
-	noBuild := fs.Bool("no-build", false, "do not build route.go sources; serve the route.wasm files as they are")
+	noBuild := fs.Bool("no-build", false, "do not build route.go sources; serve the route.wasm files as they are (always so with --tenants)")
 	tenants := fs.Bool("tenants", false, "DIR holds one project per tenant, chosen by the request's Host")
 	domain := fs.String("domain", "localhost", "with --tenants: <tenant>.DOMAIN selects a tenant")
 	hosts := mapFlag{}
@@ -195,22 +195,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	goruntime.GOMAXPROCS(*procs)
-	projects := []string{dir}
-	if *tenants {
-		var err error
-		if projects, err = tenantDirs(dir); err != nil {
-			fmt.Fprintf(stderr, "wasmroute serve: %v\n", err)
+	// A tenant's Go sources are not built here: the go command would read
+	// whatever the tenant's go.mod names (a replace by ../victim, a go.work
+	// or module above it, symlinked sources) and run as the operator. Each
+	// tenant builds its own modules (wasmroute build) and uploads them.
+	if !*noBuild && !*tenants {
+		if err := buildSources(ctx, dir, stderr); err != nil {
+			fmt.Fprintln(stderr, err)
 			return 1
-		}
-	}
-	if !*noBuild {
-		for _, p := range projects {
-			if err := buildSources(ctx, p, stderr); err != nil {
-				fmt.Fprintln(stderr, err)
-				if !*tenants {
-					return 1
-				}
-			}
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
@@ -313,22 +305,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// tenantDirs lists the tenant project folders of dir, as runtime.NewTenants
-// finds them.
-func tenantDirs(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var dirs []string
-	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(e.Name(), "_") {
-			dirs = append(dirs, filepath.Join(dir, e.Name()))
-		}
-	}
-	return dirs, nil
 }
 
 // mapFlag collects repeated NAME=VALUE flags.
