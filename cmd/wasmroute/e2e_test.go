@@ -406,6 +406,14 @@ func TestServeTenantsAndLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// source holds a Go route that serve must not build: its go.mod could
+	// send the go command into other tenants' folders.
+	if err := os.MkdirAll(filepath.Join(dir, "source", "app", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "source", "app", "x", "route.go"), []byte("//go:build wasip1\n\npackage main\n\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	grants := filepath.Join(t.TempDir(), "grants.json")
 	if err := os.WriteFile(grants, []byte(`{"granted": {"maxDuration": "1h", "maxMemory": "4GiB", "maxTenantInstances": 1000000}}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -414,6 +422,12 @@ func TestServeTenantsAndLimits(t *testing.T) {
 		"--max-duration", "200ms", "--max-memory", "64MiB", "--max-body", "4", "--isolation", "request", dir)
 	if want := "wasmroute.json: maxDuration 1h0m0s is above the operator's ceiling of 200ms; maxMemory 4GiB is above the operator's ceiling of 64MiB; maxTenantInstances 1000000 is above the operator's ceiling of 32"; !strings.Contains(s.stderr.String(), want) {
 		t.Errorf("serve did not log greedy's refusal %q:\n%s", want, s.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "source", "app", "x", "route.wasm")); err == nil {
+		t.Error("serve --tenants built a tenant's route.go")
+	}
+	if want := "app/x/route.go: not built"; !strings.Contains(s.stderr.String(), want) {
+		t.Errorf("serve did not log %q:\n%s", want, s.stderr)
 	}
 	for _, want := range []string{"tenant acme (http://acme.example.test)", "tenant globex", "/hello"} {
 		if !strings.Contains(s.stdout.String(), want) {
@@ -434,6 +448,7 @@ func TestServeTenantsAndLimits(t *testing.T) {
 		{"acme.example.test", "POST", "/hello", "12345", 413, ""},
 		{"greedy.example.test", "GET", "/hello", "", 503, "tenant unavailable\n"},
 		{"granted.example.test", "GET", "/hello", "", 200, "hello"},
+		{"source.example.test", "GET", "/x", "", 503, "tenant unavailable\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.host+tt.path, func(t *testing.T) {
