@@ -83,7 +83,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		// still there, an empty 200 would look like a success.
 		panic(http.ErrAbortHandler)
 	case err != nil:
-		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err)
+		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", s.output.admit(s.log, rt.Pattern, errorOutput(err)))
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}

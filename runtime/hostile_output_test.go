@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -66,5 +67,44 @@ func TestHostileOutputRate(t *testing.T) {
 	// interval (TestOutputLimit): here, only its bound.
 	if capped := requests * (maxGuestOutput + 64); dropped < 1 || dropped > capped-logged {
 		t.Errorf("%d bytes reported dropped; want 1 to %d (the per-call cap's, less what was logged)", dropped, capped-logged)
+	}
+}
+
+// TestHostileInitOutput has a guest whose initialization prints 64 KiB and
+// traps. Its failure is kept and answered on every request: the output
+// must reach the log through the tenant's output limit, not with every
+// request's error line (which would log 64 KiB a request, unlimited).
+func TestHostileInitOutput(t *testing.T) {
+	e := newHostileEnvWith(t, hostileOptions{lazy: true, routes: func(t *testing.T, dir string) {
+		hostileAddRoute(t, filepath.Join(dir, "hostile"), "initnoise", filepath.Join("..", "testdata", "hostile", "wat", "initnoise.wasm"), "")
+	}}, "output")
+	p := e.probe(hostileHealthy...)
+	before := len(e.logs.String())
+	start := time.Now()
+	const requests = 50
+	for i := range requests {
+		if a := e.get("hostile", "/initnoise"); a.err != nil || a.status != 500 {
+			t.Fatalf("request %d: %d %q, err %v; want 500", i, a.status, a.body, a.err)
+		}
+	}
+	elapsed := time.Since(start)
+	p.check(t)
+	e.healthy(t)
+	logged, failures := 0, 0
+	for line := range strings.Lines(e.logSince(before)) {
+		if strings.Contains(line, "route=/initnoise") {
+			logged += strings.Count(line, "x")
+			if strings.Contains(line, `msg=instantiate`) {
+				failures++
+			}
+		}
+	}
+	bound := outputBurst + int(elapsed.Seconds()*outputRate)
+	t.Logf("%d failed requests in %v: %d bytes of the initialization's output logged (bound %d)", failures, elapsed.Round(time.Millisecond), logged, bound)
+	if failures != requests {
+		t.Errorf("%d instantiate failures logged, want %d", failures, requests)
+	}
+	if logged > bound || logged < maxGuestOutput/2 {
+		t.Errorf("%d bytes of the initialization's output logged; want some, and at most the burst plus the rate: %d", logged, bound)
 	}
 }

@@ -177,12 +177,33 @@ func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 	return inst, nil
 }
 
-// withOutput adds what the guest printed to err.
+// withOutput adds what the guest printed to err, as an *outputError.
 func withOutput(err error, out *guestOutput) error {
 	if s := out.take(); s != "" {
-		return fmt.Errorf("%w\nguest output:\n%s", err, s)
+		return &outputError{err, s}
 	}
 	return err
+}
+
+// outputError is a guest's failure with what it printed. Its message leaves
+// the output out: a failed initialization is kept and answered again on
+// every request, so its output goes to the log through the tenant's output
+// limit (errorOutput), not with each error line.
+type outputError struct {
+	err    error
+	output string
+}
+
+func (e *outputError) Error() string { return e.err.Error() }
+func (e *outputError) Unwrap() error { return e.err }
+
+// errorOutput returns what the guest printed before err, or "".
+func errorOutput(err error) string {
+	var oe *outputError
+	if errors.As(err, &oe) {
+		return oe.output
+	}
+	return ""
 }
 
 // close closes inst. Never call it while inst is in a call.

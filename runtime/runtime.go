@@ -430,6 +430,9 @@ func (s *Server) CompileAll(ctx context.Context) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
+				if out := errorOutput(err); out != "" {
+					err = fmt.Errorf("%w\nguest output:\n%s", err, out)
+				}
 				problems = append(problems, err.Error())
 			}
 			done++
