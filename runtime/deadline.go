@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// deadline is the time limit of the requests of an instrumented instance
-// (instrument.go): one timer and one channel, kept from request to request
-// until the limit passes once, which ends the instance. Such a guest needs
-// no context for wazero to watch: it checks the channel in its loops and
-// host calls. Arming it costs a timer reset, against a deadline context
-// and an AfterFunc a request.
+// deadline is the time limit of an instance's requests: one timer and one
+// channel, kept from request to request until the limit passes once, which
+// ends the instance. The guest needs no context for wazero to watch: it
+// checks the channel at its loop and call checks (instrument.go) and host
+// calls. Arming it costs a timer reset, against a deadline context and an
+// AfterFunc a request.
 //
 // When the limit passes, the timer also sets the deadlines of the request's
 // connection (unblock), to wake a guest blocked on a slow client. It must

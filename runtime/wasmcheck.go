@@ -13,12 +13,14 @@ import (
 // before it reads what they count: for a code section declaring 2^32-1
 // function bodies in one byte, 2^32-1 wasm.Code values (the 49 bytes of
 // testdata/hostile/wat/bodies.wasm killed the process); for a function
-// declaring 2^32-1 locals, a slice of 4 GiB. checkModule walks the whole binary first and
-// refuses every count that cannot fit the bytes left (each element takes at
-// least one byte) or that exceeds the implementation limits the WebAssembly
-// JS API sets (https://webassembly.github.io/spec/js-api/#limits), which
-// every browser enforces, so no real module comes near them. It decodes no
-// instruction: wazero validates function bodies, whose size is bounded.
+// declaring 2^32-1 locals, a slice of 4 GiB. checkModule walks the whole
+// binary first and refuses every count that cannot fit the bytes left (each
+// element takes at least one byte) or that exceeds the implementation
+// limits the WebAssembly JS API sets
+// (https://webassembly.github.io/spec/js-api/#limits), which every browser
+// enforces, so no real module comes near them. It decodes no instruction:
+// the instrumenter bounds a body's structure (instrument.go), and wazero
+// validates it.
 
 // Implementation limits. See https://webassembly.github.io/spec/js-api/#limits
 const (
