@@ -138,7 +138,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		}
 		s.finish(w, r, rt, ex)
 		ex.Reset(nil, nil, nil) // an idle instance holds no request
-		fresh := lim.Isolation != IsolationRequest || inst.reset()
+		// An instance whose stack went deep goes, with the stack wazero
+		// grew for it (instrument.go, deepExport).
+		deep := inst.deep != nil && inst.deep.Get() != 0
+		fresh := !deep && (lim.Isolation != IsolationRequest || inst.reset())
 		rt.pool.put(inst, timedOut || !fresh)
 	case errors.As(err, &exit) && exit.ExitCode() == 0:
 		// The guest exited cleanly: its response stands, its instance is gone.

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	goruntime "runtime"
 	"sync"
 	"testing"
 	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
 )
 
 // TestHostileMemoryBound checks that the operator's memory limit bounds
@@ -95,5 +98,40 @@ func TestHostileMemoryBound(t *testing.T) {
 	}
 	if perInstance < 0.9*maxMemory {
 		t.Errorf("the process grew by only %.1f MiB an instance: the hogs did not take their memory, the test shows nothing", perInstance/(1<<20))
+	}
+}
+
+// TestHostileDeepStackKept checks that an instance whose request went deep
+// (past an eighth of its stack budget, not past the budget) answers, and
+// is then not kept: wazero keeps the stack it grew for the method as long
+// as the instance lives, so a pooled instance would hold it. deepok counts
+// the requests its instance served: shallow POSTs count on, and after a
+// deep GET the count starts over on a new instance.
+func TestHostileDeepStackKept(t *testing.T) {
+	dir := t.TempDir()
+	hostileAddRoute(t, filepath.Join(dir, "deep"), "deepok", filepath.Join("..", "testdata", "hostile", "wat", "deepok.wasm"),
+		`{"maxMemory": "64MiB", "maxInstances": 1}`)
+	hostileAddRoute(t, filepath.Join(dir, "other"), "healthy", filepath.Join("..", "testdata", "wat", "hello.wasm"), "")
+	srv := serveTenantsDir(t, dir, Config{})
+	client := srv.Client()
+	var got []string
+	for _, method := range []string{"POST", "POST", "GET", "POST", "POST"} {
+		req, _ := http.NewRequest(method, srv.URL+"/deepok", nil)
+		req.Host = "deep." + hostileDomain
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		got = append(got, fmt.Sprintf("%s %d %s", method, res.StatusCode, b))
+		e := &connEnv{srv: srv}
+		if status, body, err := e.get(context.Background(), client, "other", "/healthy"); err != nil || status != 200 || body != "hello" {
+			t.Errorf("healthy after %s: %d %q, err %v", method, status, body, err)
+		}
+	}
+	want := []string{"POST 200 1", "POST 200 2", "GET 200 3", "POST 200 1", "POST 200 2"}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
 	}
 }

@@ -73,6 +73,7 @@ type instrumented struct {
 	mutatesTables bool
 	addedYield    bool   // sched_yield was not imported: instrument added it
 	stackGlobal   uint32 // index of the global counting stack bytes
+	deepGlobal    uint32 // index of the global set when the count passed the budget's eighth (deepExport)
 }
 
 // instrument returns bin instrumented (see above), its frames bounded to
@@ -140,7 +141,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		}
 	}
 
-	ins := &instrumented{stackGlobal: uint32(globals + 1)}
+	ins := &instrumented{stackGlobal: uint32(globals + 1), deepGlobal: uint32(globals + 2)}
 	newTypes := types // types, with those instrument adds at the end
 	typeIndex := func(t funcType) uint32 {
 		for i, u := range newTypes {
@@ -176,14 +177,15 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		typeIndex: typeIndex,
 		countdown: uint32(globals),
 		stack:     ins.stackGlobal,
+		deep:      ins.deepGlobal,
 		yield:     uint32(yield),
 	}
 
-	// The countdown global (mutable i32 at yieldEvery) and the stack count
-	// (mutable i32 at 0).
+	// The countdown global (mutable i32 at yieldEvery), the stack count and
+	// the deep flag (mutable i32s at 0).
 	newGlobals := []byte{0x7f, 0x01, 0x41}
 	newGlobals = appendSLEB(newGlobals, yieldEvery)
-	newGlobals = append(newGlobals, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+	newGlobals = append(newGlobals, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
 
 	// Rewrite the sections that change, the code first: it may add types.
 	bodies := map[byte][]byte{}
@@ -196,7 +198,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		case 6:
 			body, err = rewriteGlobals(sec.body, shift, newGlobals)
 		case 7:
-			body, err = shiftExports(sec.body, ins.addedYield, shift)
+			body, err = shiftExports(sec.body, shift, ins.deepGlobal)
 		case 8:
 			s := &reader{b: sec.body}
 			body = binary.AppendUvarint(nil, shift(s.uleb()))
@@ -303,14 +305,14 @@ func appendYieldImport(body []byte, add bool, typ uint32) ([]byte, error) {
 }
 
 // rewriteGlobals renumbers the functions of a global section's
-// initializers and appends extra, encoded globals (two of them).
+// initializers and appends extra, encoded globals (three of them).
 func rewriteGlobals(body []byte, shift func(uint64) uint64, extra []byte) ([]byte, error) {
 	s := &reader{b: body}
 	var n uint64
 	if body != nil {
 		n = s.count()
 	}
-	b := binary.AppendUvarint(nil, n+2)
+	b := binary.AppendUvarint(nil, n+3)
 	for i := uint64(0); i < n && s.err == nil; i++ {
 		b = append(b, s.bytes(2)...) // type, mutability
 		b = s.shiftConstExpr(b, shift)
@@ -322,13 +324,12 @@ func rewriteGlobals(body []byte, shift func(uint64) uint64, extra []byte) ([]byt
 }
 
 // shiftExports renumbers the exported functions.
-func shiftExports(body []byte, renumber bool, shift func(uint64) uint64) ([]byte, error) {
-	if !renumber {
-		return body, nil
-	}
+func shiftExports(body []byte, shift func(uint64) uint64, deep uint32) ([]byte, error) {
 	s := &reader{b: body}
 	n := s.count()
-	b := binary.AppendUvarint(nil, n)
+	b := binary.AppendUvarint(nil, n+1)
+	b = append(appendName(b, deepExport), externGlobal)
+	b = binary.AppendUvarint(b, uint64(deep))
 	for i := uint64(0); i < n && s.err == nil; i++ {
 		b = appendName(b, s.name())
 		kind := s.byte()
@@ -490,7 +491,7 @@ type codeInstrumenter struct {
 	budget    uint32
 	typeIndex func(funcType) uint32 // finds or adds a type
 
-	countdown, stack, yield uint32 // globals and sched_yield
+	countdown, stack, deep, yield uint32 // globals and sched_yield
 
 	loops, calls  int
 	mutatesTables bool
@@ -498,6 +499,16 @@ type codeInstrumenter struct {
 	edits []edit // of the current body
 	ctl   []ctlFrame
 }
+
+// deepExport names the instrumented module's deep flag, a global set to 1
+// once its stack count passes budget/deepFraction. wazero keeps the stack
+// each exported function grew for as long as the instance lives, so the
+// runtime discards an instance whose flag is set after its request: a kept
+// instance holds at most about 2 × budget/deepFraction of stack a method.
+const (
+	deepExport   = "wasmroute.deep"
+	deepFraction = 8
+)
 
 // Bounds on a function body's structure, which wazero's compiler spends
 // time and memory on: a br_table's targets (the JS API's implementation
@@ -826,11 +837,18 @@ func (ci *codeInstrumenter) body(out, code []byte, ft funcType) ([]byte, error) 
 		out = append(out, code[:bodyStart]...)
 		last = bodyStart
 		out = ci.appendCountdown(out)
-		// stack += cost; if stack > budget { unreachable }
+		// stack += cost
+		// if stack > budget/8 { if stack > budget { unreachable }; deep = 1 }
+		// (the fast path compares once, as a check against the budget would)
 		out = ci.appendStack(out, cost, 0x6a)
+		out = binary.AppendUvarint(append(out, 0x23), uint64(ci.stack))
+		out = appendSLEB(append(out, 0x41), int64(ci.budget/deepFraction))
+		out = append(out, 0x4b, 0x04, 0x40) // i32.gt_u if
 		out = binary.AppendUvarint(append(out, 0x23), uint64(ci.stack))
 		out = appendSLEB(append(out, 0x41), int64(ci.budget))
 		out = append(out, 0x4b, 0x04, 0x40, 0x00, 0x0b) // i32.gt_u if unreachable end
+		out = binary.AppendUvarint(append(out, 0x41, 0x01, 0x24), uint64(ci.deep))
+		out = append(out, 0x0b)
 		out = append(out, 0x02)
 		out = ci.appendBlockType(out, ft.results)
 	}

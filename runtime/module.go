@@ -154,6 +154,10 @@ type instance struct {
 	ex  host.Exchange // reused from request to request, keeping its buffers
 
 	deadline *deadline // its time limit, reset per request
+	// deep is set by the guest once its stack passed an eighth of its
+	// budget (instrument.go): the stack wazero grew for it stays with the
+	// method, so the instance is not kept.
+	deep api.Global
 
 	// Set for an instance made from a snapshot:
 	snap    *snapshot
@@ -168,7 +172,7 @@ func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 	if err != nil {
 		return nil, withOutput(err, out)
 	}
-	inst := &instance{mod: mod, out: out}
+	inst := &instance{mod: mod, out: out, deep: mod.ExportedGlobal(deepExport)}
 	for i, name := range abi.Methods {
 		if methods.has(i) {
 			inst.fns[i] = mod.ExportedFunction(name)

@@ -55,6 +55,11 @@ func takeSnapshot(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModu
 		return nil, withOutput(err, out)
 	}
 	defer mod.Close(context.Background())
+	if g, ok := mod.ExportedGlobal(deepExport).(api.MutableGlobal); ok {
+		// However deep the initialization went, its stack went with its
+		// call: instances start shallow.
+		g.Set(0)
+	}
 	s := &snapshot{pages: mod.Memory().Size() / wasmPageSize, names: rw.globals}
 	if s.img, err = newImage(lm.buf[:mod.Memory().Size()]); err != nil {
 		return nil, err
