@@ -314,6 +314,12 @@ func fuzzTransform(f *testing.F, transform func([]byte) ([]byte, error)) {
 		if err != nil {
 			return
 		}
+		// wazero allocates by the counts it reads: only what the server
+		// would hand it (checkModule) may reach it, else the fuzzer finds
+		// wazero's out-of-memory, not ours.
+		if _, err := checkModule(bin); err != nil {
+			return
+		}
 		if cm, err := rt.CompileModule(ctx, bin); err == nil {
 			cm.Close(ctx)
 			cm, err := rt.CompileModule(ctx, out)
