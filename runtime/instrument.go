@@ -71,9 +71,7 @@ type instrumented struct {
 	// (table.set, table.grow, table.fill, table.copy, table.init,
 	// elem.drop, data.drop), state a snapshot does not restore.
 	mutatesTables bool
-	addedYield    bool   // sched_yield was not imported: instrument added it
-	stackGlobal   uint32 // index of the global counting stack bytes
-	deepGlobal    uint32 // index of the global set when the count passed the budget's eighth (deepExport)
+	addedYield    bool // sched_yield was not imported: instrument added it
 }
 
 // instrument returns bin instrumented (see above), its frames bounded to
@@ -141,7 +139,10 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		}
 	}
 
-	ins := &instrumented{stackGlobal: uint32(globals + 1), deepGlobal: uint32(globals + 2)}
+	// The added globals, after the module's own: the countdown, the stack
+	// count and the deep flag (deepExport).
+	ins := &instrumented{}
+	countdown, stack, deep := uint32(globals), uint32(globals+1), uint32(globals+2)
 	newTypes := types // types, with those instrument adds at the end
 	typeIndex := func(t funcType) uint32 {
 		for i, u := range newTypes {
@@ -175,9 +176,9 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		shift:     shift,
 		budget:    stackBudget,
 		typeIndex: typeIndex,
-		countdown: uint32(globals),
-		stack:     ins.stackGlobal,
-		deep:      ins.deepGlobal,
+		countdown: countdown,
+		stack:     stack,
+		deep:      deep,
 		yield:     uint32(yield),
 	}
 
@@ -198,7 +199,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		case 6:
 			body, err = rewriteGlobals(sec.body, shift, newGlobals)
 		case 7:
-			body, err = shiftExports(sec.body, shift, ins.deepGlobal)
+			body, err = shiftExports(sec.body, shift, deep)
 		case 8:
 			s := &reader{b: sec.body}
 			body = binary.AppendUvarint(nil, shift(s.uleb()))

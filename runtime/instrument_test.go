@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmroute/wasmroute/host"
+	"github.com/wasmroute/wasmroute/internal/wasmgen"
 )
 
 // TestInstrumentRenumber instruments renumber.wat, which does not import
@@ -294,29 +295,17 @@ func TestInstrumentRefused(t *testing.T) {
 // the bounds is instrumented and compiles.
 func TestInstrumentStructureBounds(t *testing.T) {
 	module := func(code []byte) []byte {
-		b := []byte("\x00asm\x01\x00\x00\x00")
-		sec := func(id byte, body []byte) {
-			b = append(b, id)
-			b = binary.AppendUvarint(b, uint64(len(body)))
-			b = append(b, body...)
-		}
-		sec(1, []byte{1, 0x60, 0, 0})
-		sec(3, []byte{1, 0})
-		sec(5, []byte{1, 0, 1})
-		sec(7, []byte{2, 3, 'G', 'E', 'T', 0, 0, 6, 'm', 'e', 'm', 'o', 'r', 'y', 2, 0})
-		body := append([]byte{0}, code...) // no locals
-		sec(10, append(binary.AppendUvarint([]byte{1}, uint64(len(body))), body...))
-		return b
+		m := &wasmgen.Module{Memories: []wasmgen.Limits{{Min: 1}}}
+		m.Export("GET", wasmgen.KindFunc, m.Func(nil, nil, nil, code))
+		m.Export("memory", wasmgen.KindMemory, 0)
+		return m.Encode()
 	}
 	nested := func(op byte, depth int) []byte {
 		code := bytes.Repeat([]byte{op, 0x40}, depth) // block or loop
-		return append(code, bytes.Repeat([]byte{0x0b}, depth+1)...)
+		return append(code, bytes.Repeat([]byte{0x0b}, depth)...)
 	}
 	brTable := func(targets int) []byte {
-		code := []byte{0x02, 0x40, 0x41, 0} // block, i32.const 0
-		code = binary.AppendUvarint(append(code, 0x0e), uint64(targets))
-		code = append(code, bytes.Repeat([]byte{0}, targets+1)...)
-		return append(code, 0x0b, 0x0b)
+		return wasmgen.Block(wasmgen.I32Const(0), wasmgen.BrTable(make([]uint32, targets), 0))
 	}
 	rt := wazero.NewRuntime(context.Background())
 	defer rt.Close(context.Background())

@@ -295,31 +295,24 @@ func parseModule(bin []byte) (*moduleInfo, error) {
 // enough for parseModule, and returns its information and the file's size.
 // Go guests keep their exports in the first few KiB of several MiB.
 func readModuleHead(root *os.Root, name string) (*moduleInfo, int64, error) {
-	f, err := root.Open(name)
+	f, size, err := openModule(root, name)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	if fi.Size() > maxModuleSize {
-		return nil, 0, fmt.Errorf("is %d bytes, more than the limit of %s", fi.Size(), FormatSize(maxModuleSize))
-	}
 	for n := int64(64 << 10); ; n *= 4 {
-		head := make([]byte, min(n, fi.Size()))
+		head := make([]byte, min(n, size))
 		if _, err := io.ReadFull(f, head); err != nil {
 			return nil, 0, err
 		}
 		info, err := parseModule(head)
-		if errors.Is(err, errTruncated) && int64(len(head)) < fi.Size() {
+		if errors.Is(err, errTruncated) && int64(len(head)) < size {
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return nil, 0, err
 			}
 			continue
 		}
-		return info, fi.Size(), err
+		return info, size, err
 	}
 }
 
@@ -334,21 +327,32 @@ func typeAt(types []funcType, idx uint64, r *reader) funcType {
 // readModule reads the module file at path, refusing one larger than
 // maxModuleSize before reading it (or while: it may grow meanwhile).
 func readModule(root *os.Root, path string) ([]byte, error) {
-	f, err := root.Open(path)
+	f, _, err := openModule(root, path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > maxModuleSize {
-		return nil, fmt.Errorf("is %d bytes, more than the limit of %s", fi.Size(), FormatSize(maxModuleSize))
-	}
 	bin, err := io.ReadAll(io.LimitReader(f, maxModuleSize+1))
 	if err == nil && len(bin) > maxModuleSize {
 		err = fmt.Errorf("is more than the limit of %s", FormatSize(maxModuleSize))
 	}
 	return bin, err
+}
+
+// openModule opens the module file name in root and returns it with its
+// size, refusing one larger than maxModuleSize.
+func openModule(root *os.Root, name string) (*os.File, int64, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() > maxModuleSize {
+		err = fmt.Errorf("is %d bytes, more than the limit of %s", fi.Size(), FormatSize(maxModuleSize))
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
 }
