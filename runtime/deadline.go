@@ -9,7 +9,7 @@ import (
 // deadline is the time limit of an instance's requests: one timer and one
 // channel, kept from request to request until the limit passes once, which
 // ends the instance. The guest needs no context for wazero to watch: it
-// checks the channel at its loop and call checks (instrument.go) and host
+// checks the channel at its loop and call checks (wasmbin.Instrument) and host
 // calls. Arming it costs a timer reset, against a deadline context and an
 // AfterFunc a request.
 //

@@ -89,7 +89,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	}
 
 	// The request's deadline and its client's departure stop the guest at
-	// its next loop or call check (instrument.go) or host call
+	// its next loop or call check (wasmbin.Instrument) or host call
 	// (Exchange.Done and the call's context); a guest asleep in poll_oneoff
 	// wakes, and the connection deadlines set at the time limit wake one
 	// blocked reading a slow body or writing to a slow client. Nothing
@@ -139,7 +139,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		s.finish(w, r, rt, ex)
 		ex.Reset(nil, nil, nil) // an idle instance holds no request
 		// An instance whose stack went deep goes, with the stack wazero
-		// grew for it (instrument.go, deepExport).
+		// grew for it (wasmbin.DeepExport).
 		deep := inst.deep != nil && inst.deep.Get() != 0
 		fresh := !deep && (lim.Isolation != IsolationRequest || inst.reset())
 		rt.pool.put(inst, timedOut || !fresh)

@@ -5,37 +5,13 @@ package runtime
 // than the sandbox (testdata/hostile/README.md, "Module binaries").
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// hostileBinaries are the fixtures of testdata/hostile/wat that no WAT
-// source can express, by file name: TestHostileBinaryFixtures checks the
-// committed files against them (WASMROUTE_UPDATE_FIXTURES=1 writes them).
-var hostileBinaries = map[string][]byte{
-	"bodies.wasm": attackBodies,
-	"locals.wasm": attackLocals,
-}
-
-func TestHostileBinaryFixtures(t *testing.T) {
-	for name, want := range hostileBinaries {
-		file := filepath.Join("..", "testdata", "hostile", "wat", name)
-		if os.Getenv("WASMROUTE_UPDATE_FIXTURES") != "" {
-			if err := os.WriteFile(file, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if got, err := os.ReadFile(file); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s is missing or stale (%v): run WASMROUTE_UPDATE_FIXTURES=1 go test -run TestHostileBinaryFixtures ./runtime", file, err)
-		}
-	}
-}
 
 // TestHostileModules serves, as wasmroute serve --tenants does (checked at
 // load, compiled later), modules that once killed the process: 2^32-1

@@ -10,13 +10,14 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmroute/wasmroute/host"
+	"github.com/wasmroute/wasmroute/internal/wasmbin"
 )
 
 // BenchmarkInterrupt measures what stopping runaway guests costs, on a call,
 // on a hot loop and on recursion (fib25: 242,785 calls), side by side:
 //
 //   - off: nothing; a runaway guest could never be stopped.
-//   - instrumented: what every module gets (instrument.go): a countdown at
+//   - instrumented: what every module gets (wasmbin.Instrument): a countdown at
 //     each loop head and function entry with calls, a call into Go every
 //     10,000 of them.
 //   - checks: wazero's termination checks (WithCloseOnContextDone), for
@@ -30,11 +31,11 @@ func BenchmarkInterrupt(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ins, err := instrument(bin, 8<<20)
-	if err != nil || ins.loops != 1 {
+	ins, err := wasmbin.Instrument(bin, 8<<20)
+	if err != nil || ins.Loops != 1 {
 		b.Fatalf("instrument: %v, %v", ins, err)
 	}
-	instrumented := ins.bin
+	instrumented := ins.Bin
 	ctx := context.Background()
 	for _, variant := range []struct {
 		bin    []byte

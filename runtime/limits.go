@@ -26,7 +26,7 @@ type Limits struct {
 
 	// MaxMemory bounds an instance's linear memory, in bytes (whole 64 KiB
 	// pages), and, a 16th of it, its WebAssembly call stack, estimated (8
-	// MiB by default; instrument.go). A guest that needs more fails: 500.
+	// MiB by default; wasmbin.Instrument). A guest that needs more fails: 500.
 	// Default 128 MiB.
 	MaxMemory int64
 

@@ -185,7 +185,7 @@ func TestCeilings(t *testing.T) {
 }
 
 // TestMaxDuration stops a guest in an endless loop, instrumented
-// (instrument.go) whether it imports sched_yield (forever) or not (loop,
+// (wasmbin.Instrument) whether it imports sched_yield (forever) or not (loop,
 // which gets the import).
 func TestMaxDuration(t *testing.T) {
 	s, logs := newServer(t, Config{Dir: project(t, map[string]string{"loop": "loop", "forever": "forever", "hello": "hello"}),

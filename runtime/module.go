@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
+	"github.com/wasmroute/wasmroute/internal/wasmbin"
 )
 
 // methodIndex maps a method name to its position in abi.Methods.
@@ -61,30 +62,30 @@ const wasiModule = "wasi_snapshot_preview1"
 
 // check validates a module against the ABI and returns the methods it
 // exports, problems that stop it from loading, and warnings.
-func check(m *moduleInfo) (methods methodSet, errs, warns []string) {
-	names := make([]string, 0, len(m.exports))
-	for name := range m.exports {
+func check(m *wasmbin.Info) (methods methodSet, errs, warns []string) {
+	names := make([]string, 0, len(m.Exports))
+	for name := range m.Exports {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		x := m.exports[name]
-		noArgs := len(x.sig.params) == 0 && len(x.sig.results) == 0
+		x := m.Exports[name]
+		noArgs := len(x.Sig.Params) == 0 && len(x.Sig.Results) == 0
 		_, isMethod := methodIndex[name]
 		_, lowercase := methodIndex[strings.ToUpper(name)]
 		switch {
-		case x.kind != externFunc:
+		case x.Kind != wasmbin.ExternFunc:
 			if isMethod || name == abi.ExportInitialize {
 				errs = append(errs, fmt.Sprintf("export %s is not a function", name))
 			}
 		case isMethod && !noArgs:
-			errs = append(errs, fmt.Sprintf("export %s has signature %s; a method takes no parameters and returns nothing", name, x.sig))
+			errs = append(errs, fmt.Sprintf("export %s has signature %s; a method takes no parameters and returns nothing", name, x.Sig))
 		case isMethod:
 			methods |= 1 << methodIndex[name]
 		case name == abi.ExportStart:
 			errs = append(errs, fmt.Sprintf("exports %s: it is a WASI command; build a reactor (Go: -buildmode=c-shared)", abi.ExportStart))
 		case name == abi.ExportInitialize && !noArgs:
-			errs = append(errs, fmt.Sprintf("export %s has signature %s; it must take no parameters and return nothing", name, x.sig))
+			errs = append(errs, fmt.Sprintf("export %s has signature %s; it must take no parameters and return nothing", name, x.Sig))
 		case lowercase:
 			warns = append(warns, fmt.Sprintf("export %q is not a method: method exports are case-sensitive, rename it %s", name, strings.ToUpper(name)))
 		case name == "default":
@@ -94,10 +95,10 @@ func check(m *moduleInfo) (methods methodSet, errs, warns []string) {
 	if methods == 0 && len(errs) == 0 {
 		errs = append(errs, fmt.Sprintf("exports no method: export at least one of %s", strings.Join(abi.Methods[:], ", ")))
 	}
-	if _, ok := m.memoryMin[abi.ExportMemory]; !ok {
+	if _, ok := m.MemoryMin[abi.ExportMemory]; !ok {
 		errs = append(errs, fmt.Sprintf("does not export its memory as %q", abi.ExportMemory))
 	}
-	errs = append(errs, checkImports(m.imports, m.otherImports)...)
+	errs = append(errs, checkImports(m.Imports, m.OtherImports)...)
 	return methods, errs, warns
 }
 
@@ -110,24 +111,24 @@ var hostFuncs = func() map[string]abi.Func {
 	return m
 }()
 
-func checkImports(imports []funcImport, others []externImport) (errs []string) {
+func checkImports(imports []wasmbin.FuncImport, others []wasmbin.ExternImport) (errs []string) {
 	for _, im := range others {
-		errs = append(errs, fmt.Sprintf("imports %s %s.%s: the host provides functions only", externNames[im.kind], im.module, im.name))
+		errs = append(errs, fmt.Sprintf("imports %s %s.%s: the host provides functions only", wasmbin.KindName(im.Kind), im.Module, im.Name))
 	}
 	for _, im := range imports {
-		switch im.module {
+		switch im.Module {
 		case wasiModule:
 		case abi.ModuleName:
-			f, ok := hostFuncs[im.name]
+			f, ok := hostFuncs[im.Name]
 			if !ok {
-				errs = append(errs, fmt.Sprintf("imports %s.%s, which this host does not provide", im.module, im.name))
+				errs = append(errs, fmt.Sprintf("imports %s.%s, which this host does not provide", im.Module, im.Name))
 				continue
 			}
-			if !allI32(im.sig.params, f.Params) || !allI32(im.sig.results, f.Results) {
-				errs = append(errs, fmt.Sprintf("imports %s.%s with signature %s; the ABI has %d i32 parameters and %d i32 results", im.module, im.name, im.sig, f.Params, f.Results))
+			if !allI32(im.Sig.Params, f.Params) || !allI32(im.Sig.Results, f.Results) {
+				errs = append(errs, fmt.Sprintf("imports %s.%s with signature %s; the ABI has %d i32 parameters and %d i32 results", im.Module, im.Name, im.Sig, f.Params, f.Results))
 			}
 		default:
-			errs = append(errs, fmt.Sprintf("imports %s.%s: only %s and %s are provided", im.module, im.name, abi.ModuleName, wasiModule))
+			errs = append(errs, fmt.Sprintf("imports %s.%s: only %s and %s are provided", im.Module, im.Name, abi.ModuleName, wasiModule))
 		}
 	}
 	return errs
@@ -155,7 +156,7 @@ type instance struct {
 
 	deadline *deadline // its time limit, reset per request
 	// deep is set by the guest once its stack passed an eighth of its
-	// budget (instrument.go): the stack wazero grew for it stays with the
+	// budget (wasmbin.Instrument): the stack wazero grew for it stays with the
 	// method, so the instance is not kept.
 	deep api.Global
 
@@ -172,7 +173,7 @@ func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 	if err != nil {
 		return nil, withOutput(err, out)
 	}
-	inst := &instance{mod: mod, out: out, deep: mod.ExportedGlobal(deepExport)}
+	inst := &instance{mod: mod, out: out, deep: mod.ExportedGlobal(wasmbin.DeepExport)}
 	for i, name := range abi.Methods {
 		if methods.has(i) {
 			inst.fns[i] = mod.ExportedFunction(name)
@@ -225,7 +226,7 @@ type compiled struct {
 	snap *snapshot // nil: each instance runs the module's initialization
 	// resettable: no instruction changes a table or drops a segment, so an
 	// instance is back in the snapshot's state once its memory and globals
-	// are (instrumented.mutatesTables).
+	// are (wasmbin.Instrumented.MutatesTables).
 	resettable bool
 }
 
@@ -237,7 +238,7 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 		defer m.mu.Unlock()
 		return m.compiled, m.err
 	}
-	bin, err := readModule(m.root, m.path)
+	bin, err := wasmbin.ReadFile(m.root, m.path)
 	var c *compiled
 	switch {
 	case err != nil:
@@ -245,14 +246,14 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
 	default:
 		// Nothing, ours or wazero's, allocates by the module's counts
-		// before they are checked (wasmcheck.go).
-		if bin, err = prepareModule(bin, m.limits.MaxMemory); err != nil {
+		// before they are checked (wasmbin.Prepare).
+		if bin, err = wasmbin.Prepare(bin, m.limits.MaxMemory); err != nil {
 			break
 		}
-		// Every module is instrumented (instrument.go): nothing else stops
+		// Every module is instrumented (wasmbin.Instrument): nothing else stops
 		// a runaway guest or bounds its stack.
-		var ins *instrumented
-		if ins, err = instrument(bin, stackBudget(m.limits.MaxMemory)); err == nil {
+		var ins *wasmbin.Instrumented
+		if ins, err = wasmbin.Instrument(bin, stackBudget(m.limits.MaxMemory)); err == nil {
 			c, err = m.compileAs(ctx, ins)
 		}
 	}
@@ -274,19 +275,19 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 
 // maxCompileTime bounds compiling a module (wazero checks it between
 // functions): a Go guest of 3 MiB takes about a second, and what a module
-// may hold is bounded (wasmcheck.go, instrument.go), so only a module
+// may hold is bounded (wasmbin.Prepare, wasmbin.Instrument), so only a module
 // built to exhaust the compiler comes near it.
 const maxCompileTime = time.Minute
 
 // stackBudget is the wasm stack an instance may use, in estimated bytes
-// (instrument.go): a 16th of its memory limit, 8 MiB by default.
+// (wasmbin.Instrument): a 16th of its memory limit, 8 MiB by default.
 func stackBudget(maxMemory int64) uint32 {
 	return uint32(min(maxMemory/16, 1<<30))
 }
 
 // compileAs rewrites the instrumented module ins for snapshots when it
 // can, compiles it and takes its snapshot.
-func (m *module) compileAs(ctx context.Context, ins *instrumented) (c *compiled, err error) {
+func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (c *compiled, err error) {
 	defer func() {
 		// A bug in wazero's compiler must cost one route, not the process
 		// or this module's lock.
@@ -294,20 +295,20 @@ func (m *module) compileAs(ctx context.Context, ins *instrumented) (c *compiled,
 			c, err = nil, fmt.Errorf("cannot compile: compiler panicked: %v", p)
 		}
 	}()
-	bin := ins.bin
-	var rw *rewritten
-	if ins.mutatesTables {
+	bin := ins.Bin
+	var rw *wasmbin.Rewritten
+	if ins.MutatesTables {
 		// A snapshot keeps memory and globals, not tables: memory that
 		// indexes a table the initialization filled would not match an
 		// instance's fresh one.
-		err = fmt.Errorf("%w: it changes its tables", errNoSnapshot)
-	} else if rw, err = rewrite(bin); err == nil {
-		bin = rw.bin
+		err = fmt.Errorf("%w: it changes its tables", wasmbin.ErrNoSnapshot)
+	} else if rw, err = wasmbin.Rewrite(bin); err == nil {
+		bin = rw.Bin
 	}
-	if errors.Is(err, errNoSnapshot) && m.log != nil {
+	if errors.Is(err, wasmbin.ErrNoSnapshot) && m.log != nil {
 		m.log.Warn(m.File+": each instance runs the module's initialization", "reason", err)
 	}
-	c = &compiled{resettable: !ins.mutatesTables}
+	c = &compiled{resettable: !ins.MutatesTables}
 	if c.rt, err = m.rt(); err != nil {
 		return nil, err
 	}
@@ -402,11 +403,11 @@ func (m *module) isCompiled() bool {
 // the same methods: a module file replaced under a running server must not
 // bring exports the checks never saw.
 func (m *module) same(bin []byte) bool {
-	info, err := parseModule(bin)
+	info, err := wasmbin.Parse(bin)
 	if err != nil {
 		return false
 	}
 	methods, errs, _ := check(info)
-	pages, ok := info.memoryMin[abi.ExportMemory]
+	pages, ok := info.MemoryMin[abi.ExportMemory]
 	return len(errs) == 0 && methods == m.methods && ok && pages*wasmPageSize <= uint64(m.limits.MaxMemory)
 }

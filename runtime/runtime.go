@@ -54,6 +54,7 @@ import (
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
 	"github.com/wasmroute/wasmroute/internal/routes"
+	"github.com/wasmroute/wasmroute/internal/wasmbin"
 )
 
 // Config configures a Server. The zero value of each field is a safe
@@ -291,7 +292,7 @@ func (s *Server) runtime(ctx context.Context, k runtimeKey) (wazero.Runtime, err
 		return rt, nil
 	}
 	// No WithCloseOnContextDone: every module is instrumented
-	// (instrument.go), which stops runaway guests more cheaply.
+	// (wasmbin.Instrument), which stops runaway guests more cheaply.
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(k.pages)
 	if s.cache != nil {
 		rc = rc.WithCompilationCache(s.cache)
@@ -358,15 +359,15 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	}
 	limits := conf.limits().Or(s.cfg.Limits)
 	path := filepath.FromSlash(file)
-	info, size, err := readModuleHead(s.root, path)
-	if err != nil && !errors.Is(err, errTruncated) && !errors.As(err, new(*fs.PathError)) {
+	info, size, err := wasmbin.ReadHead(s.root, path)
+	if err != nil && !errors.Is(err, wasmbin.ErrTruncated) && !errors.As(err, new(*fs.PathError)) {
 		err = fmt.Errorf("not a valid WebAssembly module: %w", err)
 	}
 	if err != nil {
 		return nil, []string{fmt.Sprintf("%s: %v", file, err)}, nil
 	}
 	methods, errs, warns := check(info)
-	if pages, ok := info.memoryMin[abi.ExportMemory]; ok && pages*wasmPageSize > uint64(limits.MaxMemory) {
+	if pages, ok := info.MemoryMin[abi.ExportMemory]; ok && pages*wasmPageSize > uint64(limits.MaxMemory) {
 		errs = append(errs, fmt.Sprintf("starts with %s of memory, more than its maxMemory of %s", FormatSize(int64(pages)*wasmPageSize), FormatSize(limits.MaxMemory)))
 	}
 	if len(errs) > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/internal/wasmbin"
 )
 
 // snapshot is a module's state right after its initialization: its linear
@@ -24,20 +25,20 @@ import (
 type snapshot struct {
 	img     *image
 	pages   uint32   // the memory's size, in pages
-	names   []string // the exports of the mutable globals (rewritten.globals)
+	names   []string // the exports of the mutable globals (wasmbin.Rewritten.Globals)
 	globals []uint64 // their values
 }
 
-// takeSnapshot instantiates cm, compiled from rw.bin, lays out its memory
+// takeSnapshot instantiates cm, compiled from rw.Bin, lays out its memory
 // as its data segments would, runs its start function and _initialize,
 // and keeps the state they leave.
-func takeSnapshot(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, rw *rewritten) (*snapshot, error) {
-	mem := make([]byte, rw.minPages*wasmPageSize)
-	for i, seg := range rw.segments {
-		if uint64(seg.offset)+uint64(len(seg.data)) > uint64(len(mem)) {
-			return nil, fmt.Errorf("data segment %d is outside the memory's %d pages", i, rw.minPages)
+func takeSnapshot(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, rw *wasmbin.Rewritten) (*snapshot, error) {
+	mem := make([]byte, rw.MinPages*wasmPageSize)
+	for i, seg := range rw.Segments {
+		if uint64(seg.Offset)+uint64(len(seg.Data)) > uint64(len(mem)) {
+			return nil, fmt.Errorf("data segment %d is outside the memory's %d pages", i, rw.MinPages)
 		}
-		copy(mem[seg.offset:], seg.data)
+		copy(mem[seg.Offset:], seg.Data)
 	}
 	var lm *sliceMemory
 	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
@@ -45,8 +46,8 @@ func takeSnapshot(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModu
 		return lm
 	}))
 	var starts []string
-	if rw.start {
-		starts = append(starts, startExport)
+	if rw.Start {
+		starts = append(starts, wasmbin.StartExport)
 	}
 	starts = append(starts, abi.ExportInitialize)
 	out := &guestOutput{}
@@ -55,16 +56,16 @@ func takeSnapshot(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModu
 		return nil, withOutput(err, out)
 	}
 	defer mod.Close(context.Background())
-	if g, ok := mod.ExportedGlobal(deepExport).(api.MutableGlobal); ok {
+	if g, ok := mod.ExportedGlobal(wasmbin.DeepExport).(api.MutableGlobal); ok {
 		// However deep the initialization went, its stack went with its
 		// call: instances start shallow.
 		g.Set(0)
 	}
-	s := &snapshot{pages: mod.Memory().Size() / wasmPageSize, names: rw.globals}
+	s := &snapshot{pages: mod.Memory().Size() / wasmPageSize, names: rw.Globals}
 	if s.img, err = newImage(lm.buf[:mod.Memory().Size()]); err != nil {
 		return nil, err
 	}
-	for _, name := range rw.globals {
+	for _, name := range rw.Globals {
 		g := mod.ExportedGlobal(name)
 		if g == nil {
 			return nil, fmt.Errorf("no global %s", name)

@@ -1,8 +1,8 @@
 ;; spin: "noop" returns at once; "spin" counts to 1,000,000 in a tight loop;
 ;; "fib" computes fib(25) by double recursion, 242,785 calls without a loop.
 ;; Used to measure what interrupting a guest costs per call, per loop and
-;; per function entry (runtime/instrument.go). It imports WASI sched_yield,
-;; unused, as Go guests do.
+;; per function entry (internal/wasmbin/instrument.go). It imports WASI
+;; sched_yield, unused, as Go guests do.
 (module
   (import "wasi_snapshot_preview1" "sched_yield" (func (result i32)))
   (memory (export "memory") 1)

@@ -1,4 +1,4 @@
-package runtime
+package wasmbin
 
 import (
 	"bytes"
@@ -8,55 +8,65 @@ import (
 	"os"
 )
 
-// moduleInfo is what load needs to know about a module before compiling it:
-// its exports, imports and memory. parseModule reads it from the binary's
+// Info is what a server needs to know about a module before compiling it:
+// its exports, imports and memory. Parse reads it from the binary's
 // type, import, function, memory and export sections, skipping the rest, so
 // that a project's modules are checked against the ABI at load without
 // paying for wazero's validation of every function body.
-type moduleInfo struct {
-	exports      map[string]export
-	imports      []funcImport
-	otherImports []externImport    // tables, memories, globals, tags: the host provides none
-	memoryMin    map[string]uint64 // exported memories: initial size in pages
+type Info struct {
+	Exports      map[string]Export
+	Imports      []FuncImport
+	OtherImports []ExternImport    // tables, memories, globals, tags
+	MemoryMin    map[string]uint64 // exported memories: initial size in pages
 }
 
-// externImport is an import other than a function's.
-type externImport struct {
-	module, name string
-	kind         byte
+// ExternImport is an import other than a function's.
+type ExternImport struct {
+	Module, Name string
+	Kind         byte // ExternTable, ExternMemory, ExternGlobal or ExternTag
 }
 
-type funcType struct{ params, results []byte }
+// FuncType is a function signature: its parameter and result value types,
+// as the binary encodes them (0x7f is i32). Its String method formats it
+// as in "(i32, i64) -> (i32)".
+type FuncType struct{ Params, Results []byte }
 
-// export is an exported function (sig set) or other extern (kind).
-type export struct {
-	kind byte
-	sig  funcType
+// Export is an exported function (Sig set) or other extern (Kind).
+type Export struct {
+	Kind byte
+	Sig  FuncType
 }
 
-type funcImport struct {
-	module, name string
-	sig          funcType
+// FuncImport is an imported function.
+type FuncImport struct {
+	Module, Name string
+	Sig          FuncType
 }
 
+// The kinds of imports and exports ("externs"), as the binary encodes them.
+// See https://webassembly.github.io/spec/core/binary/modules.html#import-section
 const (
-	externFunc   = 0
-	externTable  = 1
-	externMemory = 2
-	externGlobal = 3
-	externTag    = 4
+	ExternFunc   = 0
+	ExternTable  = 1
+	ExternMemory = 2
+	ExternGlobal = 3
+	ExternTag    = 4 // exception handling proposal
 )
 
 // externNames names import and export kinds in messages.
-var externNames = map[byte]string{externFunc: "function", externTable: "table", externMemory: "memory", externGlobal: "global", externTag: "tag"}
+var externNames = map[byte]string{ExternFunc: "function", ExternTable: "table", ExternMemory: "memory", ExternGlobal: "global", ExternTag: "tag"}
 
-// sectionNames names the sections parseModule reads.
+// KindName names an import or export kind in messages: "function",
+// "table", "memory", "global" or "tag"; "" for another.
+func KindName(kind byte) string { return externNames[kind] }
+
+// sectionNames names the sections Parse reads.
 var sectionNames = map[byte]string{1: "type", 2: "import", 3: "function", 5: "memory", 7: "export"}
 
 // valueTypeNames names the value types of signatures in messages.
 var valueTypeNames = map[byte]string{0x7f: "i32", 0x7e: "i64", 0x7d: "f32", 0x7c: "f64", 0x7b: "v128", 0x70: "funcref", 0x6f: "externref"}
 
-func (t funcType) String() string {
+func (t FuncType) String() string {
 	names := func(ts []byte) string {
 		var b bytes.Buffer
 		b.WriteByte('(')
@@ -73,7 +83,7 @@ func (t funcType) String() string {
 		b.WriteByte(')')
 		return b.String()
 	}
-	return names(t.params) + " -> " + names(t.results)
+	return names(t.Params) + " -> " + names(t.Results)
 }
 
 // reader reads the WebAssembly binary format; the first error sticks.
@@ -82,11 +92,14 @@ type reader struct {
 	err error
 }
 
-var errTruncated = errors.New("unexpected end")
+// ErrTruncated is the error of a binary that ends in the middle of what it
+// declares; Parse returns it for a binary cut short before its exports, and
+// ReadHead then reads more of the file.
+var ErrTruncated = errors.New("unexpected end")
 
 func (r *reader) byte() byte {
 	if r.err != nil || len(r.b) == 0 {
-		r.fail(errTruncated)
+		r.fail(ErrTruncated)
 		return 0
 	}
 	c := r.b[0]
@@ -117,7 +130,7 @@ func (r *reader) uleb() uint64 {
 
 func (r *reader) bytes(n uint64) []byte {
 	if r.err != nil || n > uint64(len(r.b)) {
-		r.fail(errTruncated)
+		r.fail(ErrTruncated)
 		return nil
 	}
 	b := r.b[:n]
@@ -131,7 +144,7 @@ func (r *reader) name() string { return string(r.bytes(r.uleb())) }
 func (r *reader) count() uint64 {
 	n := r.uleb()
 	if n > uint64(len(r.b)) {
-		r.fail(errTruncated)
+		r.fail(ErrTruncated)
 		return 0
 	}
 	return n
@@ -177,17 +190,17 @@ func splitSections(bin []byte) ([]section, error) {
 // returns a function's type index or a memory's minimum size.
 func (r *reader) importDesc(kind byte) uint64 {
 	switch kind {
-	case externFunc:
+	case ExternFunc:
 		return r.uleb()
-	case externTable:
+	case ExternTable:
 		r.byte()
 		r.limits()
-	case externMemory:
+	case ExternMemory:
 		return r.limits()
-	case externGlobal:
+	case ExternGlobal:
 		r.byte()
 		r.byte()
-	case externTag:
+	case ExternTag:
 		r.byte()
 		r.uleb()
 	default:
@@ -196,20 +209,20 @@ func (r *reader) importDesc(kind byte) uint64 {
 	return 0
 }
 
-// parseModule reads the module information of a WebAssembly binary, or of
+// Parse reads the module information of a WebAssembly binary, or of
 // its beginning up to the export section (which comes before the code and
 // data). It checks only what it reads: wazero validates the rest when it
-// compiles. A binary cut short before its exports gives errTruncated.
-func parseModule(bin []byte) (*moduleInfo, error) {
+// compiles. A binary cut short before its exports gives ErrTruncated.
+func Parse(bin []byte) (*Info, error) {
 	if !bytes.HasPrefix(bin, []byte("\x00asm\x01\x00\x00\x00")) {
 		return nil, errors.New("not a WebAssembly 1.0 binary (bad magic number or version)")
 	}
 	r := &reader{b: bin[8:]}
 	var (
-		types    []funcType
+		types    []FuncType
 		funcs    []uint64 // type index of each function, imported first
 		memories []uint64 // initial pages of each memory, imported first
-		info     = &moduleInfo{exports: map[string]export{}, memoryMin: map[string]uint64{}}
+		info     = &Info{Exports: map[string]Export{}, MemoryMin: map[string]uint64{}}
 		exports  []struct {
 			name string
 			kind byte
@@ -225,20 +238,20 @@ func parseModule(bin []byte) (*moduleInfo, error) {
 				if s.byte() != 0x60 {
 					s.fail(errors.New("not a function type"))
 				}
-				types = append(types, funcType{s.valueTypes(), s.valueTypes()})
+				types = append(types, FuncType{s.valueTypes(), s.valueTypes()})
 			}
 		case 2: // import
 			for n := s.count(); n > 0 && s.err == nil; n-- {
 				module, name, kind := s.name(), s.name(), s.byte()
 				switch v := s.importDesc(kind); kind {
-				case externFunc:
+				case ExternFunc:
 					funcs = append(funcs, v)
-					info.imports = append(info.imports, funcImport{module: module, name: name, sig: typeAt(types, v, s)})
-				case externMemory:
+					info.Imports = append(info.Imports, FuncImport{Module: module, Name: name, Sig: typeAt(types, v, s)})
+				case ExternMemory:
 					memories = append(memories, v)
 					fallthrough
 				default:
-					info.otherImports = append(info.otherImports, externImport{module: module, name: name, kind: kind})
+					info.OtherImports = append(info.OtherImports, ExternImport{Module: module, Name: name, Kind: kind})
 				}
 			}
 		case 3: // function
@@ -269,32 +282,32 @@ func parseModule(bin []byte) (*moduleInfo, error) {
 		return nil, r.err
 	}
 	for _, e := range exports {
-		x := export{kind: e.kind}
+		x := Export{Kind: e.kind}
 		switch e.kind {
-		case externFunc:
+		case ExternFunc:
 			if e.idx >= uint64(len(funcs)) {
 				return nil, fmt.Errorf("export %q: no function %d", e.name, e.idx)
 			}
 			check := &reader{}
-			x.sig = typeAt(types, funcs[e.idx], check)
+			x.Sig = typeAt(types, funcs[e.idx], check)
 			if check.err != nil {
 				return nil, fmt.Errorf("export %q: %w", e.name, check.err)
 			}
-		case externMemory:
+		case ExternMemory:
 			if e.idx >= uint64(len(memories)) {
 				return nil, fmt.Errorf("export %q: no memory %d", e.name, e.idx)
 			}
-			info.memoryMin[e.name] = memories[e.idx]
+			info.MemoryMin[e.name] = memories[e.idx]
 		}
-		info.exports[e.name] = x
+		info.Exports[e.name] = x
 	}
 	return info, nil
 }
 
-// readModuleHead reads the beginning of the module file name in root,
-// enough for parseModule, and returns its information and the file's size.
+// ReadHead reads the beginning of the module file name in root,
+// enough for Parse, and returns its information and the file's size.
 // Go guests keep their exports in the first few KiB of several MiB.
-func readModuleHead(root *os.Root, name string) (*moduleInfo, int64, error) {
+func ReadHead(root *os.Root, name string) (*Info, int64, error) {
 	f, size, err := openModule(root, name)
 	if err != nil {
 		return nil, 0, err
@@ -305,8 +318,8 @@ func readModuleHead(root *os.Root, name string) (*moduleInfo, int64, error) {
 		if _, err := io.ReadFull(f, head); err != nil {
 			return nil, 0, err
 		}
-		info, err := parseModule(head)
-		if errors.Is(err, errTruncated) && int64(len(head)) < size {
+		info, err := Parse(head)
+		if errors.Is(err, ErrTruncated) && int64(len(head)) < size {
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return nil, 0, err
 			}
@@ -316,39 +329,39 @@ func readModuleHead(root *os.Root, name string) (*moduleInfo, int64, error) {
 	}
 }
 
-func typeAt(types []funcType, idx uint64, r *reader) funcType {
+func typeAt(types []FuncType, idx uint64, r *reader) FuncType {
 	if idx >= uint64(len(types)) {
 		r.fail(fmt.Errorf("no type %d", idx))
-		return funcType{}
+		return FuncType{}
 	}
 	return types[idx]
 }
 
-// readModule reads the module file at path, refusing one larger than
-// maxModuleSize before reading it (or while: it may grow meanwhile).
-func readModule(root *os.Root, path string) ([]byte, error) {
+// ReadFile reads the module file at path in root, refusing one larger than
+// MaxModuleSize before reading it (or while: it may grow meanwhile).
+func ReadFile(root *os.Root, path string) ([]byte, error) {
 	f, _, err := openModule(root, path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	bin, err := io.ReadAll(io.LimitReader(f, maxModuleSize+1))
-	if err == nil && len(bin) > maxModuleSize {
-		err = fmt.Errorf("is more than the limit of %s", FormatSize(maxModuleSize))
+	bin, err := io.ReadAll(io.LimitReader(f, MaxModuleSize+1))
+	if err == nil && len(bin) > MaxModuleSize {
+		err = fmt.Errorf("is more than the limit of %s", formatSize(MaxModuleSize))
 	}
 	return bin, err
 }
 
 // openModule opens the module file name in root and returns it with its
-// size, refusing one larger than maxModuleSize.
+// size, refusing one larger than MaxModuleSize.
 func openModule(root *os.Root, name string) (*os.File, int64, error) {
 	f, err := root.Open(name)
 	if err != nil {
 		return nil, 0, err
 	}
 	fi, err := f.Stat()
-	if err == nil && fi.Size() > maxModuleSize {
-		err = fmt.Errorf("is %d bytes, more than the limit of %s", fi.Size(), FormatSize(maxModuleSize))
+	if err == nil && fi.Size() > MaxModuleSize {
+		err = fmt.Errorf("is %d bytes, more than the limit of %s", fi.Size(), formatSize(MaxModuleSize))
 	}
 	if err != nil {
 		f.Close()

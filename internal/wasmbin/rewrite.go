@@ -1,4 +1,4 @@
-package runtime
+package wasmbin
 
 import (
 	"bytes"
@@ -22,18 +22,20 @@ import (
 //
 // Code, tables and everything else are kept byte for byte.
 
-// rewritten is a module rewritten for snapshots.
-type rewritten struct {
-	bin      []byte
-	segments []dataSegment // the active data segments taken out
-	globals  []string      // the exports of the mutable globals
-	start    bool          // the module had a start function, now exported as startExport
-	minPages uint64        // the memory's initial size
+// Rewritten is a module rewritten for snapshots.
+type Rewritten struct {
+	Bin      []byte        // the rewritten module
+	Segments []DataSegment // the active data segments taken out
+	Globals  []string      // the exports of the mutable globals, in order
+	Start    bool          // the module had a start function, now exported as StartExport
+	MinPages uint64        // the memory's initial size, in 64 KiB pages
 }
 
-type dataSegment struct {
-	offset uint32
-	data   []byte
+// DataSegment is an active data segment: bytes that instantiation copies
+// into memory at an offset.
+type DataSegment struct {
+	Offset uint32
+	Data   []byte
 }
 
 const (
@@ -44,19 +46,24 @@ const (
 	maxSnapshotGlobals = 1_000
 
 	globalExportPrefix = "wasmroute.global."
-	startExport        = "wasmroute.start"
 )
 
-// errNoSnapshot wraps why a module cannot be snapshotted; its instances are
+// StartExport names the export of a rewritten module's start function
+// (Rewritten.Start): the host calls it once, in the instance it snapshots.
+const StartExport = "wasmroute.start"
+
+// ErrNoSnapshot wraps why a module cannot be snapshotted; its instances are
 // then made the ordinary way.
-var errNoSnapshot = errors.New("cannot snapshot")
+var ErrNoSnapshot = errors.New("cannot snapshot")
 
 func noSnapshot(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errNoSnapshot, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", ErrNoSnapshot, fmt.Sprintf(format, args...))
 }
 
-// rewrite rewrites bin, a module parseModule accepted, for snapshots.
-func rewrite(bin []byte) (*rewritten, error) {
+// Rewrite rewrites bin, a module Parse accepted, for snapshots (see above).
+// A valid module it cannot rewrite so gives an error wrapping
+// ErrNoSnapshot; a malformed one, another error.
+func Rewrite(bin []byte) (*Rewritten, error) {
 	sections, err := splitSections(bin)
 	if err != nil {
 		return nil, err
@@ -64,7 +71,7 @@ func rewrite(bin []byte) (*rewritten, error) {
 	var (
 		importGlobals uint64
 		memories      int
-		rw            = &rewritten{}
+		rw            = &Rewritten{}
 		hasDataCount  bool
 		startFunc     uint64
 	)
@@ -77,9 +84,9 @@ func rewrite(bin []byte) (*rewritten, error) {
 				s.name()
 				s.name()
 				switch kind := s.byte(); kind {
-				case externMemory:
+				case ExternMemory:
 					return nil, noSnapshot("it imports its memory")
-				case externGlobal:
+				case ExternGlobal:
 					importGlobals++
 					fallthrough
 				default:
@@ -91,7 +98,7 @@ func rewrite(bin []byte) (*rewritten, error) {
 				if len(s.b) > 0 && s.b[0]&^1 != 0 {
 					return nil, noSnapshot("its memory is shared or 64-bit")
 				}
-				rw.minPages = s.limits()
+				rw.MinPages = s.limits()
 				memories++
 			}
 		case 6: // global
@@ -106,14 +113,14 @@ func rewrite(bin []byte) (*rewritten, error) {
 				default:
 					return nil, noSnapshot("mutable global %d has type 0x%02x; only numbers can be restored", importGlobals+i, t)
 				}
-				if len(rw.globals) == maxSnapshotGlobals {
+				if len(rw.Globals) == maxSnapshotGlobals {
 					return nil, noSnapshot("it has more than %d mutable globals", maxSnapshotGlobals)
 				}
-				rw.globals = append(rw.globals, globalExportPrefix+strconv.FormatUint(importGlobals+i, 10))
+				rw.Globals = append(rw.Globals, globalExportPrefix+strconv.FormatUint(importGlobals+i, 10))
 			}
 		case 8: // start
 			startFunc = s.uleb()
-			rw.start = true
+			rw.Start = true
 		case 12: // data count
 			hasDataCount = true
 		}
@@ -148,23 +155,23 @@ func rewrite(bin []byte) (*rewritten, error) {
 			rest = start[:len(start)-len(s.b)]
 		}
 		var b []byte
-		b = binary.AppendUvarint(b, n+uint64(len(rw.globals))+b2u(rw.start))
+		b = binary.AppendUvarint(b, n+uint64(len(rw.Globals))+b2u(rw.Start))
 		b = append(b, rest...)
-		for _, name := range rw.globals {
+		for _, name := range rw.Globals {
 			if names[name] {
 				return noSnapshot("it already exports %q", name)
 			}
 			idx, _ := strconv.ParseUint(name[len(globalExportPrefix):], 10, 32)
 			b = appendName(b, name)
-			b = append(b, externGlobal)
+			b = append(b, ExternGlobal)
 			b = binary.AppendUvarint(b, idx)
 		}
-		if rw.start {
-			if names[startExport] {
-				return noSnapshot("it already exports %q", startExport)
+		if rw.Start {
+			if names[StartExport] {
+				return noSnapshot("it already exports %q", StartExport)
 			}
-			b = appendName(b, startExport)
-			b = append(b, externFunc)
+			b = appendName(b, StartExport)
+			b = append(b, ExternFunc)
 			b = binary.AppendUvarint(b, startFunc)
 		}
 		writeSection(out, 7, b)
@@ -200,13 +207,13 @@ func rewrite(bin []byte) (*rewritten, error) {
 			return nil, err
 		}
 	}
-	rw.bin = out.Bytes()
+	rw.Bin = out.Bytes()
 	return rw, nil
 }
 
 // takeData records the active segments of a data section and returns the
 // section without them.
-func (rw *rewritten) takeData(body []byte, hasDataCount bool) ([]byte, error) {
+func (rw *Rewritten) takeData(body []byte, hasDataCount bool) ([]byte, error) {
 	s := &reader{b: body}
 	n := s.count()
 	var kept []byte
@@ -231,7 +238,7 @@ func (rw *rewritten) takeData(body []byte, hasDataCount bool) ([]byte, error) {
 				return nil, noSnapshot("data segment %d's offset is not a constant", i)
 			}
 			data := s.bytes(s.uleb())
-			rw.segments = append(rw.segments, dataSegment{offset: uint32(off), data: data})
+			rw.Segments = append(rw.Segments, DataSegment{Offset: uint32(off), Data: data})
 			if hasDataCount {
 				kept = append(kept, 1, 0) // an empty passive segment in its place
 				count++

@@ -1,12 +1,10 @@
-package runtime
+package wasmbin
 
 import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,14 +12,16 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/tetratelabs/wazero"
 )
+
+// defaultMaxMemory is runtime.DefaultLimits.MaxMemory, the limit most
+// routes run under.
+const defaultMaxMemory = 128 << 20
 
 // wasmModule builds a module binary from its sections, each given as its id
 // and body.
@@ -60,6 +60,29 @@ var attackBodies = wasmModule(secType1, secFunc1, secMemory1, secExports,
 var attackLocals = wasmModule(secType1, secFunc1, secMemory1, secExports,
 	sec(10, u(1), u(8), u(1), u(1<<32-1), []byte{0x7f, 0x0b}))
 
+// hostileBinaries are the fixtures of testdata/hostile/wat that no WAT
+// source can express, by file name (the runtime's TestHostileModules
+// serves them): TestHostileBinaryFixtures checks the committed files
+// against them (WASMROUTE_UPDATE_FIXTURES=1 writes them).
+var hostileBinaries = map[string][]byte{
+	"bodies.wasm": attackBodies,
+	"locals.wasm": attackLocals,
+}
+
+func TestHostileBinaryFixtures(t *testing.T) {
+	for name, want := range hostileBinaries {
+		file := filepath.Join("..", "..", "testdata", "hostile", "wat", name)
+		if os.Getenv("WASMROUTE_UPDATE_FIXTURES") != "" {
+			if err := os.WriteFile(file, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := os.ReadFile(file); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s is missing or stale (%v): run WASMROUTE_UPDATE_FIXTURES=1 go test -run TestHostileBinaryFixtures ./internal/wasmbin", file, err)
+		}
+	}
+}
+
 // manyLocals is a module of funcs functions declaring locals i32 locals each.
 func manyLocals(funcs, locals uint64) []byte {
 	body := append(append(u(1), u(locals)...), 0x7f, 0x0b)
@@ -74,8 +97,8 @@ func manyLocals(funcs, locals uint64) []byte {
 // wasmFixtures are the committed and built modules every check must accept.
 func wasmFixtures(t *testing.T) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
-	hostile, _ := filepath.Glob(filepath.Join("..", "testdata", "hostile", "wat", "*.wasm"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "wat", "*.wasm"))
+	hostile, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "hostile", "wat", "*.wasm"))
 	files = append(files, hostile...)
 	files = slices.DeleteFunc(files, func(f string) bool {
 		switch filepath.Base(f) {
@@ -91,7 +114,7 @@ func wasmFixtures(t *testing.T) []string {
 	return files
 }
 
-// TestCheckModuleAccepts checks that prepareModule accepts every
+// TestCheckModuleAccepts checks that Prepare accepts every
 // fixture and Go guest, and that wazero compiles what capTables makes.
 func TestCheckModuleAccepts(t *testing.T) {
 	ctx := context.Background()
@@ -102,7 +125,7 @@ func TestCheckModuleAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			capped, err := prepareModule(bin, DefaultLimits.MaxMemory)
+			capped, err := Prepare(bin, defaultMaxMemory)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,7 +202,7 @@ func TestCheckModuleRefuses(t *testing.T) {
 		{"unknown section", wasmModule(sec(14)), "unknown section 14"},
 		{"tags", wasmModule(sec(13, u(0))), "tag section: exception handling is not supported"},
 		{"bytes left over", wasmModule(sec(1, u(0), []byte{0})), "type section: 1 bytes after its last entry"},
-		{"too large", wasmModule(sec(0, u(1), []byte("x"), make([]byte, maxModuleSize-14))), "is 67108865 bytes, more than the limit of 64MiB"},
+		{"too large", wasmModule(sec(0, u(1), []byte("x"), make([]byte, MaxModuleSize-14))), "is 67108865 bytes, more than the limit of 64MiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,7 +214,7 @@ func TestCheckModuleRefuses(t *testing.T) {
 	}
 }
 
-// TestPrepareModule checks the bounds prepareModule sets by maxMemory on
+// TestPrepareModule checks the bounds Prepare sets by maxMemory on
 // what wazero allocates for each instance outside linear memory.
 func TestPrepareModule(t *testing.T) {
 	globals := func(n int) []byte {
@@ -215,9 +238,9 @@ func TestPrepareModule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := prepareModule(tt.bin, 1<<20)
+			_, err := Prepare(tt.bin, 1<<20)
 			if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
-				t.Errorf("prepareModule: %v, want %q", err, tt.want)
+				t.Errorf("Prepare: %v, want %q", err, tt.want)
 			}
 		})
 	}
@@ -292,7 +315,7 @@ func TestCapTables(t *testing.T) {
 
 // TestCompileMemory measures wazero's compile memory for modules of many
 // locals and for the Go guests, by bytes of code (WASMROUTE_MEASURE=1 go
-// test -run TestCompileMemory -v ./runtime; one case per run for a true
+// test -run TestCompileMemory -v ./internal/wasmbin; one case per run for a true
 // peak: WASMROUTE_MEASURE=funcs,locals).
 func TestCompileMemory(t *testing.T) {
 	spec := os.Getenv("WASMROUTE_MEASURE")
@@ -351,94 +374,6 @@ func TestCompileMemory(t *testing.T) {
 		(after.TotalAlloc-before.TotalAlloc)>>20, hwm[1])
 }
 
-// TestLoadRefuses checks the load-time refusals: imports other than
-// functions, which the host never provides, and a module file past
-// maxModuleSize, refused by its size before it is read.
-func TestLoadRefuses(t *testing.T) {
-	dir := project(t, map[string]string{"imports": "hello", "huge": "hello"})
-	name := func(s string) []byte { return append(u(uint64(len(s))), s...) }
-	imports := wasmModule(secType1,
-		sec(2, u(4),
-			name("env"), name("table"), []byte{externTable, 0x70, 0, 1},
-			name("env"), name("mem"), []byte{externMemory, 0, 1},
-			name("env"), name("g"), []byte{externGlobal, 0x7f, 0},
-			name("env"), name("tag"), []byte{externTag, 0}, u(0)),
-		secFunc1,
-		sec(7, u(2), u(3), []byte("GET\x00\x00"), u(6), []byte("memory\x02\x00")),
-		secCode1)
-	writeFile(t, filepath.Join(dir, "app", "imports", "route.wasm"), string(imports))
-	if err := os.Truncate(filepath.Join(dir, "app", "huge", "route.wasm"), maxModuleSize+1); err != nil {
-		t.Fatal(err)
-	}
-	_, err := New(context.Background(), Config{Dir: dir, LazyCompile: true, Logger: slog.New(slog.DiscardHandler)})
-	var le *LoadError
-	if !errors.As(err, &le) {
-		t.Fatalf("New: %v, want a *LoadError", err)
-	}
-	want := []string{
-		"app/huge/route.wasm: not a valid WebAssembly module: is 67108865 bytes, more than the limit of 64MiB",
-		"app/imports/route.wasm: imports global env.g: the host provides functions only",
-		"app/imports/route.wasm: imports memory env.mem: the host provides functions only",
-		"app/imports/route.wasm: imports table env.table: the host provides functions only",
-		"app/imports/route.wasm: imports tag env.tag: the host provides functions only",
-	}
-	if diff := gocmp.Diff(want, le.Problems); diff != "" {
-		t.Errorf("load problems (-want +got):\n%s", diff)
-	}
-}
-
-// FuzzLoadCompile runs arbitrary bytes through everything a server does
-// with a route module before its first request runs: the load-time parse
-// and ABI checks (Server.load), then, through the route's pool as a request
-// gets its instance, the structural check, the table caps, the
-// instrumenter, the snapshot rewrite, wazero's compile and the module's
-// initialization, bounded by a 100 ms maxDuration. After each input the Go
-// heap in use must stay under 256 MiB: no input may make the host allocate
-// by a count it did not check.
-func FuzzLoadCompile(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
-	hostile, _ := filepath.Glob(filepath.Join("..", "testdata", "hostile", "wat", "*.wasm"))
-	for _, file := range append(files, hostile...) {
-		if bin, err := os.ReadFile(file); err == nil {
-			f.Add(bin)
-		}
-	}
-	for _, bin := range hostileBinaries {
-		f.Add(bin)
-	}
-	dir := project(f, map[string]string{"fuzz": "hello"})
-	ctx := context.Background()
-	s, err := New(ctx, Config{Dir: dir, LazyCompile: true, Logger: slog.New(slog.DiscardHandler), IdleTimeout: -1,
-		Limits: Limits{MaxDuration: 100 * time.Millisecond, MaxMemory: 16 << 20, MaxWait: time.Second}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { s.Close(ctx) })
-	file := filepath.Join(dir, "app", "fuzz", "route.wasm")
-	var mu sync.Mutex
-	const maxHeap = 256 << 20
-	f.Fuzz(func(t *testing.T, bin []byte) {
-		if err := os.WriteFile(file, bin, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if m, errs, _ := s.load(ctx, "fuzz", &mu); len(errs) == 0 {
-			if inst, err := m.pool.get(ctx, time.Second); err == nil {
-				m.pool.put(inst, true)
-			}
-			m.evict()
-		}
-		// The heap in use, after a collection if it looks over the bound.
-		var ms goruntime.MemStats
-		if goruntime.ReadMemStats(&ms); ms.HeapAlloc > maxHeap {
-			goruntime.GC()
-			goruntime.ReadMemStats(&ms)
-		}
-		if ms.HeapAlloc > maxHeap {
-			t.Fatalf("the Go heap holds %d MiB after this input, more than %d MiB", ms.HeapAlloc>>20, maxHeap>>20)
-		}
-	})
-}
-
 // BenchmarkCheckModule checks the demo's Go hello (3 MiB), as compile
 // does before anything else.
 func BenchmarkCheckModule(b *testing.B) {
@@ -449,7 +384,7 @@ func BenchmarkCheckModule(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(bin)))
 	for b.Loop() {
-		if _, err := prepareModule(bin, DefaultLimits.MaxMemory); err != nil {
+		if _, err := Prepare(bin, defaultMaxMemory); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package runtime
+package wasmbin
 
 import (
 	"bytes"
@@ -22,9 +22,13 @@ import (
 // the instrumenter bounds a body's structure (instrument.go), and wazero
 // validates it.
 
+// MaxModuleSize is the largest module binary, in bytes, that ReadFile,
+// ReadHead and Prepare accept: ours, not the JS API's (a Go guest is 2-10
+// MiB).
+const MaxModuleSize = 64 << 20
+
 // Implementation limits. See https://webassembly.github.io/spec/js-api/#limits
 const (
-	maxModuleSize      = 64 << 20 // ours: a Go guest is 2-10 MiB
 	maxTypes           = 1_000_000
 	maxFunctions       = 1_000_000 // imported and defined
 	maxImports         = 100_000
@@ -73,8 +77,8 @@ type checker struct {
 // neither instructions nor, beyond their bounds, custom sections other than
 // "name", which wazero decodes.
 func checkModule(bin []byte) (*checker, error) {
-	if len(bin) > maxModuleSize {
-		return nil, fmt.Errorf("is %d bytes, more than the limit of %s", len(bin), FormatSize(maxModuleSize))
+	if len(bin) > MaxModuleSize {
+		return nil, fmt.Errorf("is %d bytes, more than the limit of %s", len(bin), formatSize(MaxModuleSize))
 	}
 	if !bytes.HasPrefix(bin, []byte("\x00asm\x01\x00\x00\x00")) {
 		return nil, errors.New("not a WebAssembly 1.0 binary (bad magic number or version)")
@@ -264,16 +268,16 @@ func (c *checker) section(id byte, s *reader) {
 			s.utf8Name(what.of("module"))
 			s.utf8Name(what.of("name"))
 			switch kind := s.byte(); kind {
-			case externFunc:
+			case ExternFunc:
 				c.addFunc(s, s.uleb(), what)
-			case externTable:
+			case ExternTable:
 				s.refType(what)
 				s.limitsOf(what, 1)
 				c.addTables(s, 1)
-			case externMemory:
+			case ExternMemory:
 				s.limitsOf(what, 3)
 				c.addMemories(s, 1)
-			case externGlobal:
+			case ExternGlobal:
 				s.valueType(what)
 				s.mutability(what)
 				c.addGlobals(s, 1)
@@ -321,7 +325,7 @@ func (c *checker) section(id byte, s *reader) {
 		for i, n := uint64(0), s.vector(entry{}, "exports", 3, maxExports); i < n && s.err == nil; i++ {
 			what := entry{"export", i, ""}
 			s.utf8Name(what.of("name"))
-			if kind := s.byte(); s.err == nil && kind > externGlobal {
+			if kind := s.byte(); s.err == nil && kind > ExternGlobal {
 				s.fail(fmt.Errorf("%s has unknown kind %d", what, kind))
 			}
 			s.u32(what.of("index"))
@@ -357,7 +361,7 @@ func (c *checker) section(id byte, s *reader) {
 					s.fail(fmt.Errorf("%s has unknown flags %d", what, flags))
 				}
 			}
-			s.bytes(s.vector(what, "bytes", 1, maxModuleSize))
+			s.bytes(s.vector(what, "bytes", 1, MaxModuleSize))
 		}
 	case 12: // data count
 		if n := s.uleb(); s.err == nil && n > maxDataSegments {
@@ -530,8 +534,10 @@ func (c *checker) custom(s *reader) {
 	}
 }
 
-// prepareModule checks bin (checkModule) and caps its tables (capTables)
-// for a route whose instances may use maxMemory of linear memory. What
+// Prepare checks the structure of the whole module binary bin against the
+// implementation limits (checkModule) and caps its tables (capTables), for
+// a route whose instances may use maxMemory of linear memory, and returns
+// the module to compile (bin itself when it has no tables). What
 // wazero allocates for each instance outside linear memory, by counts
 // the module declares, is bounded to a fraction of maxMemory too
 // (measured with wazero 1.12 on 1,000,000 of each):
@@ -545,16 +551,16 @@ func (c *checker) custom(s *reader) {
 //
 // A Go guest has one table of ~6,000 entries, ~2,100 element entries
 // and 8 globals.
-func prepareModule(bin []byte, maxMemory int64) ([]byte, error) {
+func Prepare(bin []byte, maxMemory int64) ([]byte, error) {
 	c, err := checkModule(bin)
 	if err != nil {
 		return nil, err
 	}
 	if limit := uint64(maxMemory) / 256; c.elements > limit {
-		return nil, fmt.Errorf("its element segments hold %d entries, more than the %d its maxMemory of %s allows (one per 256 bytes)", c.elements, limit, FormatSize(maxMemory))
+		return nil, fmt.Errorf("its element segments hold %d entries, more than the %d its maxMemory of %s allows (one per 256 bytes)", c.elements, limit, formatSize(maxMemory))
 	}
 	if limit := uint64(maxMemory) / 1024; c.globals > limit {
-		return nil, fmt.Errorf("it declares %d globals, more than the %d its maxMemory of %s allows (one per KiB)", c.globals, limit, FormatSize(maxMemory))
+		return nil, fmt.Errorf("it declares %d globals, more than the %d its maxMemory of %s allows (one per KiB)", c.globals, limit, formatSize(maxMemory))
 	}
 	return capTables(bin, maxTableEntries(maxMemory))
 }
@@ -621,3 +627,17 @@ func capTables(bin []byte, maxEntries uint64) ([]byte, error) {
 // maxTableEntries is how many table entries a module may hold in all under
 // a memory limit: an eighth of it, at 8 bytes an entry.
 func maxTableEntries(maxMemory int64) uint64 { return uint64(maxMemory) / 64 }
+
+// formatSize formats a size in bytes as runtime.FormatSize does, for
+// messages that name a limit: "64MiB", "1KiB", "1000".
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		unit string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n > 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.unit
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}

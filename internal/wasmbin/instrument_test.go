@@ -1,4 +1,4 @@
-package runtime
+package wasmbin
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/tetratelabs/wazero"
 
-	"github.com/wasmroute/wasmroute/host"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/wasmroute/wasmroute/internal/wasmgen"
 )
 
@@ -33,25 +32,25 @@ func TestInstrumentRenumber(t *testing.T) {
 		t.Fatal("wat2wasm (Debian package wabt) is needed; .ci/run installs it")
 	}
 	file := filepath.Join(t.TempDir(), "renumber.wasm")
-	if out, err := exec.Command(wat2wasm, "--debug-names", filepath.Join("..", "testdata", "wat", "renumber.wat"), "-o", file).CombinedOutput(); err != nil {
+	if out, err := exec.Command(wat2wasm, "--debug-names", filepath.Join("..", "..", "testdata", "wat", "renumber.wat"), "-o", file).CombinedOutput(); err != nil {
 		t.Fatalf("wat2wasm: %v\n%s", err, out)
 	}
 	bin, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := instrument(bin, 4<<10)
+	ins, err := Instrument(bin, 4<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ins.addedYield || !ins.mutatesTables || ins.calls != 7 {
+	if !ins.AddedYield || !ins.MutatesTables || ins.Calls != 7 {
 		t.Errorf("added sched_yield %v, mutates tables %v, %d functions with calls; want true, true (table.set), 7",
-			ins.addedYield, ins.mutatesTables, ins.calls)
+			ins.AddedYield, ins.MutatesTables, ins.Calls)
 	}
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
 	defer rt.Close(ctx)
-	if _, err := host.InstantiateWASI(ctx, rt); err != nil {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
 	calls := []struct {
@@ -81,7 +80,7 @@ func TestInstrumentRenumber(t *testing.T) {
 		return got, names
 	}
 	want, wantNames := results(bin)
-	got, gotNames := results(ins.bin)
+	got, gotNames := results(ins.Bin)
 	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("instrumented (-want +got):\n%s", diff)
 	}
@@ -98,14 +97,14 @@ func TestInstrumentStack(t *testing.T) {
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
 	defer rt.Close(ctx)
-	if _, err := host.InstantiateWASI(ctx, rt); err != nil {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
-	ins, err := instrument(bin, 64<<10)
+	ins, err := Instrument(bin, 64<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod, err := rt.Instantiate(ctx, ins.bin)
+	mod, err := rt.Instantiate(ctx, ins.Bin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +197,7 @@ func recursionModule(locals, height int, yield bool) []byte {
 	return b
 }
 
-// TestFrameCost compares the frame cost instrument estimates with what
+// TestFrameCost compares the frame cost Instrument estimates with what
 // wazero really uses, for frames of few and many locals and of short and
 // tall operand stacks: recursing until wazero's stack overflows gives the
 // real bytes a frame (its stack ends at ~84 MB: doubled from 10 KiB until
@@ -211,7 +210,7 @@ func TestFrameCost(t *testing.T) {
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
 	defer rt.Close(ctx)
-	if _, err := host.InstantiateWASI(ctx, rt); err != nil {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
 	// The stack's length when wazero refuses to grow it again.
@@ -241,11 +240,11 @@ func TestFrameCost(t *testing.T) {
 			if err == nil {
 				t.Fatal("unbounded recursion returned")
 			}
-			ins, err := instrument(bin, budget)
+			ins, err := Instrument(bin, budget)
 			if err != nil {
 				t.Fatal(err)
 			}
-			insDepth, insAlloc, err := depth(ins.bin)
+			insDepth, insAlloc, err := depth(ins.Bin)
 			if err == nil {
 				t.Fatal("unbounded recursion returned")
 			}
@@ -264,8 +263,9 @@ func TestFrameCost(t *testing.T) {
 }
 
 // TestInstrumentRefused checks that a module with an instruction the
-// instrumenter does not know (here the exception proposal's try) does not
-// load: nothing would bound it. The error names the reason.
+// instrumenter does not know (here the exception proposal's try) is
+// refused: nothing would bound it. The error names the reason (the
+// runtime's TestLoadRefusesUninstrumentable: the route does not load).
 func TestInstrumentRefused(t *testing.T) {
 	var b []byte
 	sec := func(id byte, body ...byte) {
@@ -278,14 +278,8 @@ func TestInstrumentRefused(t *testing.T) {
 	sec(5, 1, 0, 1)
 	sec(7, 2, 3, 'G', 'E', 'T', 0, 0, 6, 'm', 'e', 'm', 'o', 'r', 'y', 2, 0)
 	sec(10, 1, 5, 0, 0x06, 0x40, 0x0b, 0x0b) // try end end
-	if _, err := instrument(b, 1<<20); !errors.Is(err, errNoInstrument) || !strings.Contains(err.Error(), "opcode 0x06") {
-		t.Errorf("instrument: %v, want errNoInstrument naming opcode 0x06", err)
-	}
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app", "try", "route.wasm"), string(b))
-	_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
-	if want := "app/try/route.wasm: function body 0: cannot instrument: opcode 0x06"; err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("New: %v, want an error with %q", err, want)
+	if _, err := Instrument(b, 1<<20); !errors.Is(err, errNoInstrument) || !strings.Contains(err.Error(), "opcode 0x06") {
+		t.Errorf("Instrument: %v, want errNoInstrument naming opcode 0x06", err)
 	}
 }
 
@@ -309,7 +303,7 @@ func TestInstrumentStructureBounds(t *testing.T) {
 	}
 	rt := wazero.NewRuntime(context.Background())
 	defer rt.Close(context.Background())
-	if _, err := host.InstantiateWASI(context.Background(), rt); err != nil {
+	if _, err := wasi_snapshot_preview1.Instantiate(context.Background(), rt); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -325,17 +319,17 @@ func TestInstrumentStructureBounds(t *testing.T) {
 		{"br_table past it", brTable(maxBrTable + 1), "function body 0: a br_table of 65521 targets, more than 65520"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ins, err := instrument(module(tt.code), 1<<20)
+			ins, err := Instrument(module(tt.code), 1<<20)
 			if tt.want != "" {
 				if err == nil || err.Error() != tt.want {
-					t.Errorf("instrument: %v, want %q", err, tt.want)
+					t.Errorf("Instrument: %v, want %q", err, tt.want)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := rt.CompileModule(context.Background(), ins.bin); err != nil {
+			if _, err := rt.CompileModule(context.Background(), ins.Bin); err != nil {
 				t.Errorf("instrumented module: %v", err)
 			}
 		})

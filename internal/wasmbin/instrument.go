@@ -1,4 +1,4 @@
-package runtime
+package wasmbin
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 // that calls itself twice runs for ever without a loop, and its stack,
 // wazero's to grow up to ~160 MB, is outside the memory limit.
 //
-// instrument rewrites every module before it is compiled:
+// Instrument rewrites every module before it is compiled:
 //
 //   - at the head of every loop, and at the entry of every function that
 //     contains a call, a countdown in a new global; every yieldEvery counts
@@ -40,6 +40,10 @@ import (
 // a call.
 const yieldEvery = 10_000
 
+// wasiModule is the WASI preview 1 module, which sched_yield is imported
+// from.
+const wasiModule = "wasi_snapshot_preview1"
+
 // Frame cost estimate: localBytes per parameter and local (a v128 counts
 // twice), valueBytes per slot of the operand stack's greatest height (any
 // type: v128 included), plus frameOverhead for the return address, the
@@ -62,28 +66,32 @@ func noInstrument(format string, args ...any) error {
 // sectionOrder is the position of each known section id in a module.
 var sectionOrder = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
-// instrumented is a module as instrument rewrote it.
-type instrumented struct {
-	bin   []byte
-	loops int // loops given a countdown check
-	calls int // functions given an entry check and a stack count
-	// mutatesTables: some instruction changes a table or drops a segment
+// Instrumented is a module as Instrument rewrote it.
+type Instrumented struct {
+	Bin   []byte // the instrumented module
+	Loops int    // loops given a countdown check
+	Calls int    // functions given an entry check and a stack count
+	// MutatesTables: some instruction changes a table or drops a segment
 	// (table.set, table.grow, table.fill, table.copy, table.init,
 	// elem.drop, data.drop), state a snapshot does not restore.
-	mutatesTables bool
-	addedYield    bool // sched_yield was not imported: instrument added it
+	MutatesTables bool
+	AddedYield    bool // sched_yield was not imported: Instrument added it
 }
 
-// instrument returns bin instrumented (see above), its frames bounded to
-// stackBudget bytes of estimated stack.
-func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
+// Instrument returns bin instrumented (see above), its frames bounded to
+// stackBudget bytes of estimated stack: a countdown that calls WASI
+// sched_yield every yieldEvery loop iterations and function entries (the
+// import added if bin lacks it), a stack count that traps past the budget,
+// and the deep flag (DeepExport). A module with an instruction it does not
+// know is refused: its error says "cannot instrument".
+func Instrument(bin []byte, stackBudget uint32) (*Instrumented, error) {
 	stackBudget = min(stackBudget, 1<<30)
 	sections, err := splitSections(bin)
 	if err != nil {
 		return nil, err
 	}
 	var (
-		types     []funcType
+		types     []FuncType
 		funcTypes []uint32 // type index of each function, imported first
 		imports   int      // imported functions
 		yield     = -1     // function index of sched_yield
@@ -98,8 +106,8 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 				if s.byte() != 0x60 {
 					return nil, noInstrument("a type is not a function type")
 				}
-				t := funcType{s.valueTypes(), s.valueTypes()}
-				for _, v := range append(t.params[:len(t.params):len(t.params)], t.results...) {
+				t := FuncType{s.valueTypes(), s.valueTypes()}
+				for _, v := range append(t.Params[:len(t.Params):len(t.Params)], t.Results...) {
 					if !isValueType(v) {
 						return nil, noInstrument("a type with a value type it does not know (0x%02x)", v)
 					}
@@ -110,7 +118,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 			for n := s.count(); n > 0 && s.err == nil; n-- {
 				module, name, kind := s.name(), s.name(), s.byte()
 				switch t := s.importDesc(kind); kind {
-				case externFunc:
+				case ExternFunc:
 					if t >= uint64(len(types)) {
 						return nil, fmt.Errorf("import %s.%s: no type %d", module, name, t)
 					}
@@ -119,7 +127,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 					}
 					funcTypes = append(funcTypes, uint32(t))
 					imports++
-				case externGlobal:
+				case ExternGlobal:
 					globals++
 				}
 			}
@@ -140,13 +148,13 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 	}
 
 	// The added globals, after the module's own: the countdown, the stack
-	// count and the deep flag (deepExport).
-	ins := &instrumented{}
+	// count and the deep flag (DeepExport).
+	ins := &Instrumented{}
 	countdown, stack, deep := uint32(globals), uint32(globals+1), uint32(globals+2)
-	newTypes := types // types, with those instrument adds at the end
-	typeIndex := func(t funcType) uint32 {
+	newTypes := types // types, with those Instrument adds at the end
+	typeIndex := func(t FuncType) uint32 {
 		for i, u := range newTypes {
-			if bytes.Equal(u.params, t.params) && bytes.Equal(u.results, t.results) {
+			if bytes.Equal(u.Params, t.Params) && bytes.Equal(u.Results, t.Results) {
 				return uint32(i)
 			}
 		}
@@ -157,13 +165,13 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 	if yield < 0 {
 		// Import it after the other imports: the defined functions move up
 		// by one.
-		ins.addedYield = true
+		ins.AddedYield = true
 		yield = imports
-		yieldType = typeIndex(funcType{nil, []byte{0x7f}})
+		yieldType = typeIndex(FuncType{nil, []byte{0x7f}})
 		funcTypes = append(funcTypes[:imports:imports], append([]uint32{yieldType}, funcTypes[imports:]...)...)
 	}
 	shift := func(f uint64) uint64 {
-		if ins.addedYield && f >= uint64(imports) {
+		if ins.AddedYield && f >= uint64(imports) {
 			return f + 1
 		}
 		return f
@@ -172,7 +180,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 	ci := &codeInstrumenter{
 		types:     types,
 		funcTypes: funcTypes,
-		defined:   imports + int(b2u(ins.addedYield)),
+		defined:   imports + int(b2u(ins.AddedYield)),
 		shift:     shift,
 		budget:    stackBudget,
 		typeIndex: typeIndex,
@@ -195,7 +203,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		var err error
 		switch sec.id {
 		case 2:
-			body, err = appendYieldImport(sec.body, ins.addedYield, yieldType)
+			body, err = appendYieldImport(sec.body, ins.AddedYield, yieldType)
 		case 6:
 			body, err = rewriteGlobals(sec.body, shift, newGlobals)
 		case 7:
@@ -205,7 +213,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 			body = binary.AppendUvarint(nil, shift(s.uleb()))
 			err = s.err
 		case 9:
-			body, err = shiftElements(sec.body, ins.addedYield, shift)
+			body, err = shiftElements(sec.body, ins.AddedYield, shift)
 		case 10:
 			body, err = ci.section(sec.body)
 		default:
@@ -216,7 +224,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		}
 		bodies[sec.id] = body
 	}
-	if _, ok := bodies[2]; !ok && ins.addedYield {
+	if _, ok := bodies[2]; !ok && ins.AddedYield {
 		bodies[2], _ = appendYieldImport(nil, true, yieldType)
 	}
 	if _, ok := bodies[6]; !ok {
@@ -235,14 +243,14 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		}
 		for _, t := range newTypes[len(types):] {
 			b = append(b, 0x60)
-			b = binary.AppendUvarint(b, uint64(len(t.params)))
-			b = append(b, t.params...)
-			b = binary.AppendUvarint(b, uint64(len(t.results)))
-			b = append(b, t.results...)
+			b = binary.AppendUvarint(b, uint64(len(t.Params)))
+			b = append(b, t.Params...)
+			b = binary.AppendUvarint(b, uint64(len(t.Results)))
+			b = append(b, t.Results...)
 		}
 		bodies[1] = b
 	}
-	ins.loops, ins.calls, ins.mutatesTables = ci.loops, ci.calls, ci.mutatesTables
+	ins.Loops, ins.Calls, ins.MutatesTables = ci.loops, ci.calls, ci.mutatesTables
 
 	out := bytes.NewBuffer(make([]byte, 0, len(bin)+len(bin)/8))
 	out.Write(bin[:8])
@@ -261,7 +269,7 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 			writeMissing(sectionOrder[sec.id])
 		}
 		switch b, ok := bodies[sec.id]; {
-		case sec.id == 0 && ins.addedYield:
+		case sec.id == 0 && ins.AddedYield:
 			if body, ok := shiftNames(sec.body, shift); ok {
 				writeSection(out, 0, body)
 			}
@@ -273,12 +281,12 @@ func instrument(bin []byte, stackBudget uint32) (*instrumented, error) {
 		}
 	}
 	writeMissing(len(sectionOrder) + 1)
-	ins.bin = out.Bytes()
+	ins.Bin = out.Bytes()
 	return ins, nil
 }
 
-func isYieldType(t funcType) bool {
-	return len(t.params) == 0 && bytes.Equal(t.results, []byte{0x7f})
+func isYieldType(t FuncType) bool {
+	return len(t.Params) == 0 && bytes.Equal(t.Results, []byte{0x7f})
 }
 
 // appendYieldImport appends wasi_snapshot_preview1.sched_yield to an import
@@ -301,7 +309,7 @@ func appendYieldImport(body []byte, add bool, typ uint32) ([]byte, error) {
 	b = append(b, rest...)
 	b = appendName(b, wasiModule)
 	b = appendName(b, "sched_yield")
-	b = append(b, externFunc)
+	b = append(b, ExternFunc)
 	return binary.AppendUvarint(b, uint64(typ)), nil
 }
 
@@ -329,13 +337,13 @@ func shiftExports(body []byte, shift func(uint64) uint64, deep uint32) ([]byte, 
 	s := &reader{b: body}
 	n := s.count()
 	b := binary.AppendUvarint(nil, n+1)
-	b = append(appendName(b, deepExport), externGlobal)
+	b = append(appendName(b, DeepExport), ExternGlobal)
 	b = binary.AppendUvarint(b, uint64(deep))
 	for i := uint64(0); i < n && s.err == nil; i++ {
 		b = appendName(b, s.name())
 		kind := s.byte()
 		idx := s.uleb()
-		if kind == externFunc {
+		if kind == ExternFunc {
 			idx = shift(idx)
 		}
 		b = append(b, kind)
@@ -485,12 +493,12 @@ func appendSLEB(b []byte, v int64) []byte {
 
 // codeInstrumenter instruments the functions of a code section.
 type codeInstrumenter struct {
-	types     []funcType
+	types     []FuncType
 	funcTypes []uint32 // every function's type index (with the added import)
 	defined   int      // index of the first defined function
 	shift     func(uint64) uint64
 	budget    uint32
-	typeIndex func(funcType) uint32 // finds or adds a type
+	typeIndex func(FuncType) uint32 // finds or adds a type
 
 	countdown, stack, deep, yield uint32 // globals and sched_yield
 
@@ -501,13 +509,13 @@ type codeInstrumenter struct {
 	ctl   []ctlFrame
 }
 
-// deepExport names the instrumented module's deep flag, a global set to 1
+// DeepExport names the instrumented module's deep flag, a global set to 1
 // once its stack count passes budget/deepFraction. wazero keeps the stack
 // each exported function grew for as long as the instance lives, so the
 // runtime discards an instance whose flag is set after its request: a kept
 // instance holds at most about 2 × budget/deepFraction of stack a method.
 const (
-	deepExport   = "wasmroute.deep"
+	DeepExport   = "wasmroute.deep"
 	deepFraction = 8
 )
 
@@ -570,13 +578,13 @@ func (ci *codeInstrumenter) section(section []byte) ([]byte, error) {
 // guest has ~2 MB of code), hence the index arithmetic rather than a
 // reader: a first pass finds the loops, calls, exits and the operand
 // stack's greatest height, a second copies the code with the checks.
-func (ci *codeInstrumenter) body(out, code []byte, ft funcType) ([]byte, error) {
+func (ci *codeInstrumenter) body(out, code []byte, ft FuncType) ([]byte, error) {
 	fail := func(format string, args ...any) ([]byte, error) {
 		return nil, noInstrument(format, args...)
 	}
 	n, i := uleb(code, 0)
 	var locals uint64 // in units of localBytes
-	for _, t := range ft.params {
+	for _, t := range ft.Params {
 		locals += 1 + b2u(t == 0x7b)
 	}
 	for ; n > 0 && i >= 0; n-- { // locals: a count and a type
@@ -657,8 +665,8 @@ func (ci *codeInstrumenter) body(out, code []byte, ft funcType) ([]byte, error) 
 				if !ok {
 					return fail("call of function %d, which does not exist", f)
 				}
-				pop(len(t.params))
-				push(len(t.results))
+				pop(len(t.Params))
+				push(len(t.Results))
 				if op == 0x12 { // (edits in order: the exit comes first)
 					ci.edits = append(ci.edits, edit{pos: int32(at), kind: editExit})
 				}
@@ -678,8 +686,8 @@ func (ci *codeInstrumenter) body(out, code []byte, ft funcType) ([]byte, error) 
 				return fail("call_indirect of type %d, which does not exist", t)
 			}
 			hasCalls = true
-			pop(1 + len(ci.types[t].params))
-			push(len(ci.types[t].results))
+			pop(1 + len(ci.types[t].Params))
+			push(len(ci.types[t].Results))
 			if op == 0x13 {
 				ci.edits = append(ci.edits, edit{pos: int32(at), kind: editExit})
 			}
@@ -851,7 +859,7 @@ func (ci *codeInstrumenter) body(out, code []byte, ft funcType) ([]byte, error) 
 		out = binary.AppendUvarint(append(out, 0x41, 0x01, 0x24), uint64(ci.deep))
 		out = append(out, 0x0b)
 		out = append(out, 0x02)
-		out = ci.appendBlockType(out, ft.results)
+		out = ci.appendBlockType(out, ft.Results)
 	}
 	for _, e := range ci.edits {
 		switch e.kind {
@@ -891,10 +899,10 @@ func (ci *codeInstrumenter) editRenumber(start, end int, f uint64) {
 
 // callType returns the type of function f, numbered as in the module
 // before instrumentation.
-func (ci *codeInstrumenter) callType(f uint64) (funcType, bool) {
+func (ci *codeInstrumenter) callType(f uint64) (FuncType, bool) {
 	g := ci.shift(f)
 	if g >= uint64(len(ci.funcTypes)) {
-		return funcType{}, false
+		return FuncType{}, false
 	}
 	return ci.types[ci.funcTypes[g]], true
 }
@@ -917,7 +925,7 @@ func (ci *codeInstrumenter) blockType(code []byte, i int) (int, int, int) {
 	if j < 0 || t >= uint64(len(ci.types)) {
 		return -1, 0, 0
 	}
-	return j, len(ci.types[t].params), len(ci.types[t].results)
+	return j, len(ci.types[t].Params), len(ci.types[t].Results)
 }
 
 // appendBlockType appends the type of a block without parameters and with
@@ -929,7 +937,7 @@ func (ci *codeInstrumenter) appendBlockType(out, results []byte) []byte {
 	case 1:
 		return append(out, results[0])
 	}
-	return appendSLEB(out, int64(ci.typeIndex(funcType{nil, results})))
+	return appendSLEB(out, int64(ci.typeIndex(FuncType{nil, results})))
 }
 
 // appendCountdown appends the countdown:

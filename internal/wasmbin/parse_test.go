@@ -1,4 +1,4 @@
-package runtime
+package wasmbin
 
 import (
 	"bytes"
@@ -9,20 +9,22 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-
-	"github.com/wasmroute/wasmroute/host"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/wasmroute/wasmroute/internal/build"
+	"github.com/wasmroute/wasmroute/internal/routes"
 )
 
-// TestParseModuleMatchesWazero checks parseModule against wazero's own
+// TestParseModuleMatchesWazero checks Parse against wazero's own
 // decoding on every WAT fixture and the demo's Go modules.
 func TestParseModuleMatchesWazero(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "wat", "*.wasm"))
 	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "invalid.wasm" }) // wazero refuses it: nothing to compare
 	dir := demo(t)
 	for _, route := range []string{"api/hello", "api/echo", "blog/[slug]"} {
@@ -43,7 +45,7 @@ func TestParseModuleMatchesWazero(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := parseModule(bin)
+			got, err := Parse(bin)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,40 +53,40 @@ func TestParseModuleMatchesWazero(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := &moduleInfo{exports: map[string]export{}, memoryMin: map[string]uint64{}}
+			want := &Info{Exports: map[string]Export{}, MemoryMin: map[string]uint64{}}
 			for name, def := range cm.ExportedFunctions() {
-				want.exports[name] = export{kind: externFunc, sig: funcType{types(def.ParamTypes()), types(def.ResultTypes())}}
+				want.Exports[name] = Export{Kind: ExternFunc, Sig: FuncType{types(def.ParamTypes()), types(def.ResultTypes())}}
 			}
 			for name, mem := range cm.ExportedMemories() {
-				want.exports[name] = export{kind: externMemory}
-				want.memoryMin[name] = uint64(mem.Min())
+				want.Exports[name] = Export{Kind: ExternMemory}
+				want.MemoryMin[name] = uint64(mem.Min())
 			}
 			for _, def := range cm.ImportedFunctions() {
 				module, name, _ := def.Import()
-				want.imports = append(want.imports, funcImport{module, name, funcType{types(def.ParamTypes()), types(def.ResultTypes())}})
+				want.Imports = append(want.Imports, FuncImport{module, name, FuncType{types(def.ParamTypes()), types(def.ResultTypes())}})
 			}
-			opts := cmp.Options{cmp.AllowUnexported(moduleInfo{}, export{}, funcType{}, funcImport{})}
+			opts := cmp.Options{}
 			if diff := cmp.Diff(want, got, opts); diff != "" {
-				t.Errorf("(-wazero +parseModule):\n%s", diff)
+				t.Errorf("(-wazero +Parse):\n%s", diff)
 			}
 			root, err := os.OpenRoot(filepath.Dir(file))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer root.Close()
-			head, size, err := readModuleHead(root, filepath.Base(file))
+			head, size, err := ReadHead(root, filepath.Base(file))
 			if err != nil || size != int64(len(bin)) {
-				t.Fatalf("readModuleHead: size %d, %v; want %d", size, err, len(bin))
+				t.Fatalf("ReadHead: size %d, %v; want %d", size, err, len(bin))
 			}
 			if diff := cmp.Diff(want, head, opts); diff != "" {
-				t.Errorf("(-wazero +readModuleHead):\n%s", diff)
+				t.Errorf("(-wazero +ReadHead):\n%s", diff)
 			}
 		})
 	}
 }
 
 func TestParseModuleErrors(t *testing.T) {
-	hello, err := os.ReadFile(filepath.Join("..", "testdata", "wat", "hello.wasm"))
+	hello, err := os.ReadFile(filepath.Join("..", "..", "testdata", "wat", "hello.wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,25 +105,38 @@ func TestParseModuleErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseModule(tt.bin)
+			_, err := Parse(tt.bin)
 			if err == nil || err.Error() != tt.want {
-				t.Errorf("parseModule: %v, want %q", err, tt.want)
+				t.Errorf("Parse: %v, want %q", err, tt.want)
 			}
 		})
 	}
 }
 
+// FuzzParseModule checks that Parse never panics, nor formatting what it
+// returns.
 func FuzzParseModule(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "wat", "*.wasm"))
 	for _, file := range files {
 		if bin, err := os.ReadFile(file); err == nil {
 			f.Add(bin)
 		}
 	}
 	f.Fuzz(func(t *testing.T, bin []byte) {
-		info, err := parseModule(bin)
-		if err == nil {
-			check(info) // must not panic on whatever parsed
+		info, err := Parse(bin)
+		if err != nil {
+			return
+		}
+		// What the runtime's ABI check formats must not panic on whatever
+		// parsed (runtime's FuzzLoadCompile runs the check itself).
+		for _, x := range info.Exports {
+			_ = x.Sig.String()
+		}
+		for _, im := range info.Imports {
+			_ = im.Sig.String()
+		}
+		for _, im := range info.OtherImports {
+			_ = KindName(im.Kind)
 		}
 	})
 }
@@ -131,7 +146,7 @@ func FuzzParseModule(f *testing.F) {
 // exports plus one per mutable global (and the start function), and no
 // active data left.
 func TestRewrite(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "wat", "*.wasm"))
 	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "invalid.wasm" })
 	dir := demo(t)
 	for _, route := range []string{"api/hello", "api/echo", "blog/[slug]"} {
@@ -145,10 +160,10 @@ func TestRewrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rw, err := rewrite(bin)
+			rw, err := Rewrite(bin)
 			if filepath.Base(file) == "no_memory.wasm" {
-				if !errors.Is(err, errNoSnapshot) {
-					t.Fatalf("rewrite: %v, want errNoSnapshot", err)
+				if !errors.Is(err, ErrNoSnapshot) {
+					t.Fatalf("Rewrite: %v, want ErrNoSnapshot", err)
 				}
 				return
 			}
@@ -159,7 +174,7 @@ func TestRewrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			after, err := rt.CompileModule(ctx, rw.bin)
+			after, err := rt.CompileModule(ctx, rw.Bin)
 			if err != nil {
 				t.Fatalf("rewritten module: %v", err)
 			}
@@ -167,8 +182,8 @@ func TestRewrite(t *testing.T) {
 			for name := range before.ExportedFunctions() {
 				want = append(want, name)
 			}
-			if rw.start {
-				want = append(want, startExport)
+			if rw.Start {
+				want = append(want, StartExport)
 			}
 			var got []string
 			for name := range after.ExportedFunctions() {
@@ -177,10 +192,10 @@ func TestRewrite(t *testing.T) {
 			if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 				t.Errorf("function exports (-want +got):\n%s", diff)
 			}
-			if strings.Contains(file, "demo") && len(rw.globals) == 0 {
+			if strings.Contains(file, "demo") && len(rw.Globals) == 0 {
 				t.Errorf("a Go module with no mutable global to export")
 			}
-			if n := activeSegments(t, rw.bin); n != 0 {
+			if n := activeSegments(t, rw.Bin); n != 0 {
 				t.Errorf("the rewritten module has %d active data segments, want none", n)
 			}
 		})
@@ -193,21 +208,21 @@ func activeSegments(t *testing.T, bin []byte) int {
 	for len(r.b) > 0 && r.err == nil {
 		id, body := r.byte(), r.bytes(r.uleb())
 		if id == 11 {
-			rw := &rewritten{}
+			rw := &Rewritten{}
 			if _, err := rw.takeData(body, false); err != nil {
 				t.Fatal(err)
 			}
-			return len(rw.segments)
+			return len(rw.Segments)
 		}
 	}
 	return 0
 }
 
-// cachedRuntime returns a runtime compiling through the hostile suite's
-// cache, so that the demo's Go modules compile once across test runs.
+// cachedRuntime returns a runtime compiling through the test cache
+// runtime's tests share (testCacheDir), so that the demo's Go modules compile once across test runs.
 func cachedRuntime(t *testing.T) wazero.Runtime {
 	ctx := context.Background()
-	cache, err := wazero.NewCompilationCacheWithDir(hostileCacheDir())
+	cache, err := wazero.NewCompilationCacheWithDir(testCacheDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,15 +231,15 @@ func cachedRuntime(t *testing.T) wazero.Runtime {
 	return rt
 }
 
-// FuzzRewrite checks that rewrite never panics, and that what it makes of
+// FuzzRewrite checks that Rewrite never panics, and that what it makes of
 // a module wazero accepts, wazero accepts too.
 func FuzzRewrite(f *testing.F) {
 	fuzzTransform(f, func(bin []byte) ([]byte, error) {
-		rw, err := rewrite(bin)
+		rw, err := Rewrite(bin)
 		if err != nil {
 			return nil, err
 		}
-		return rw.bin, nil
+		return rw.Bin, nil
 	})
 }
 
@@ -237,12 +252,12 @@ func TestInstrument(t *testing.T) {
 	if err != nil {
 		t.Fatal("wasm-objdump (Debian package wabt) is needed; .ci/run installs it")
 	}
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "wat", "*.wasm"))
 	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "invalid.wasm" })
 	files = append(files, filepath.Join(demo(t), "app", "api", "hello", "route.wasm"))
 	ctx := context.Background()
 	rt := cachedRuntime(t)
-	if _, err := host.InstantiateWASI(ctx, rt); err != nil {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
 	for _, file := range files {
@@ -251,14 +266,14 @@ func TestInstrument(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ins, err := instrument(bin, 8<<20)
+			ins, err := Instrument(bin, 8<<20)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := !bytes.Contains(bin, []byte("sched_yield")); ins.addedYield != want {
-				t.Errorf("added sched_yield: %v, want %v", ins.addedYield, want)
+			if want := !bytes.Contains(bin, []byte("sched_yield")); ins.AddedYield != want {
+				t.Errorf("added sched_yield: %v, want %v", ins.AddedYield, want)
 			}
-			out, loops := ins.bin, ins.loops
+			out, loops := ins.Bin, ins.Loops
 			dump, err := exec.Command(objdump, "-d", file).Output()
 			if err != nil {
 				t.Fatal(err)
@@ -286,21 +301,21 @@ func objdumpLoops(dump []byte) int {
 	return n
 }
 
-// FuzzInstrument checks that instrument never panics, and that what it
+// FuzzInstrument checks that Instrument never panics, and that what it
 // makes of a module wazero accepts, wazero accepts too.
 func FuzzInstrument(f *testing.F) {
 	fuzzTransform(f, func(bin []byte) ([]byte, error) {
-		ins, err := instrument(bin, 1<<20)
+		ins, err := Instrument(bin, 1<<20)
 		if err != nil {
 			return nil, err
 		}
-		return ins.bin, nil
+		return ins.Bin, nil
 	})
 }
 
 // fuzzTransform fuzzes a module transformation from the WAT fixtures.
 func fuzzTransform(f *testing.F, transform func([]byte) ([]byte, error)) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "wat", "*.wasm"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "wat", "*.wasm"))
 	for _, file := range files {
 		if bin, err := os.ReadFile(file); err == nil {
 			f.Add(bin)
@@ -329,4 +344,43 @@ func fuzzTransform(f *testing.F, transform func([]byte) ([]byte, error)) {
 			cm.Close(ctx)
 		}
 	})
+}
+
+var (
+	demoOnce sync.Once
+	demoErr  error
+)
+
+// demo builds examples/demo's route.go sources once per test binary (as
+// the runtime's tests do: the build is locked across test binaries).
+func demo(tb testing.TB) string {
+	tb.Helper()
+	dir := filepath.Join("..", "..", "examples", "demo")
+	demoOnce.Do(func() {
+		folders, err := routes.Scan(dir)
+		if err != nil {
+			demoErr = err
+			return
+		}
+		var dirs []string
+		for _, f := range folders {
+			dirs = append(dirs, f.Dir)
+		}
+		demoErr = build.Go(context.Background(), dir, dirs, nil)
+	})
+	if demoErr != nil {
+		tb.Fatal(demoErr)
+	}
+	return dir
+}
+
+// testCacheDir is the compilation cache the runtime's hostile suite keeps
+// (runtime.hostileCacheDir): the demo's Go modules compile once across
+// test binaries and runs.
+func testCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "wasmroute", "test-hostile")
 }
