@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,6 +20,76 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/wasmroute/wasmroute/internal/wasmgen"
 )
+
+// TestInstrument instruments every WAT fixture and the demo's Go hello
+// module and checks that each gets a check in each of its loops, as
+// wasm-objdump counts them, and still compiles; those without sched_yield
+// get the import.
+func TestInstrument(t *testing.T) {
+	objdump, err := exec.LookPath("wasm-objdump")
+	if err != nil {
+		t.Fatal("wasm-objdump (Debian package wabt) is needed; .ci/run installs it")
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "wat", "*.wasm"))
+	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "invalid.wasm" })
+	files = append(files, filepath.Join(demo(t), "app", "api", "hello", "route.wasm"))
+	ctx := context.Background()
+	rt := cachedRuntime(t)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(filepath.Dir(file))+"/"+filepath.Base(file), func(t *testing.T) {
+			bin, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ins, err := Instrument(bin, 8<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := !bytes.Contains(bin, []byte("sched_yield")); ins.AddedYield != want {
+				t.Errorf("added sched_yield: %v, want %v", ins.AddedYield, want)
+			}
+			out, loops := ins.Bin, ins.Loops
+			dump, err := exec.Command(objdump, "-d", file).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := objdumpLoops(dump); loops != want {
+				t.Errorf("instrumented %d loops, wasm-objdump counts %d", loops, want)
+			}
+			if _, err := rt.CompileModule(ctx, out); err != nil {
+				t.Errorf("instrumented module: %v", err)
+			}
+		})
+	}
+}
+
+// objdumpLoops counts the loop instructions in wasm-objdump -d's output,
+// lines such as "000123: 03 40 |   loop". (A regular expression over the
+// 100 MB dump of a Go guest takes minutes under the race detector.)
+func objdumpLoops(dump []byte) int {
+	n := 0
+	for line := range bytes.Lines(dump) {
+		if _, insn, ok := bytes.Cut(line, []byte("|")); ok && bytes.HasPrefix(bytes.TrimLeft(insn, " "), []byte("loop")) {
+			n++
+		}
+	}
+	return n
+}
+
+// FuzzInstrument checks that Instrument never panics, and that what it
+// makes of a module wazero accepts, wazero accepts too.
+func FuzzInstrument(f *testing.F) {
+	fuzzTransform(f, func(bin []byte) ([]byte, error) {
+		ins, err := Instrument(bin, 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		return ins.Bin, nil
+	})
+}
 
 // TestInstrumentRenumber instruments renumber.wat, which does not import
 // sched_yield, and checks that every export answers as before: the
