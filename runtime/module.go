@@ -228,6 +228,9 @@ type compiled struct {
 	// instance is back in the snapshot's state once its memory and globals
 	// are (wasmbin.Instrumented.MutatesTables).
 	resettable bool
+	// shared: cm is the JavaScript engine's, compiled once for every
+	// JavaScript route (js.go); evicting a route keeps it.
+	shared bool
 }
 
 // compile compiles m once, on first use (or again after evict), from the
@@ -238,24 +241,12 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 		defer m.mu.Unlock()
 		return m.compiled, m.err
 	}
-	bin, err := wasmbin.ReadFile(m.root, m.path)
 	var c *compiled
-	switch {
-	case err != nil:
-	case !m.same(bin):
-		err = errors.New("changed on disk since it was loaded: restart to serve the new module")
-	default:
-		// Nothing, ours or wazero's, allocates by the module's counts
-		// before they are checked (wasmbin.Prepare).
-		if bin, err = wasmbin.Prepare(bin, m.limits.MaxMemory); err != nil {
-			break
-		}
-		// Every module is instrumented (wasmbin.Instrument): nothing else stops
-		// a runaway guest or bounds its stack.
-		var ins *wasmbin.Instrumented
-		if ins, err = wasmbin.Instrument(bin, stackBudget(m.limits.MaxMemory)); err == nil {
-			c, err = m.compileAs(ctx, ins)
-		}
+	var err error
+	if m.js != nil {
+		c, err = m.compileJS(ctx)
+	} else {
+		c, err = m.compileWasm(ctx)
 	}
 	if err != nil {
 		err = fmt.Errorf("%s: %w", m.File, err)
@@ -273,6 +264,30 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 	return c, nil
 }
 
+// compileWasm reads m's module file again, checks and instruments it, and
+// compiles it.
+func (m *module) compileWasm(ctx context.Context) (*compiled, error) {
+	bin, err := wasmbin.ReadFile(m.root, m.path)
+	if err != nil {
+		return nil, err
+	}
+	if !m.same(bin) {
+		return nil, errors.New("changed on disk since it was loaded: restart to serve the new module")
+	}
+	// Nothing, ours or wazero's, allocates by the module's counts before
+	// they are checked (wasmbin.Prepare).
+	if bin, err = wasmbin.Prepare(bin, m.limits.MaxMemory); err != nil {
+		return nil, err
+	}
+	// Every module is instrumented (wasmbin.Instrument): nothing else stops
+	// a runaway guest or bounds its stack.
+	ins, err := wasmbin.Instrument(bin, stackBudget(m.limits.MaxMemory))
+	if err != nil {
+		return nil, err
+	}
+	return m.compileAs(ctx, ins)
+}
+
 // maxCompileTime bounds compiling a module (wazero checks it between
 // functions): a Go guest of 3 MiB takes about a second, and what a module
 // may hold is bounded (wasmbin.Prepare, wasmbin.Instrument), so only a module
@@ -287,10 +302,55 @@ func stackBudget(maxMemory int64) uint32 {
 
 // compileAs rewrites the instrumented module ins for snapshots when it
 // can, compiles it and takes its snapshot.
-func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (c *compiled, err error) {
+func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (*compiled, error) {
+	rt, err := m.rt()
+	if err != nil {
+		return nil, err
+	}
+	code, err := compileCode(ctx, rt, ins, func(reason error) {
+		if m.log != nil {
+			m.log.Warn(m.File+": each instance runs the module's initialization", "reason", reason)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &compiled{rt: rt, cm: code.cm, resettable: code.resettable}
+	if code.rw != nil {
+		if c.snap, err = m.snapshot(ctx, rt, code, m.cfg); err != nil {
+			c.cm.Close(context.Background())
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// snapshot runs code's initialization with cfg, bounded like a request, and
+// takes its snapshot.
+func (m *module) snapshot(ctx context.Context, rt wazero.Runtime, code *code, cfg wazero.ModuleConfig) (*snapshot, error) {
+	ictx, cancel := context.WithTimeout(ctx, m.limits.MaxDuration)
+	defer cancel()
+	snap, err := takeSnapshot(ictx, rt, code.cm, cfg, code.rw)
+	if err != nil {
+		return nil, fmt.Errorf("initialization failed: %w", err)
+	}
+	return snap, nil
+}
+
+// code is an instrumented module compiled, rewritten for snapshots when it
+// can be.
+type code struct {
+	cm         wazero.CompiledModule
+	rw         *wasmbin.Rewritten // nil: no snapshot
+	resettable bool               // see compiled.resettable
+}
+
+// compileCode rewrites ins for snapshots when it can (else tells noSnapshot
+// why) and compiles it in rt.
+func compileCode(ctx context.Context, rt wazero.Runtime, ins *wasmbin.Instrumented, noSnapshot func(error)) (c *code, err error) {
 	defer func() {
 		// A bug in wazero's compiler must cost one route, not the process
-		// or this module's lock.
+		// or a module's lock.
 		if p := recover(); p != nil {
 			c, err = nil, fmt.Errorf("cannot compile: compiler panicked: %v", p)
 		}
@@ -305,15 +365,11 @@ func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (c *c
 	} else if rw, err = wasmbin.Rewrite(bin); err == nil {
 		bin = rw.Bin
 	}
-	if errors.Is(err, wasmbin.ErrNoSnapshot) && m.log != nil {
-		m.log.Warn(m.File+": each instance runs the module's initialization", "reason", err)
-	}
-	c = &compiled{resettable: !ins.MutatesTables}
-	if c.rt, err = m.rt(); err != nil {
-		return nil, err
+	if errors.Is(err, wasmbin.ErrNoSnapshot) {
+		noSnapshot(err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, maxCompileTime)
-	c.cm, err = c.rt.CompileModule(cctx, bin)
+	cm, err := rt.CompileModule(cctx, bin)
 	cancel()
 	if err != nil {
 		if cctx.Err() != nil && ctx.Err() == nil {
@@ -321,16 +377,7 @@ func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (c *c
 		}
 		return nil, fmt.Errorf("cannot compile: %w", err)
 	}
-	if rw != nil {
-		// The initialization is bounded like a request.
-		ictx, cancel := context.WithTimeout(ctx, m.limits.MaxDuration)
-		defer cancel()
-		if c.snap, err = takeSnapshot(ictx, c.rt, c.cm, m.cfg, rw); err != nil {
-			c.cm.Close(context.Background())
-			return nil, fmt.Errorf("initialization failed: %w", err)
-		}
-	}
-	return c, nil
+	return &code{cm: cm, rw: rw, resettable: !ins.MutatesTables}, nil
 }
 
 // newInstance makes an instance of c, from its snapshot if it has one.
@@ -362,7 +409,9 @@ func (m *module) evict() bool {
 		return false
 	}
 	m.pool.evict(time.Now().Add(time.Hour))
-	c.cm.Close(context.Background())
+	if !c.shared {
+		c.cm.Close(context.Background())
+	}
 	return true
 }
 

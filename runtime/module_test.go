@@ -8,12 +8,12 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/wasmroute/wasmroute/internal/routes"
 	"github.com/wasmroute/wasmroute/internal/wasmbin"
 	"github.com/wasmroute/wasmroute/internal/wasmgen"
 )
@@ -96,13 +96,12 @@ func FuzzLoadCompile(f *testing.F) {
 	}
 	f.Cleanup(func() { s.Close(ctx) })
 	file := filepath.Join(dir, "app", "fuzz", "route.wasm")
-	var mu sync.Mutex
 	const maxHeap = 256 << 20
 	f.Fuzz(func(t *testing.T, bin []byte) {
 		if err := os.WriteFile(file, bin, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if m, errs, _ := s.load(ctx, "fuzz", &mu); len(errs) == 0 {
+		if m, errs, _ := s.load(ctx, routes.Folder{Dir: "fuzz", Wasm: true}); len(errs) == 0 {
 			if inst, err := m.pool.get(ctx, time.Second); err == nil {
 				m.pool.put(inst, true)
 			}

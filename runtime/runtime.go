@@ -53,6 +53,7 @@ import (
 
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
+	"github.com/wasmroute/wasmroute/internal/jsbuild"
 	"github.com/wasmroute/wasmroute/internal/routes"
 	"github.com/wasmroute/wasmroute/internal/wasmbin"
 )
@@ -125,6 +126,7 @@ type Server struct {
 	routes   []*route // indexed by routes.Route.Index
 	rtMu     sync.Mutex
 	runtimes map[runtimeKey]wazero.Runtime
+	engines  map[runtimeKey]*engine // the JavaScript engine, compiled per runtime (js.go)
 	cache    wazero.CompilationCache
 	tenant   chan struct{} // one token per instance in use in the project
 	stop     chan struct{} // closed by Close: ends the idle sweeper
@@ -153,6 +155,10 @@ type module struct {
 	path string                         // the file, in root
 	rt   func() (wazero.Runtime, error) // see runtimeKey
 	cfg  wazero.ModuleConfig            // its instances' (clocks, randomness, environment)
+
+	// Set for a JavaScript or TypeScript route (js.go):
+	js     []byte                               // the engine's init input: the platform and the route's bundle
+	engine func(context.Context) (*code, error) // the engine, compiled once per runtime
 
 	log       *slog.Logger
 	mu        sync.Mutex // guards compiled and err
@@ -212,12 +218,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		load.Problems = append(load.Problems, problems(err)...)
 	}
 	dirs := make([]string, 0, len(folders))
+	var served []routes.Folder
 	for _, f := range folders {
-		if !f.Wasm {
+		if !f.Wasm && f.JS == "" {
 			load.Problems = append(load.Problems, fmt.Sprintf("app/%s: not built: run `wasmroute build %s`", joinDir(f.Dir, "route.go"), cfg.Dir))
 			continue
 		}
 		dirs = append(dirs, f.Dir)
+		served = append(served, f)
 	}
 	table, err := routes.Build(dirs)
 	if err != nil {
@@ -231,6 +239,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		table:    table,
 		runtimes: map[runtimeKey]wazero.Runtime{},
+		engines:  map[runtimeKey]*engine{},
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
 		stop:     make(chan struct{}),
 	}
@@ -239,7 +248,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("runtime: compilation cache %s: %w", cfg.CacheDir, err)
 		}
 	}
-	modules, errs := s.loadAll(ctx, dirs)
+	modules, errs := s.loadAll(ctx, served)
 	load.Problems = append(load.Problems, errs...)
 	if len(load.Problems) > 0 {
 		s.Close(ctx)
@@ -312,23 +321,23 @@ func (s *Server) runtime(ctx context.Context, k runtimeKey) (wazero.Runtime, err
 
 // loadAll reads and checks the module of every route folder, one per core
 // at a time, and returns them by folder with every problem found.
-func (s *Server) loadAll(ctx context.Context, dirs []string) (map[string]*module, []string) {
+func (s *Server) loadAll(ctx context.Context, folders []routes.Folder) (map[string]*module, []string) {
 	var (
 		mu       sync.Mutex
-		modules  = make(map[string]*module, len(dirs))
+		modules  = make(map[string]*module, len(folders))
 		problems []string
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, cores())
 	)
-	for _, dir := range dirs {
+	for _, f := range folders {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			m, errs, warns := s.load(ctx, dir, &mu)
+			m, errs, warns := s.load(ctx, f)
 			mu.Lock()
 			defer mu.Unlock()
-			modules[dir] = m
+			modules[f.Dir] = m
 			problems = append(problems, errs...)
 			for _, w := range warns {
 				s.log.Warn(w)
@@ -339,10 +348,14 @@ func (s *Server) loadAll(ctx context.Context, dirs []string) (map[string]*module
 	return modules, problems
 }
 
-// load reads one route folder's configuration and module and checks the
-// module against the ABI, without compiling it. mu guards s.runtimes.
-func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *module, errs, warns []string) {
+// load reads one route folder's configuration and module (or bundles its
+// JavaScript) and checks the module against the ABI, without compiling it.
+func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, warns []string) {
+	dir := f.Dir
 	file := moduleFile(dir)
+	if f.JS != "" {
+		file = "app/" + joinDir(dir, f.JS)
+	}
 	prefix := func(msgs []string) []string {
 		for i, msg := range msgs {
 			msgs[i] = file + ": " + msg
@@ -359,19 +372,41 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 	}
 	limits := conf.limits().Or(s.cfg.Limits)
 	path := filepath.FromSlash(file)
-	info, size, err := wasmbin.ReadHead(s.root, path)
-	if err != nil && !errors.Is(err, wasmbin.ErrTruncated) && !errors.As(err, new(*fs.PathError)) {
-		err = fmt.Errorf("not a valid WebAssembly module: %w", err)
+	var (
+		methods methodSet
+		size    int64
+		js      []byte
+		info    *wasmbin.Info
+	)
+	if f.JS != "" {
+		var b *jsbuild.Bundle
+		if b, errs, warns = s.bundle(file, confFile, conf, &limits); len(errs) > 0 {
+			return nil, errs, warns
+		}
+		for _, name := range b.Methods {
+			methods |= 1 << methodIndex[name]
+		}
+		js, size = b.Input(), int64(len(b.Code))
+		info, err = engineInfo()
+	} else {
+		info, size, err = wasmbin.ReadHead(s.root, path)
+		if err != nil && !errors.Is(err, wasmbin.ErrTruncated) && !errors.As(err, new(*fs.PathError)) {
+			err = fmt.Errorf("not a valid WebAssembly module: %w", err)
+		}
 	}
 	if err != nil {
-		return nil, []string{fmt.Sprintf("%s: %v", file, err)}, nil
+		return nil, []string{fmt.Sprintf("%s: %v", file, err)}, warns
 	}
-	methods, errs, warns := check(info)
+	if js == nil {
+		var w []string
+		methods, errs, w = check(info)
+		warns = append(warns, prefix(w)...)
+	}
 	if pages, ok := info.MemoryMin[abi.ExportMemory]; ok && pages*wasmPageSize > uint64(limits.MaxMemory) {
 		errs = append(errs, fmt.Sprintf("starts with %s of memory, more than its maxMemory of %s", FormatSize(int64(pages)*wasmPageSize), FormatSize(limits.MaxMemory)))
 	}
 	if len(errs) > 0 {
-		return nil, prefix(errs), prefix(warns)
+		return nil, prefix(errs), warns
 	}
 	pages := uint32(limits.MaxMemory / wasmPageSize)
 	rt := func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages}) }
@@ -388,7 +423,10 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 		modCfg = modCfg.WithEnv(k, v)
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
-		cfg: modCfg, log: s.log, onCompile: s.admit}
+		cfg: modCfg, log: s.log, onCompile: s.admit, js: js}
+	if js != nil {
+		m.engine = func(ctx context.Context) (*code, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
+	}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
 		for try := 1; ; try++ {
 			c, err := m.compile(ctx)
@@ -404,7 +442,7 @@ func (s *Server) load(ctx context.Context, dir string, mu *sync.Mutex) (m *modul
 			return inst, err
 		}
 	})
-	return m, nil, prefix(warns)
+	return m, nil, warns
 }
 
 // CompileAll compiles every route's module now, one per core at a time, rather

@@ -20,6 +20,9 @@ type Folder struct {
 	Wasm bool
 	// Go is true when the folder holds a route.go file.
 	Go bool
+	// JS names the folder's JavaScript or TypeScript route source,
+	// "route.ts" or "route.js", or is empty. Scan reports a folder with both.
+	JS string
 }
 
 // maxFolders bounds the folders Scan visits, so that symlinks pointing back
@@ -27,7 +30,8 @@ type Folder struct {
 const maxFolders = 100_000
 
 // Scan walks root/app and returns its route folders, sorted by Dir: every
-// folder holding a file named route.wasm or route.go. Private folders (whose
+// folder holding a file named route.wasm, route.go, route.ts or route.js.
+// Private folders (whose
 // name starts with "_"; "%5F" is an escaped underscore, not private) and
 // everything under them are skipped.
 //
@@ -119,9 +123,23 @@ func (s *scanner) walk(path, rel string, links []string) error {
 			f.Wasm = true
 		case name == "route.go":
 			f.Go = true
+		case name == "route.ts" || name == "route.js":
+			if f.JS != "" {
+				s.errs = append(s.errs, newError([]string{"app/" + joinRel(rel, "route.js"), "app/" + joinRel(rel, "route.ts")},
+					"two route sources in one folder: keep one"))
+			}
+			f.JS = name
 		}
 	}
-	if f.Wasm || f.Go {
+	if f.JS != "" && (f.Wasm || f.Go) {
+		other := "route.go"
+		if !f.Go {
+			other = "route.wasm"
+		}
+		s.errs = append(s.errs, newError([]string{"app/" + joinRel(rel, other), "app/" + joinRel(rel, f.JS)},
+			"two route sources in one folder: keep one"))
+	}
+	if f.Wasm || f.Go || f.JS != "" {
 		s.folders = append(s.folders, f)
 	}
 	return nil
@@ -146,4 +164,11 @@ func (s *scanner) resolve(path, file string) (string, error) {
 		return "", e
 	}
 	return real, nil
+}
+
+func joinRel(rel, name string) string {
+	if rel == "" {
+		return name
+	}
+	return rel + "/" + name
 }

@@ -76,6 +76,32 @@ func TestScan(t *testing.T) {
 			{Dir: "files/[[...path]]", Wasm: true},
 		},
 	}, {
+		name: "javascript",
+		tree: map[string]string{
+			"app/route.ts":            "",
+			"app/api/js/route.js":     "",
+			"app/both/route.ts":       "",
+			"app/both/route.js":       "",
+			"app/mixed/route.go":      "",
+			"app/mixed/route.ts":      "",
+			"app/built/route.wasm":    "",
+			"app/built/route.js":      "",
+			"app/other/route.tsx":     "",
+			"app/other/route.test.ts": "",
+		},
+		want: []Folder{
+			{Dir: "", JS: "route.ts"},
+			{Dir: "api/js", JS: "route.js"},
+			{Dir: "both", JS: "route.ts"},
+			{Dir: "built", Wasm: true, JS: "route.js"},
+			{Dir: "mixed", Go: true, JS: "route.ts"},
+		},
+		errs: []string{
+			"app/both/route.js, app/both/route.ts: two route sources in one folder: keep one",
+			"app/built/route.js, app/built/route.wasm: two route sources in one folder: keep one",
+			"app/mixed/route.go, app/mixed/route.ts: two route sources in one folder: keep one",
+		},
+	}, {
 		name: "symlinks inside",
 		tree: map[string]string{
 			"app/route.wasm":       "",
