@@ -77,11 +77,11 @@ func scanRoute(root, file string, exports []string) ([]string, SegmentConfig, []
 // configReader finds a route's top-level export declarations in esbuild's
 // output and reads the segment config's literals.
 type configReader struct {
-	file    string
-	code    string
-	lex     lexer
-	tok     token
-	config  SegmentConfig
+	file       string
+	code       string
+	lex        lexer
+	tok        token
+	config     SegmentConfig
 	found      map[string]bool // the config options seen
 	hasDefault bool
 	errs       []string

@@ -127,6 +127,7 @@ func Build(dir, file string) (*Bundle, error) {
 		Format:         api.FormatESModule,
 		Platform:       api.PlatformNeutral,
 		Target:         api.ES2023,
+		KeepNames:      true, // function.name, and the names in stack traces
 		MainFields:     mainFields,
 		Conditions:     conditions,
 		Sourcemap:      api.SourceMapExternal,

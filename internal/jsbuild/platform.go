@@ -52,6 +52,7 @@ func buildPlatform(fsys fs.FS) (string, error) {
 		Format:      api.FormatIIFE,
 		Platform:    api.PlatformNeutral,
 		Target:      api.ES2023,
+		KeepNames:   true, // function.name, and the names in stack traces
 		LogLevel:    api.LogLevelSilent,
 		Plugins: []api.Plugin{{
 			Name: "wasmroute-platform",
