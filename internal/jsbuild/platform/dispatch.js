@@ -2,12 +2,13 @@
 // NextRequest from the host's getters, calls the method's handler as
 // Next.js does, handler(request, { params }), and writes the Response it
 // returns through the host (internal/jsengine/CONTRACT.md).
-import { AbortController, Headers, Response, clearAllTimers, createIncomingRequest, responseBody } from "./glue.js";
+import { AbortController, Headers, Response, clearAllTimers, headerPairs, incomingRequest, responseBody } from "./glue.js";
 import { begin, end, setCookies } from "./next/impl/headers.js";
 import { navigationResponse } from "./next/impl/navigation.js";
 import { NextRequest } from "./next/impl/server.js";
 import { formatError } from "./stack.js";
 
+const ErrTooLarge = -4; // abi.ErrTooLarge
 const ErrClosed = -5; // abi.ErrClosed: the client is gone
 
 let host; // the engine's natives
@@ -76,27 +77,39 @@ function fail(msg) {
 	host.setStatus(500);
 }
 
-// incoming makes the request being served.
+// incoming makes the request being served. Its headers are read from the
+// host when the handler (or next/headers) first asks for them.
 function incoming(signal) {
-	const headers = new Headers();
-	const own = new Headers(); // as received, for next/headers
+	let pairs;
+	const headers = () => (pairs ??= readHeaders());
+	begin(() => new Headers(headers()));
+	const method = host.method();
+	const query = host.query();
+	const url = `http://${authority(host.headerValues("host")[0])}${host.path()}${query ? "?" + query : ""}`;
+	const bodySource = method === "GET" || method === "HEAD" ? null : readBody;
+	const req = incomingRequest({ method, url, headers, bodySource, signal });
+	return Object.setPrototypeOf(req, NextRequest.prototype);
+}
+
+// readHeaders returns the request's headers as [name, value] pairs, its
+// Cookie headers joined into one as HTTP/2 allows.
+function readHeaders() {
+	const pairs = [];
 	for (const name of host.headerNames()) {
 		const values = host.headerValues(name);
-		if (name === "cookie") {
-			headers.append(name, values.join("; "));
-			own.append(name, values.join("; "));
-			continue;
-		}
-		for (const v of values) {
-			headers.append(name, v);
-			own.append(name, v);
-		}
+		if (name === "cookie") pairs.push([name, values.join("; ")]);
+		else for (const v of values) pairs.push([name, v]);
 	}
-	begin(own);
-	const query = host.query();
-	const url = `http://${authority(headers.get("host"))}${host.path()}${query ? "?" + query : ""}`;
-	const req = createIncomingRequest(url, { method: host.method(), headers, signal });
-	return Object.setPrototypeOf(req, NextRequest.prototype);
+	return pairs;
+}
+
+// readBody returns the request body's next chunk, or null at its end.
+function readBody() {
+	const chunk = host.bodyRead(65536);
+	if (typeof chunk === "number") {
+		throw new TypeError(chunk === ErrTooLarge ? "the request body is over the route's limit" : `reading the request body failed (error ${chunk})`);
+	}
+	return chunk.byteLength > 0 ? chunk : null;
 }
 
 // authority returns the Host header for the request's URL, as Next.js
@@ -137,13 +150,13 @@ function describe(v) {
 async function write(res, head, ac) {
 	host.setStatus(res.status);
 	const names = [];
-	for (const [name, value] of res.headers) {
-		if (name === "set-cookie") continue;
-		refused(host.headerSet(name, value), `header ${name}`);
+	for (const [name, value] of headerPairs(res.headers)) {
+		refused(host.headerAdd(name, value), `header ${name}`);
 		names.push(name);
 	}
-	for (const c of [...res.headers.getSetCookie(), ...setCookies()]) {
+	for (const c of setCookies()) {
 		refused(host.headerAdd("set-cookie", c), "a Set-Cookie header");
+		names.push("set-cookie");
 	}
 
 	const body = responseBody(res);
@@ -165,7 +178,7 @@ async function write(res, head, ac) {
 			reader.cancel(err).catch(() => {});
 			if (!started) {
 				// Nothing was sent: answer 500 instead, without the headers.
-				for (const name of [...names, "set-cookie"]) host.headerDel(name);
+				for (const name of names) host.headerDel(name);
 				return fail(`${route.file}: the response body failed: ${formatError(err)}`);
 			}
 			log(`${route.file}: the response body failed after the response started: ${formatError(err)}`);

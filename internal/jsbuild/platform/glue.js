@@ -1,14 +1,17 @@
 // glue.js is the one place that names what the platform takes from the Web
 // platform (web/index.js); the rest of the platform imports it from here.
 //
-// Besides the classes and the timer hooks, web/ provides two fast paths:
+// Besides the classes and the timer hooks, web/ gives the dispatcher:
 //
-//   createIncomingRequest(url, init) -> Request
-//       the request being served: init is { method, headers, signal }, and
-//       its body reads host.bodyRead lazily, as the handler consumes it.
-//   responseBody(response) -> null | string | ArrayBuffer | view | ReadableStream
-//       a Response's body as it was given, without copying, marking the
-//       body used: a string or bytes go out in one host.bodyWrite.
+//   incomingRequest({ method, url, headers, bodySource, signal }) -> Request
+//       the request being served; headers are [name, value] pairs or a
+//       function returning them when first read; bodySource returns the
+//       next body chunk (or null at the end) when the handler reads it.
+//   responseBody(response) -> null | string | Uint8Array | ReadableStream
+//       a Response's body as it was given, marking it used: a string or
+//       bytes go out in one host.bodyWrite.
+//   headerPairs(headers) -> [name, value] pairs, uncombined (each
+//       Set-Cookie apart).
 export {
 	AbortController,
 	Headers,
@@ -16,7 +19,8 @@ export {
 	Response,
 	URL,
 	clearAllTimers,
-	createIncomingRequest,
+	headerPairs,
+	incomingRequest,
 	install,
 	nextTimer,
 	responseBody,

@@ -7,10 +7,10 @@ import { Headers } from "../../glue.js";
 
 let current = null;
 
-// begin makes headers the request's own (as received) for headers() and
-// cookies().
-export function begin(headers) {
-	current = { headers, readonly: null, cookies: null };
+// begin starts a request: received returns its headers as received, for
+// headers() and cookies().
+export function begin(received) {
+	current = { received, headers: null, readonly: null, cookies: null };
 }
 
 export function end() {
@@ -25,6 +25,10 @@ export function setCookies() {
 	return [...c.modified].map((name) => stringifyCookie(c.all.get(name)));
 }
 
+function received(s) {
+	return (s.headers ??= s.received());
+}
+
 function scope(name) {
 	if (!current) throw new Error(`\`${name}\` was called outside a request scope.`);
 	return current;
@@ -35,7 +39,7 @@ function scope(name) {
 export function headers() {
 	const s = scope("headers");
 	if (!s.readonly) {
-		const h = s.headers;
+		const h = received(s);
 		const fail = () => {
 			throw new TypeError("Headers cannot be modified. Read more: https://nextjs.org/docs/app/api-reference/functions/headers");
 		};
@@ -53,7 +57,7 @@ export function cookies() {
 	const s = scope("cookies");
 	if (!s.cookies) {
 		const all = new ResponseCookies(new Headers());
-		for (const [name, value] of parseCookie(s.headers.get("cookie") ?? "")) all.set({ name, value });
+		for (const [name, value] of parseCookie(received(s).get("cookie") ?? "")) all.set({ name, value });
 		const modified = new Set();
 		const store = {
 			get: (...a) => all.get(...a),
