@@ -3,6 +3,7 @@ module github.com/wasmroute/wasmroute
 go 1.26.8
 
 require (
+	github.com/evanw/esbuild v0.28.2
 	github.com/google/go-cmp v0.7.0
 	github.com/julienschmidt/httprouter v1.3.0
 	github.com/tetratelabs/wazero v1.12.0

@@ -1,0 +1,500 @@
+package jsbuild
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/evanw/esbuild/pkg/api"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// TestMain builds the platform with testdata/webstub.js in place of
+// platform/web/index.js when the Web platform is not in the tree.
+func TestMain(m *testing.M) {
+	if _, err := fs.Stat(embedded, "platform/web/index.js"); err != nil {
+		stub, err := os.ReadFile("testdata/webstub.js")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		files := fstest.MapFS{"platform/web/index.js": {Data: stub}}
+		err = fs.WalkDir(embedded, "platform", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(embedded, p)
+			files[p] = &fstest.MapFile{Data: data}
+			return err
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		platformFS = files
+	}
+	os.Exit(m.Run())
+}
+
+// project writes files (slash-separated paths) into a new project folder.
+func project(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestPlatform(t *testing.T) {
+	code, err := Platform()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(code, "(() => {") {
+		t.Errorf("the platform is not an IIFE: %.40q", code)
+	}
+	for _, want := range []string{
+		"delete globalThis.__wasmroute_host",
+		`define("wasmroute.next"`,
+		".register({ dispatch, nextTimer, runTimers, report })",
+		`__name(this, "NextRequest")`,
+	} {
+		if !strings.Contains(code, want) {
+			t.Errorf("the platform lacks %q", want)
+		}
+	}
+	if again, _ := Platform(); again != code {
+		t.Error("Platform built twice")
+	}
+}
+
+// TestNextModules checks that each next/* module a route imports exports
+// exactly what the platform's implementation does.
+func TestNextModules(t *testing.T) {
+	for _, name := range []string{"server", "headers", "navigation"} {
+		t.Run(name, func(t *testing.T) {
+			shim := exportsOf(t, "platform/next/"+name+".js")
+			impl := exportsOf(t, "platform/next/impl/"+name+".js")
+			impl = slices.DeleteFunc(impl, func(s string) bool {
+				return slices.Contains([]string{"NextURL", "begin", "end", "setCookies", "navigationResponse"}, s) // the dispatcher's
+			})
+			if diff := cmp.Diff(impl, shim); diff != "" {
+				t.Errorf("next/%s exports (-impl +shim):\n%s", name, diff)
+			}
+		})
+	}
+}
+
+func exportsOf(t *testing.T, file string) []string {
+	t.Helper()
+	src, err := fs.ReadFile(platformFS, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := api.Build(api.BuildOptions{
+		Stdin:    &api.StdinOptions{Contents: string(src), Sourcefile: file, Loader: api.LoaderJS},
+		Format:   api.FormatESModule,
+		Metafile: true,
+		LogLevel: api.LogLevelSilent,
+	})
+	if len(res.Errors) > 0 {
+		t.Fatal(messages(res.Errors))
+	}
+	exports, err := metafileExports(res.Metafile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exports
+}
+
+func TestBuild(t *testing.T) {
+	const tsRoute = `import { NextResponse, type NextRequest } from "next/server";
+interface Params { slug: string }
+export async function GET(req: NextRequest, { params }: { params: Promise<Params> }): Promise<Response> {
+	const { slug } = await params;
+	return NextResponse.json({ slug } satisfies Params);
+}
+export const POST = async (req: Request) => new Response(await req.text());
+export type Unused = string;
+`
+	tests := []struct {
+		name     string
+		files    map[string]string
+		file     string
+		methods  []string
+		exports  []string
+		contains []string // in Code
+		excludes []string
+		warnings []string
+	}{
+		{
+			name:     "typescript",
+			files:    map[string]string{"app/blog/[slug]/route.ts": tsRoute},
+			file:     "app/blog/[slug]/route.ts",
+			methods:  []string{"GET", "POST"},
+			exports:  []string{"GET", "POST"},
+			contains: []string{`async function GET(req, { params })`, `"catchAll": []`, `Symbol.for("wasmroute.next")`},
+			excludes: []string{"interface", "satisfies", "Promise<Response>", "Unused"},
+		},
+		{
+			name: "javascript with top-level await",
+			files: map[string]string{"app/route.js": `const config = await Promise.resolve({ greeting: "hi" });
+export function GET() { return new Response(config.greeting); }
+export function HEAD() { return new Response(null); }
+`},
+			file:     "app/route.js",
+			methods:  []string{"GET", "HEAD"},
+			exports:  []string{"GET", "HEAD"},
+			contains: []string{"await Promise.resolve("},
+		},
+		{
+			name: "project module, tsconfig paths, export star",
+			files: map[string]string{
+				"tsconfig.json":       `{"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./src/*"]}}}`,
+				"src/db.ts":           `export const rows = (): string[] => ["marker-db"];`,
+				"app/api/handlers.ts": `export function DELETE() { return new Response(null, { status: 204 }); }`,
+				"app/api/[...all]/route.ts": `import { rows } from "@/db";
+import { shout } from "../../../lib/shout";
+export * from "../handlers";
+export function GET() { return Response.json(rows().map(shout)); }
+`,
+				"lib/shout.ts": `export const shout = (s: string) => s + "marker-shout";`,
+			},
+			file:     "app/api/[...all]/route.ts",
+			methods:  []string{"GET", "DELETE"},
+			exports:  []string{"DELETE", "GET"},
+			contains: []string{`"marker-db"`, `"marker-shout"`, `"catchAll": ["all"]`},
+		},
+		{
+			name: "node_modules package",
+			files: map[string]string{
+				"node_modules/leftpad/package.json":   `{"name": "leftpad", "main": "lib/index.js"}`,
+				"node_modules/leftpad/lib/index.js":   `module.exports = (s, n) => "marker-leftpad" + s;`,
+				"node_modules/@acme/ids/package.json": `{"name": "@acme/ids", "exports": {".": {"browser": "./web.js", "node": "./node.js"}}}`,
+				"node_modules/@acme/ids/web.js":       `export const id = () => "marker-web";`,
+				"node_modules/@acme/ids/node.js":      `import "node:crypto"; export const id = () => "marker-node";`,
+				"app/docs/[[...path]]/route.ts": `import leftpad from "leftpad";
+import { id } from "@acme/ids";
+export function GET() { return new Response(leftpad(id(), 3)); }
+`,
+			},
+			file:     "app/docs/[[...path]]/route.ts",
+			methods:  []string{"GET"},
+			exports:  []string{"GET"},
+			contains: []string{"marker-leftpad", "marker-web", `"catchAll": ["path"]`},
+			excludes: []string{"marker-node"},
+		},
+		{
+			name: "next/server is ours even with node_modules/next",
+			files: map[string]string{
+				"node_modules/next/package.json": `{"name": "next", "version": "15.0.0"}`,
+				"node_modules/next/server.js":    `exports.NextResponse = "marker-real-next";`,
+				"app/route.ts": `import { NextResponse } from "next/server";
+import { cookies, headers } from "next/headers";
+import { redirect, notFound, RedirectType } from "next/navigation";
+export async function GET() { (await cookies()).get("a"); return NextResponse.json(0); }
+`,
+			},
+			file:     "app/route.ts",
+			methods:  []string{"GET"},
+			exports:  []string{"GET"},
+			contains: []string{`globalThis[/* @__PURE__ */ Symbol.for("wasmroute.next")].server`},
+			excludes: []string{"marker-real-next"},
+		},
+		{
+			name: "exports that are not served",
+			files: map[string]string{"app/route.ts": `export function GET() { return new Response(); }
+export function post() { return new Response(); }
+export default function handler() {}
+`},
+			file:    "app/route.ts",
+			methods: []string{"GET"},
+			exports: []string{"GET", "default", "post"},
+			warnings: []string{
+				"app/route.ts: export default is not served: export a function per HTTP method (GET, POST, …)",
+				`app/route.ts: export "post" is not served: HTTP method handlers are uppercase (POST)`,
+			},
+		},
+		{
+			name: "esbuild warning",
+			files: map[string]string{"app/route.js": `export function GET() { return Response.json({ a: 1, a: 2 }); }
+`},
+			file:     "app/route.js",
+			methods:  []string{"GET"},
+			exports:  []string{"GET"},
+			warnings: []string{`app/route.js:1:54: Duplicate key "a" in object literal`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := project(t, tt.files)
+			b, err := Build(dir, tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.methods, b.Methods); diff != "" {
+				t.Errorf("Methods (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.exports, b.Exports); diff != "" {
+				t.Errorf("Exports (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.warnings, b.Warnings, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Warnings (-want +got):\n%s", diff)
+			}
+			for _, s := range tt.contains {
+				if !bytes.Contains(b.Code, []byte(s)) {
+					t.Errorf("the bundle lacks %q:\n%s", s, b.Code)
+				}
+			}
+			for _, s := range tt.excludes {
+				if bytes.Contains(b.Code, []byte(s)) {
+					t.Errorf("the bundle has %q:\n%s", s, b.Code)
+				}
+			}
+			var sm struct{ Sources []string }
+			if err := json.Unmarshal(b.SourceMap, &sm); err != nil || !slices.Contains(sm.Sources, (&url.URL{Path: tt.file}).EscapedPath()) {
+				t.Errorf("source map sources %q (%v): want %q among them", sm.Sources, err, tt.file)
+			}
+		})
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string // with DIR for the project folder
+	}{
+		{
+			name:  "missing package",
+			files: map[string]string{"app/route.ts": "import _ from \"lodash/fp\";\nexport function GET() { return new Response(_); }\n"},
+			want:  []string{`app/route.ts:1:15: cannot resolve "lodash": run npm install in DIR, or remove the import`},
+		},
+		{
+			name: "syntax error",
+			files: map[string]string{"app/route.ts": `export function GET() {
+	return new Response(1 +);
+}
+`},
+			want: []string{`app/route.ts:2:25: Unexpected ")"`},
+		},
+		{
+			name: "node built-ins",
+			files: map[string]string{"app/route.ts": `import fs from "fs";
+import { randomUUID } from "node:crypto";
+export function GET() { return new Response(fs + randomUUID()); }
+`},
+			want: []string{
+				`app/route.ts:1:16: "fs" is a Node.js built-in module: wasmroute runs route handlers on Web APIs (fetch, Request, Response, crypto.subtle, TextEncoder …), as Next.js's edge runtime does`,
+				`app/route.ts:2:28: "crypto" is a Node.js built-in module: wasmroute runs route handlers on Web APIs (fetch, Request, Response, crypto.subtle, TextEncoder …), as Next.js's edge runtime does`,
+			},
+		},
+		{
+			name:  "other next modules",
+			files: map[string]string{"app/route.ts": "import { revalidatePath } from \"next/cache\";\nexport function GET() { revalidatePath(\"/\"); return new Response(); }\n"},
+			want:  []string{`app/route.ts:1:32: "next/cache" is not available: wasmroute provides next/server, next/headers and next/navigation`},
+		},
+		{
+			name:  "a name next/server lacks",
+			files: map[string]string{"app/route.ts": "import { after } from \"next/server\";\nexport function GET() { after(() => {}); return new Response(); }\n"},
+			want:  []string{`app/route.ts:1:10: No matching export in "wasmroute:platform/next/server.js" for import "after"`},
+		},
+		{
+			name:  "no method",
+			files: map[string]string{"app/route.ts": "export function get() {}\n"},
+			want:  []string{"app/route.ts: exports no HTTP method handler (GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH)"},
+		},
+		{
+			name: "outside the project",
+			files: map[string]string{
+				"app/route.ts": "import x from \"../../secret.json\";\nexport function GET() { return Response.json(x); }\n",
+			},
+			want: []string{`app/route.ts:1:15: "../../secret.json" is outside the project folder DIR`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := project(t, tt.files)
+			os.WriteFile(filepath.Join(dir, "..", "secret.json"), []byte(`{"secret": 1}`), 0o644)
+			_, err := Build(dir, "app/route.ts")
+			var be *BuildError
+			if !errors.As(err, &be) {
+				t.Fatalf("Build: %v, want a *BuildError", err)
+			}
+			root, _ := filepath.EvalSymlinks(dir)
+			want := make([]string, len(tt.want))
+			for i, w := range tt.want {
+				want[i] = strings.ReplaceAll(w, "DIR", root)
+			}
+			if diff := cmp.Diff(want, be.Messages); diff != "" {
+				t.Errorf("messages (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSegmentConfig(t *testing.T) {
+	inf, sixty := math.Inf(1), 60.0
+	no := false
+	tests := []struct {
+		name string
+		src  string
+		want SegmentConfig
+	}{
+		{"none", "export function GET() {}", SegmentConfig{}},
+		{
+			name: "every option",
+			src: `export const maxDuration: number = 30;
+export const dynamic = "force-dynamic" as const;
+export const revalidate = 60, runtime = 'edge';
+export const fetchCache = ` + "`force-no-store`" + `;
+export const preferredRegion = ["iad1", "sfo1",];
+export const dynamicParams = false;
+export function GET() {}
+`,
+			want: SegmentConfig{MaxDuration: 30, Dynamic: "force-dynamic", Revalidate: &sixty, Runtime: "edge",
+				FetchCache: "force-no-store", PreferredRegion: []string{"iad1", "sfo1"}, DynamicParams: &no},
+		},
+		{
+			name: "revalidate false, one region, escapes",
+			src: `export const revalidate = false;
+export const preferredRegion = "h\x6fme";
+const other = { dynamic: 1 + 2 }, s = ` + "`a${other}`" + `, re = /["'{]/;
+export function GET() {}
+`,
+			want: SegmentConfig{Revalidate: &inf, PreferredRegion: []string{"home"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := project(t, map[string]string{"app/route.ts": tt.src})
+			b, err := Build(dir, "app/route.ts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, b.Config); diff != "" {
+				t.Errorf("Config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSegmentConfigErrors(t *testing.T) {
+	src := `import { x } from "./x";
+export const maxDuration: number = 5 * 60;
+export let dynamic = "force-dynamic";
+export const revalidate = "60";
+const fc = "force-cache";
+export { fc as fetchCache };
+export const runtime = ` + "`edge${x}`" + `;
+export const preferredRegion = [x];
+export const dynamicParams = x ? true : false;
+export function GET() {}
+`
+	dir := project(t, map[string]string{"app/route.ts": src, "app/x.ts": "export const x = 1;"})
+	_, err := Build(dir, "app/route.ts")
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("Build: %v, want a *BuildError", err)
+	}
+	want := []string{
+		"app/route.ts:2:36: maxDuration must be a literal (Next.js reads it statically), not an expression",
+		"app/route.ts:3:12: dynamic must be declared with `export const`, not `export let`",
+		`app/route.ts:4:14: revalidate must be false or a number of seconds ≥ 0, not "60"`,
+		"app/route.ts:6:16: fetchCache must be declared as `export const fetchCache = <literal>` (Next.js reads it statically)",
+		"app/route.ts:7:24: runtime must be a literal (Next.js reads it statically), not an expression",
+		"app/route.ts:8:32: preferredRegion must be a literal (Next.js reads it statically), not an expression",
+		"app/route.ts:9:30: dynamicParams must be a literal (Next.js reads it statically), not an expression",
+	}
+	if diff := cmp.Diff(want, be.Messages); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
+
+func TestInput(t *testing.T) {
+	dir := project(t, map[string]string{"app/blog/[slug]/route.ts": "export function GET(): Response {\n\tthrow new Error();\n}\n"})
+	b, err := Build(dir, "app/blog/[slug]/route.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform, _ := Platform()
+	type rec struct {
+		Kind uint32
+		Name string
+		Src  string
+	}
+	var got []rec
+	in := b.Input()
+	u32 := func() uint32 {
+		if len(in) < 4 {
+			t.Fatalf("record cut short")
+		}
+		v := binary.LittleEndian.Uint32(in)
+		in = in[4:]
+		return v
+	}
+	str := func() string {
+		n := u32()
+		if int(n) > len(in) {
+			t.Fatalf("length %d past the input", n)
+		}
+		s := string(in[:n])
+		in = in[n:]
+		return s
+	}
+	for len(in) > 0 {
+		got = append(got, rec{u32(), str(), str()})
+	}
+	want := []rec{
+		{1, "wasmroute:platform", platform},
+		{1, "wasmroute:sourcemap", `globalThis[Symbol.for("wasmroute.sourcemap")]("app/blog/[slug]/route.ts.js", ` +
+			`{"sources":["app/blog/[slug]/route.ts","wasmroute:entry"],"mappings":"` + mappings(t, b.SourceMap) + `"});` + "\n"},
+		{2, "app/blog/[slug]/route.ts.js", string(b.Code)},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+}
+
+func mappings(t *testing.T, sourceMap []byte) string {
+	var sm struct{ Mappings string }
+	if err := json.Unmarshal(sourceMap, &sm); err != nil {
+		t.Fatal(err)
+	}
+	return sm.Mappings
+}
+
+func TestCatchAlls(t *testing.T) {
+	tests := map[string][]string{
+		"app":                             {},
+		"app/blog/[slug]":                 {},
+		"app/docs/[...path]":              {"path"},
+		"app/(g)/[a]/[...b]/x/[[...c]]":   {"b", "c"},
+		"app/files/[[...rest]]":           {"rest"},
+		"app/%5Fwell/[[...path]]/(group)": {"path"},
+	}
+	for dir, want := range tests {
+		if diff := cmp.Diff(want, catchAlls(dir)); diff != "" {
+			t.Errorf("catchAlls(%q) (-want +got):\n%s", dir, diff)
+		}
+	}
+}

@@ -1,0 +1,207 @@
+// dispatch.js serves a request with the route's handlers: it makes the
+// NextRequest from the host's getters, calls the method's handler as
+// Next.js does, handler(request, { params }), and writes the Response it
+// returns through the host (internal/jsengine/CONTRACT.md).
+import { AbortController, Headers, Response, clearAllTimers, headerPairs, incomingRequest, responseBody } from "./glue.js";
+import { begin, end, setCookies } from "./next/impl/headers.js";
+import { navigationResponse } from "./next/impl/navigation.js";
+import { NextRequest } from "./next/impl/server.js";
+import { formatError } from "./stack.js";
+
+const ErrTooLarge = -4; // abi.ErrTooLarge
+const ErrClosed = -5; // abi.ErrClosed: the client is gone
+
+let host; // the engine's natives
+let route; // { ns, file, catchAll } from the route's bundle
+
+export function init(h) {
+	host = h;
+}
+
+// registerRoute is called by the route's bundle with its namespace, its
+// file and the names of its catch-all params ([...x], [[...x]]).
+export function registerRoute(ns, { file, catchAll }) {
+	route = { ns, file, catchAll };
+}
+
+// report logs an error the engine caught outside a handler.
+export function report(kind, err) {
+	log(`${kind}: ${formatError(err)}`);
+}
+
+function log(msg) {
+	host.write(2, msg + "\n");
+}
+
+// dispatch serves the current request with the handler for method (the
+// export the engine was called as: GET serves HEAD too). It settles when the
+// response is complete; it rejects only when the response cannot be ended
+// cleanly (a body stream that failed after the response started), so that
+// the engine traps and the client sees the connection cut.
+export async function dispatch(method) {
+	try {
+		await serve(method);
+	} finally {
+		end();
+		clearAllTimers();
+	}
+}
+
+async function serve(method) {
+	const where = `${method} in ${route?.file}`;
+	const ac = new AbortController();
+	const request = incoming(ac.signal);
+	let res;
+	try {
+		const handler = route?.ns[method];
+		if (typeof handler !== "function") throw new TypeError(`${where} is not a function`);
+		res = await handler(request, { params: params() });
+	} catch (err) {
+		res = navigationResponse(err);
+		if (!res) return fail(`${where} threw ${formatError(err)}`);
+	}
+	if (!(res instanceof Response)) {
+		return fail(`${where} returned ${describe(res)}, not a Response`);
+	}
+	for (const [header, fn] of [["x-middleware-rewrite", "rewrite"], ["x-middleware-next", "next"]]) {
+		if (res.headers.has(header)) {
+			return fail(`${where} returned NextResponse.${fn}(), which is for middleware: wasmroute does not run middleware yet`);
+		}
+	}
+	await write(res, request.method === "HEAD", ac);
+}
+
+// fail logs msg and answers 500 with an empty body.
+function fail(msg) {
+	log(msg);
+	host.setStatus(500);
+}
+
+// incoming makes the request being served. Its headers are read from the
+// host when the handler (or next/headers) first asks for them.
+function incoming(signal) {
+	let pairs;
+	const headers = () => (pairs ??= readHeaders());
+	begin(() => new Headers(headers()));
+	const method = host.method();
+	const query = host.query();
+	const url = `http://${authority(host.headerValues("host")[0])}${host.path()}${query ? "?" + query : ""}`;
+	const bodySource = method === "GET" || method === "HEAD" ? null : readBody;
+	const req = incomingRequest({ method, url, headers, bodySource, signal });
+	return Object.setPrototypeOf(req, NextRequest.prototype);
+}
+
+// readHeaders returns the request's headers as [name, value] pairs, its
+// Cookie headers joined into one as HTTP/2 allows.
+function readHeaders() {
+	const pairs = [];
+	for (const name of host.headerNames()) {
+		const values = host.headerValues(name);
+		if (name === "cookie") pairs.push([name, values.join("; ")]);
+		else for (const v of values) pairs.push([name, v]);
+	}
+	return pairs;
+}
+
+// readBody returns the request body's next chunk, or null at its end.
+function readBody() {
+	const chunk = host.bodyRead(65536);
+	if (typeof chunk === "number") {
+		throw new TypeError(chunk === ErrTooLarge ? "the request body is over the route's limit" : `reading the request body failed (error ${chunk})`);
+	}
+	return chunk.byteLength > 0 ? chunk : null;
+}
+
+// authority returns the Host header for the request's URL, as Next.js
+// makes it, when it is a host name or an IP address with an optional port,
+// and "localhost" otherwise: the header is the client's to choose, and one
+// like "a.example/x?" must not change the URL's path.
+function authority(host) {
+	const ok = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+	return host && ok.test(host) ? host : "localhost";
+}
+
+// params returns the route's params for the handler's context, as a
+// Promise that also has them as properties (Next.js 15 kept that for code
+// that does not await). A catch-all param is a list; an optional one that
+// matched nothing is absent.
+function params() {
+	const out = {};
+	for (const name of host.paramNames()) {
+		const values = host.paramValues(name);
+		if (!route.catchAll.includes(name)) out[name] = values[0];
+		else if (values.length > 0) out[name] = values;
+	}
+	const p = Promise.resolve(out);
+	for (const name of Object.keys(out)) if (!(name in p)) p[name] = out[name];
+	return p;
+}
+
+function describe(v) {
+	if (v === null || v === undefined) return String(v);
+	if (typeof v !== "object") return typeof v;
+	const name = v.constructor?.name;
+	return name ? `an object (${name})` : "an object";
+}
+
+// write sends res: status, headers (each Set-Cookie apart), the cookies set
+// through next/headers, then the body, in one write for a string or bytes,
+// chunk by chunk with a flush after each for a stream (server-sent events).
+async function write(res, head, ac) {
+	host.setStatus(res.status);
+	const names = [];
+	for (const [name, value] of headerPairs(res.headers)) {
+		refused(host.headerAdd(name, value), `header ${name}`);
+		names.push(name);
+	}
+	for (const c of setCookies()) {
+		refused(host.headerAdd("set-cookie", c), "a Set-Cookie header");
+		names.push("set-cookie");
+	}
+
+	const body = responseBody(res);
+	if (body === null || body === undefined) return;
+	if (typeof body.getReader !== "function") {
+		if (!head) closed(host.bodyWrite(body), ac);
+		return;
+	}
+	if (head) return body.cancel().catch(() => {}); // the host would drop it
+	const reader = body.getReader();
+	for (let started = false; ; started = true) {
+		let chunk;
+		try {
+			chunk = await reader.read();
+			if (!chunk.done && typeof chunk.value !== "string" && !ArrayBuffer.isView(chunk.value) && !(chunk.value instanceof ArrayBuffer)) {
+				throw new TypeError(`the response body stream gave ${describe(chunk.value)}, not a Uint8Array`);
+			}
+		} catch (err) {
+			reader.cancel(err).catch(() => {});
+			if (!started) {
+				// Nothing was sent: answer 500 instead, without the headers.
+				for (const name of names) host.headerDel(name);
+				return fail(`${route.file}: the response body failed: ${formatError(err)}`);
+			}
+			log(`${route.file}: the response body failed after the response started: ${formatError(err)}`);
+			throw new Error("response body failed after the response started: connection cut");
+		}
+		if (chunk.done) return;
+		let rc = host.bodyWrite(chunk.value);
+		if (rc === 0) rc = host.flush();
+		if (rc < 0) {
+			closed(rc, ac);
+			reader.cancel(ac.signal.reason).catch(() => {});
+			return;
+		}
+	}
+}
+
+// closed handles a body write's result: the client is gone (the request's
+// signal aborts) or a limit was reached.
+function closed(rc, ac) {
+	if (rc === ErrClosed) ac.abort();
+	else refused(rc, "the response body");
+}
+
+function refused(rc, what) {
+	if (rc < 0) log(`${route.file}: ${what} refused by the host (error ${rc})`);
+}

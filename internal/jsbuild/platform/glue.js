@@ -1,0 +1,28 @@
+// glue.js is the one place that names what the platform takes from the Web
+// platform (web/index.js); the rest of the platform imports it from here.
+//
+// Besides the classes and the timer hooks, web/ gives the dispatcher:
+//
+//   incomingRequest({ method, url, headers, bodySource, signal }) -> Request
+//       the request being served; headers are [name, value] pairs or a
+//       function returning them when first read; bodySource returns the
+//       next body chunk (or null at the end) when the handler reads it.
+//   responseBody(response) -> null | string | Uint8Array | ReadableStream
+//       a Response's body as it was given, marking it used: a string or
+//       bytes go out in one host.bodyWrite.
+//   headerPairs(headers) -> [name, value] pairs, uncombined (each
+//       Set-Cookie apart).
+export {
+	AbortController,
+	Headers,
+	Request,
+	Response,
+	URL,
+	clearAllTimers,
+	headerPairs,
+	incomingRequest,
+	install,
+	nextTimer,
+	responseBody,
+	runTimers,
+} from "./web/index.js";

@@ -1,0 +1,96 @@
+// server.js: next/server's NextRequest and NextResponse, after Next.js 15.
+import { Headers, Request, Response, URL } from "../../glue.js";
+import { RequestCookies, ResponseCookies } from "./cookies.js";
+
+const kNextUrl = Symbol("nextUrl");
+const kCookies = Symbol("cookies");
+
+// NextURL is a URL with Next.js's extras; wasmroute has no basePath, i18n
+// or build id.
+export class NextURL extends URL {
+	get basePath() {
+		return "";
+	}
+	get locale() {
+		return "";
+	}
+	get defaultLocale() {
+		return undefined;
+	}
+	get buildId() {
+		return undefined;
+	}
+	clone() {
+		return new NextURL(this.href);
+	}
+}
+
+// NextRequest is a Request with nextUrl and cookies. Both are read from the
+// request when first used, so the dispatcher can make the request being
+// served one (a Request from the Web platform, given this prototype). Like
+// Next.js 15, it has no ip and no geo.
+export class NextRequest extends Request {
+	constructor(input, init = {}) {
+		if (typeof input === "string" || input instanceof URL) validateURL(input);
+		super(input, init);
+	}
+	get nextUrl() {
+		return (this[kNextUrl] ??= new NextURL(this.url));
+	}
+	get cookies() {
+		return (this[kCookies] ??= new RequestCookies(this.headers));
+	}
+}
+
+const redirects = [301, 302, 303, 307, 308];
+
+// NextResponse is a Response with cookies and Next.js's helpers.
+export class NextResponse extends Response {
+	get cookies() {
+		return (this[kCookies] ??= new ResponseCookies(this.headers));
+	}
+
+	static json(body, init) {
+		const text = JSON.stringify(body);
+		if (text === undefined) throw new TypeError("NextResponse.json: the value is not JSON-serializable");
+		const headers = new Headers(init?.headers);
+		if (!headers.has("content-type")) headers.set("content-type", "application/json");
+		return new NextResponse(text, { ...init, headers });
+	}
+
+	static redirect(url, init) {
+		const status = typeof init === "number" ? init : (init?.status ?? 307);
+		if (!redirects.includes(status)) {
+			throw new RangeError('Failed to execute "redirect" on "response": Invalid status code');
+		}
+		const rest = typeof init === "object" ? init : {};
+		const headers = new Headers(rest.headers);
+		headers.set("location", validateURL(url));
+		return new NextResponse(null, { ...rest, headers, status });
+	}
+
+	// rewrite and next are for middleware, which wasmroute does not run:
+	// a route handler returning them gets a 500, as in Next.js.
+	static rewrite(destination, init) {
+		const headers = new Headers(init?.headers);
+		headers.set("x-middleware-rewrite", validateURL(destination));
+		return new NextResponse(null, { ...init, headers });
+	}
+
+	static next(init) {
+		const headers = new Headers(init?.headers);
+		headers.set("x-middleware-next", "1");
+		return new NextResponse(null, { ...init, headers });
+	}
+}
+
+function validateURL(url) {
+	try {
+		return String(new URL(String(url)));
+	} catch (cause) {
+		throw new Error(`URL is malformed "${String(url)}". Please use only absolute URLs - https://nextjs.org/docs/messages/middleware-relative-urls`, { cause });
+	}
+}
+
+// connection resolves at once: every request is dynamic in wasmroute.
+export async function connection() {}

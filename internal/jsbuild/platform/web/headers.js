@@ -1,0 +1,112 @@
+// Headers. See https://fetch.spec.whatwg.org/#headers-class.
+//
+// No forbidden header names: like Node (undici) and Workers, a server-side
+// Request may carry Host, Cookie and the like.
+import { iterable } from './util.js';
+
+const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const custom = Symbol.for('nodejs.util.inspect.custom');
+
+export function checkName(n) {
+  n = String(n);
+  if (!token.test(n)) throw new TypeError(`Headers: invalid header name ${JSON.stringify(n)}`);
+  return n.toLowerCase();
+}
+// checkValue normalizes a header value: HTTP whitespace trimmed; NUL, CR and LF
+// rejected, and chars above U+00FF (it is a ByteString).
+export function checkValue(v) {
+  v = String(v).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+  if (/[\0\r\n]|[^\x00-\xff]/.test(v)) throw new TypeError(`Headers: invalid header value ${JSON.stringify(v)}`);
+  return v;
+}
+
+export class Headers {
+  #list = [];       // [lowercase name, value], in insertion order
+  #sorted = null;   // the sort-and-combine view, cached until the next change
+  #guard = 'none';  // 'none' or 'immutable'
+  constructor(init) {
+    if (init !== undefined && init !== null) fill(this, init);
+    else if (init === null) throw new TypeError('Headers: init must be an object');
+  }
+  #mutable() {
+    if (this.#guard === 'immutable') throw new TypeError('Headers are immutable');
+    this.#sorted = null;
+  }
+  append(name, value) {
+    name = checkName(name); value = checkValue(value);
+    this.#mutable();
+    this.#list.push([name, value]);
+  }
+  delete(name) {
+    name = checkName(name);
+    this.#mutable();
+    this.#list = this.#list.filter(e => e[0] !== name);
+  }
+  get(name) {
+    name = checkName(name);
+    let v = null;
+    for (const e of this.#list) if (e[0] === name) v = v === null ? e[1] : v + ', ' + e[1];
+    return v;
+  }
+  getSetCookie() { return this.#list.filter(e => e[0] === 'set-cookie').map(e => e[1]); }
+  has(name) { name = checkName(name); return this.#list.some(e => e[0] === name); }
+  set(name, value) {
+    name = checkName(name); value = checkValue(value);
+    this.#mutable();
+    const i = this.#list.findIndex(e => e[0] === name);
+    if (i < 0) this.#list.push([name, value]);
+    else this.#list = this.#list.filter((e, j) => j === i ? (e[1] = value, true) : e[0] !== name);
+  }
+  [custom](depth, opts, inspect) {
+    const o = {};
+    for (const [k, v] of sortedOf(this)) o[k] = k in o ? [].concat(o[k], v) : v;
+    return 'Headers ' + inspect(o, opts);
+  }
+  static {
+    // sortedOf returns the sorted and combined list, set-cookie values apart.
+    sortedOf = h => {
+      if (h.#sorted) return h.#sorted;
+      const out = [], list = h.#list.slice().sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+      for (const [n, v] of list) {
+        const last = out[out.length - 1];
+        if (n !== 'set-cookie' && last && last[0] === n) last[1] += ', ' + v;
+        else out.push([n, v]);
+      }
+      return h.#sorted = out;
+    };
+    headerPairs = h => h.#list;
+    setGuard = (h, g) => { h.#guard = g; };
+    guardOf = h => h.#guard;
+    appendTrusted = (h, pairs) => { for (const p of pairs) h.#list.push([p[0], p[1]]); h.#sorted = null; };
+  }
+}
+let sortedOf;
+// headerPairs(headers) returns the header list: [lowercase name, value] pairs in
+// insertion order, not combined (set-cookie values stay apart). Do not modify it.
+export let headerPairs;
+// setGuard(headers, 'immutable') makes headers read-only.
+export let setGuard, guardOf;
+// appendTrusted(headers, pairs) appends [name, value] pairs without validation;
+// names must be lowercase tokens and values valid (the host's request headers are).
+export let appendTrusted;
+iterable(Headers.prototype, h => sortedOf(h), 'Headers');
+
+// fill fills h from a HeadersInit: a Headers, a sequence of pairs or a record.
+export function fill(h, init) {
+  if (typeof init !== 'object' && typeof init !== 'function') throw new TypeError('Headers: init must be an object');
+  if (init instanceof Headers) { for (const [n, v] of headerPairs(init)) h.append(n, v); return; }
+  if (typeof init[Symbol.iterator] === 'function') {
+    for (const pair of init) {
+      const p = typeof pair === 'object' && pair !== null && typeof pair[Symbol.iterator] === 'function' ? [...pair] : null;
+      if (!p || p.length !== 2) throw new TypeError('Headers: each header must be a [name, value] pair');
+      h.append(p[0], p[1]);
+    }
+    return;
+  }
+  for (const k of Reflect.ownKeys(init)) {
+    const d = Reflect.getOwnPropertyDescriptor(init, k);
+    if (!d || !d.enumerable) continue;
+    if (typeof k === 'symbol') throw new TypeError('Headers: a symbol is not a header name');
+    h.append(k, init[k]);
+  }
+}

@@ -1,0 +1,80 @@
+// The Web platform globals of wasmroute's JavaScript routes.
+//
+// Why hand-written: QuickJS has only the ECMAScript builtins, and every
+// route's snapshot holds this code and the objects it makes. The polyfills
+// that would do the job (whatwg-url with tr46 and its Unicode tables,
+// web-streams-polyfill, undici's fetch classes, formdata-node, …) are several
+// hundred KiB once bundled, are written for engines that JIT, and pull in
+// one another's WebIDL layers. The pieces here are written from the WHATWG
+// specifications (URL, Fetch, Streams, Encoding, DOM, HTML's timers,
+// structured clone and base64), share one small WebIDL layer (util.js), lean
+// on the host for what C does faster (UTF-8, digests, random bytes), and keep
+// the work lazy on the request path: request headers are read from the host
+// when first used, a body is not made into a stream unless someone asks for
+// .body, and a string response body goes to the host as a string. What they
+// leave out is listed at the top of each module (URL: most of UTS #46;
+// streams: byte streams and BYOB readers; fetch: forbidden header names, CORS).
+//
+// install(host) defines the globals; the other exports are the classes and
+// the functions the dispatcher uses (incomingRequest, responseBody,
+// headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format,
+// inspect).
+import { setHost } from './host.js';
+import { DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal } from './dom.js';
+import { setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, nextTimer, runTimers, clearAllTimers } from './timers.js';
+import { console, format, inspect, reportError } from './console.js';
+import { TextEncoder, TextDecoder, atob, btoa } from './encoding.js';
+import { URL, URLSearchParams } from './url.js';
+import { Headers, headerPairs } from './headers.js';
+import { Blob, File, FormData } from './blob.js';
+import {
+  ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController, WritableStream,
+  WritableStreamDefaultWriter, WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
+  CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream,
+} from './streams.js';
+import { Request, Response, incomingRequest, responseBody } from './fetch.js';
+import { structuredClone, setUncloneable } from './clone.js';
+import { crypto, Crypto, SubtleCrypto, performance, Performance, navigator, Navigator } from './crypto.js';
+
+const classes = {
+  DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal, TextEncoder, TextDecoder,
+  URL, URLSearchParams, Headers, Blob, File, FormData, Request, Response,
+  ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController, WritableStream,
+  WritableStreamDefaultWriter, WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
+  CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream,
+  Crypto, SubtleCrypto, Performance, Navigator,
+};
+const functions = {
+  setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa, reportError,
+};
+const objects = { console, crypto, performance, navigator };
+
+let installed = false;
+// install defines the globals on globalThis (non-enumerable, writable and
+// configurable, as WebIDL does), given the engine's native host object
+// (internal/jsengine/CONTRACT.md). It does not delete globalThis.__wasmroute_host.
+export function install(host) {
+  setHost(host);
+  if (installed) return;
+  installed = true;
+  for (const [name, C] of Object.entries(classes)) {
+    if (!Object.hasOwn(C.prototype, Symbol.toStringTag))
+      Object.defineProperty(C.prototype, Symbol.toStringTag, { value: name, configurable: true });
+  }
+  setUncloneable(Object.values(classes).filter(C => C !== DOMException && C !== Blob && C !== File));
+  const all = { ...classes, ...functions, ...objects };
+  for (const [name, v] of Object.entries(all))
+    Object.defineProperty(globalThis, name, { value: v, writable: true, configurable: true, enumerable: false });
+}
+
+export {
+  DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal, TextEncoder, TextDecoder,
+  URL, URLSearchParams, Headers, Blob, File, FormData, Request, Response,
+  ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController, WritableStream,
+  WritableStreamDefaultWriter, WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
+  CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream,
+  Crypto, SubtleCrypto, Performance, Navigator,
+  setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa,
+  console, crypto, performance, navigator,
+  incomingRequest, responseBody, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
+};
