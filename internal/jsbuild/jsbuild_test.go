@@ -75,7 +75,7 @@ func TestPlatform(t *testing.T) {
 	for _, want := range []string{
 		"delete globalThis.__wasmroute_host",
 		`define("wasmroute.next"`,
-		".register({ dispatch, nextTimer, runTimers, report })",
+		"register({ dispatch",
 		`__name(this, "NextRequest")`,
 	} {
 		if !strings.Contains(code, want) {
@@ -223,8 +223,9 @@ export async function GET() { (await cookies()).get("a"); return NextResponse.js
 		{
 			name: "exports that are not served",
 			files: map[string]string{"app/route.ts": `export function GET() { return new Response(); }
-export function post() { return new Response(); }
-export default function handler() {}
+function post() { return new Response(); }
+const handler = () => {};
+export { post, handler as default };
 `},
 			file:    "app/route.ts",
 			methods: []string{"GET"},

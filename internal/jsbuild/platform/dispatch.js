@@ -141,6 +141,7 @@ function describe(v) {
 	if (v === null || v === undefined) return String(v);
 	if (typeof v !== "object") return typeof v;
 	const name = v.constructor?.name;
+	if (name === "Response") return "a Response from another implementation (a fetch polyfill?)";
 	return name ? `an object (${name})` : "an object";
 }
 
