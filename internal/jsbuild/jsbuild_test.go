@@ -180,7 +180,7 @@ export function GET() { return Response.json(rows().map(shout)); }
 				"lib/shout.ts": `export const shout = (s: string) => s + "marker-shout";`,
 			},
 			file:     "app/api/[...all]/route.ts",
-			methods:  []string{"GET", "DELETE"},
+			methods:  []string{"DELETE", "GET"},
 			exports:  []string{"DELETE", "GET"},
 			contains: []string{`"marker-db"`, `"marker-shout"`, `"catchAll": ["all"]`},
 		},
@@ -322,7 +322,7 @@ export function GET() { return new Response(fs + randomUUID()); }
 		{
 			name:  "no method",
 			files: map[string]string{"app/route.ts": "export function get() {}\n"},
-			want:  []string{"app/route.ts: exports no HTTP method handler (GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH)"},
+			want:  []string{"app/route.ts: exports no HTTP method handler (DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT)"},
 		},
 		{
 			name: "outside the project",
@@ -364,9 +364,9 @@ func TestSegmentConfig(t *testing.T) {
 		{"none", "export function GET() {}", SegmentConfig{}},
 		{
 			name: "every option",
-			src: `export const maxDuration: number = 30;
+			src: `export const maxDuration: number = 0x1e;
 export const dynamic = "force-dynamic" as const;
-export const revalidate = 60, runtime = 'edge';
+export const revalidate = 60, runtime = 'edge', other = f(1, 2), more = [3];
 export const fetchCache = ` + "`force-no-store`" + `;
 export const preferredRegion = ["iad1", "sfo1",];
 export const dynamicParams = false;

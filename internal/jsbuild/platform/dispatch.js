@@ -50,9 +50,9 @@ export async function dispatch(method) {
 async function serve(method) {
 	const where = `${method} in ${route?.file}`;
 	const ac = new AbortController();
-	const request = incoming(ac.signal);
 	let res;
 	try {
+		const request = incoming(ac.signal);
 		const handler = route?.ns[method];
 		if (typeof handler !== "function") throw new TypeError(`${where} is not a function`);
 		res = await handler(request, { params: params() });
@@ -68,7 +68,7 @@ async function serve(method) {
 			return fail(`${where} returned NextResponse.${fn}(), which is for middleware: wasmroute does not run middleware yet`);
 		}
 	}
-	await write(res, request.method === "HEAD", ac);
+	await write(res, host.method() === "HEAD", ac);
 }
 
 // fail logs msg and answers 500 with an empty body.
