@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -498,4 +499,23 @@ func TestCatchAlls(t *testing.T) {
 			t.Errorf("catchAlls(%q) (-want +got):\n%s", dir, diff)
 		}
 	}
+}
+
+func TestBuildConcurrent(t *testing.T) {
+	dir := project(t, map[string]string{
+		"app/a/route.ts": `export const GET = () => new Response("a");`,
+		"app/b/route.js": `export const POST = () => new Response("b");`,
+	})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			file := []string{"app/a/route.ts", "app/b/route.js"}[i%2]
+			if _, err := Build(dir, file); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
 }
