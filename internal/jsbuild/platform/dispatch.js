@@ -14,6 +14,7 @@ const ErrClosed = -5; // abi.ErrClosed: the client is gone
 let host; // the engine's natives
 let route; // { ns, file, catchAll } from the route's bundle
 
+// init keeps the engine's natives for the requests to come.
 export function init(h) {
 	host = h;
 }
@@ -63,6 +64,7 @@ async function serve(method) {
 	if (!(res instanceof Response)) {
 		return fail(`${where} returned ${describe(res)}, not a Response`);
 	}
+	if (res.type === "error") return fail(`${where} returned Response.error()`);
 	for (const [header, fn] of [["x-middleware-rewrite", "rewrite"], ["x-middleware-next", "next"]]) {
 		if (res.headers.has(header)) {
 			return fail(`${where} returned NextResponse.${fn}(), which is for middleware: wasmroute does not run middleware yet`);
@@ -148,8 +150,10 @@ function describe(v) {
 // write sends res: status, headers (each Set-Cookie apart), the cookies set
 // through next/headers, then the body, in one write for a string or bytes,
 // chunk by chunk with a flush after each for a stream (server-sent events).
+// A stream's chunks may be strings too (written as UTF-8), which Next.js
+// would refuse. A HEAD request's body is not read at all.
 async function write(res, head, ac) {
-	host.setStatus(res.status);
+	refused(host.setStatus(res.status), `status ${res.status}`);
 	const names = [];
 	for (const [name, value] of headerPairs(res.headers)) {
 		refused(host.headerAdd(name, value), `header ${name}`);
