@@ -47,8 +47,13 @@ func scanRoute(root, file string, exports []string) ([]string, SegmentConfig, []
 		return nil, SegmentConfig{}, []string{err.Error()}
 	}
 	loader := api.LoaderJS
-	if ext := path.Ext(file); ext == ".ts" || ext == ".mts" || ext == ".cts" {
+	switch path.Ext(file) {
+	case ".ts", ".mts", ".cts":
 		loader = api.LoaderTS
+	case ".tsx":
+		loader = api.LoaderTSX
+	case ".jsx":
+		loader = api.LoaderJSX
 	}
 	res := api.Transform(string(src), api.TransformOptions{
 		Loader:         loader,
@@ -138,8 +143,7 @@ func (c *configReader) declarations(kw string) {
 			}
 		}
 		// Skip to the end of this declarator.
-		depth := c.lex.depth
-		for !(c.lex.depth == depth && (c.tok.is(",") || c.tok.is(";"))) && c.tok.kind != tEOF {
+		for !(c.lex.depth == 0 && (c.tok.is(",") || c.tok.is(";"))) && c.tok.kind != tEOF {
 			c.next()
 		}
 		if !c.tok.is(",") {
@@ -186,8 +190,11 @@ func (c *configReader) literal() (any, bool) {
 		s, ok := unquote(t.text)
 		return s, ok
 	case t.kind == tNumber:
-		f, err := strconv.ParseFloat(strings.ReplaceAll(t.text, "_", ""), 64)
-		return f, err == nil
+		if f, err := strconv.ParseFloat(t.text, 64); err == nil {
+			return f, true
+		}
+		i, err := strconv.ParseInt(t.text, 0, 64) // 0x1f, 1_000
+		return float64(i), err == nil
 	case t.is("-") && c.tok.kind == tNumber:
 		v, ok := c.literal()
 		f, _ := v.(float64)

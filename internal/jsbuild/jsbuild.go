@@ -38,11 +38,9 @@ import (
 	"strings"
 
 	"github.com/evanw/esbuild/pkg/api"
-)
 
-// Methods are the HTTP methods a route handler may export, in the order
-// Bundle.Methods lists them.
-var Methods = []string{"GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH"}
+	"github.com/wasmroute/wasmroute/abi"
+)
 
 // Bundle is a route built for the engine. It is immutable once Build returns
 // it and safe for concurrent use.
@@ -55,8 +53,7 @@ type Bundle struct {
 	// SourceMap is Code's source map (version 3), its sources relative to
 	// the project folder.
 	SourceMap []byte
-	// Methods are the HTTP methods the route exports, in the order of the
-	// package's Methods.
+	// Methods are the HTTP methods the route exports, in abi.Methods order.
 	Methods []string
 	// Exports are every name the route exports, sorted, "default" included.
 	Exports []string
@@ -67,7 +64,6 @@ type Bundle struct {
 	Warnings []string
 
 	platform string
-	catchAll []string // the route folder's [...x] and [[...x]] segments
 }
 
 // BuildError is a failed build: every problem esbuild or the segment config
@@ -112,10 +108,10 @@ func Build(dir, file string) (*Bundle, error) {
 		return nil, fmt.Errorf("jsbuild: %w", err)
 	}
 
-	b := &Bundle{File: file, platform: platform, catchAll: catchAlls(path.Dir(file))}
+	b := &Bundle{File: file, platform: platform}
 	res := api.Build(api.BuildOptions{
 		Stdin: &api.StdinOptions{
-			Contents:   entry(file, b.catchAll),
+			Contents:   entry(file, catchAlls(path.Dir(file))),
 			ResolveDir: root,
 			Sourcefile: "wasmroute:entry",
 			Loader:     api.LoaderJS,
@@ -151,15 +147,13 @@ func Build(dir, file string) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	var errs []string
-
-	exports, b.Config, errs = scanRoute(root, file, exports)
+	exports, config, errs := scanRoute(root, file, exports)
 	if len(errs) > 0 {
 		return nil, &BuildError{File: file, Messages: errs}
 	}
 	slices.Sort(exports)
-	b.Exports = slices.Compact(exports)
-	for _, m := range Methods {
+	b.Exports, b.Config = slices.Compact(exports), config
+	for _, m := range abi.Methods {
 		if slices.Contains(b.Exports, m) {
 			b.Methods = append(b.Methods, m)
 		}
@@ -168,12 +162,12 @@ func Build(dir, file string) (*Bundle, error) {
 		switch {
 		case name == "default":
 			b.Warnings = append(b.Warnings, file+": export default is not served: export a function per HTTP method (GET, POST, …)")
-		case !slices.Contains(Methods, name) && slices.Contains(Methods, strings.ToUpper(name)):
+		case !slices.Contains(abi.Methods[:], name) && slices.Contains(abi.Methods[:], strings.ToUpper(name)):
 			b.Warnings = append(b.Warnings, fmt.Sprintf("%s: export %q is not served: HTTP method handlers are uppercase (%s)", file, name, strings.ToUpper(name)))
 		}
 	}
 	if len(b.Methods) == 0 {
-		return nil, &BuildError{File: file, Messages: []string{file + ": exports no HTTP method handler (GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH)"}}
+		return nil, &BuildError{File: file, Messages: []string{fmt.Sprintf("%s: exports no HTTP method handler (%s)", file, strings.Join(abi.Methods[:], ", "))}}
 	}
 	return b, nil
 }
@@ -207,6 +201,7 @@ func catchAlls(dir string) []string {
 // stack mapper ("wasmroute:sourcemap"), and the bundle as an ES module named
 // after the route file with ".js" appended ("app/x/route.ts.js"), the name
 // that stack traces show before the platform maps them back to the sources.
+// It makes a new slice at each call; it is safe for concurrent use.
 func (b *Bundle) Input() []byte {
 	var sm struct {
 		Sources  []string `json:"sources"`

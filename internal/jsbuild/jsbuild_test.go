@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -75,7 +76,7 @@ func TestPlatform(t *testing.T) {
 	for _, want := range []string{
 		"delete globalThis.__wasmroute_host",
 		`define("wasmroute.next"`,
-		".register({ dispatch, nextTimer, runTimers, report })",
+		"register({ dispatch",
 		`__name(this, "NextRequest")`,
 	} {
 		if !strings.Contains(code, want) {
@@ -180,7 +181,7 @@ export function GET() { return Response.json(rows().map(shout)); }
 				"lib/shout.ts": `export const shout = (s: string) => s + "marker-shout";`,
 			},
 			file:     "app/api/[...all]/route.ts",
-			methods:  []string{"GET", "DELETE"},
+			methods:  []string{"DELETE", "GET"},
 			exports:  []string{"DELETE", "GET"},
 			contains: []string{`"marker-db"`, `"marker-shout"`, `"catchAll": ["all"]`},
 		},
@@ -223,8 +224,9 @@ export async function GET() { (await cookies()).get("a"); return NextResponse.js
 		{
 			name: "exports that are not served",
 			files: map[string]string{"app/route.ts": `export function GET() { return new Response(); }
-export function post() { return new Response(); }
-export default function handler() {}
+function post() { return new Response(); }
+const handler = () => {};
+export { post, handler as default };
 `},
 			file:    "app/route.ts",
 			methods: []string{"GET"},
@@ -321,7 +323,7 @@ export function GET() { return new Response(fs + randomUUID()); }
 		{
 			name:  "no method",
 			files: map[string]string{"app/route.ts": "export function get() {}\n"},
-			want:  []string{"app/route.ts: exports no HTTP method handler (GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH)"},
+			want:  []string{"app/route.ts: exports no HTTP method handler (DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT)"},
 		},
 		{
 			name: "outside the project",
@@ -363,9 +365,9 @@ func TestSegmentConfig(t *testing.T) {
 		{"none", "export function GET() {}", SegmentConfig{}},
 		{
 			name: "every option",
-			src: `export const maxDuration: number = 30;
+			src: `export const maxDuration: number = 0x1e;
 export const dynamic = "force-dynamic" as const;
-export const revalidate = 60, runtime = 'edge';
+export const revalidate = 60, runtime = 'edge', other = f(1, 2), more = [3];
 export const fetchCache = ` + "`force-no-store`" + `;
 export const preferredRegion = ["iad1", "sfo1",];
 export const dynamicParams = false;
@@ -497,4 +499,23 @@ func TestCatchAlls(t *testing.T) {
 			t.Errorf("catchAlls(%q) (-want +got):\n%s", dir, diff)
 		}
 	}
+}
+
+func TestBuildConcurrent(t *testing.T) {
+	dir := project(t, map[string]string{
+		"app/a/route.ts": `export const GET = () => new Response("a");`,
+		"app/b/route.js": `export const POST = () => new Response("b");`,
+	})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			file := []string{"app/a/route.ts", "app/b/route.js"}[i%2]
+			if _, err := Build(dir, file); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -14,6 +14,7 @@ const ErrClosed = -5; // abi.ErrClosed: the client is gone
 let host; // the engine's natives
 let route; // { ns, file, catchAll } from the route's bundle
 
+// init keeps the engine's natives for the requests to come.
 export function init(h) {
 	host = h;
 }
@@ -50,9 +51,9 @@ export async function dispatch(method) {
 async function serve(method) {
 	const where = `${method} in ${route?.file}`;
 	const ac = new AbortController();
-	const request = incoming(ac.signal);
 	let res;
 	try {
+		const request = incoming(ac.signal);
 		const handler = route?.ns[method];
 		if (typeof handler !== "function") throw new TypeError(`${where} is not a function`);
 		res = await handler(request, { params: params() });
@@ -63,12 +64,13 @@ async function serve(method) {
 	if (!(res instanceof Response)) {
 		return fail(`${where} returned ${describe(res)}, not a Response`);
 	}
+	if (res.type === "error") return fail(`${where} returned Response.error()`);
 	for (const [header, fn] of [["x-middleware-rewrite", "rewrite"], ["x-middleware-next", "next"]]) {
 		if (res.headers.has(header)) {
 			return fail(`${where} returned NextResponse.${fn}(), which is for middleware: wasmroute does not run middleware yet`);
 		}
 	}
-	await write(res, request.method === "HEAD", ac);
+	await write(res, host.method() === "HEAD", ac);
 }
 
 // fail logs msg and answers 500 with an empty body.
@@ -141,14 +143,17 @@ function describe(v) {
 	if (v === null || v === undefined) return String(v);
 	if (typeof v !== "object") return typeof v;
 	const name = v.constructor?.name;
+	if (name === "Response") return "a Response from another implementation (a fetch polyfill?)";
 	return name ? `an object (${name})` : "an object";
 }
 
 // write sends res: status, headers (each Set-Cookie apart), the cookies set
 // through next/headers, then the body, in one write for a string or bytes,
 // chunk by chunk with a flush after each for a stream (server-sent events).
+// A stream's chunks may be strings too (written as UTF-8), which Next.js
+// would refuse. A HEAD request's body is not read at all.
 async function write(res, head, ac) {
-	host.setStatus(res.status);
+	refused(host.setStatus(res.status), `status ${res.status}`);
 	const names = [];
 	for (const [name, value] of headerPairs(res.headers)) {
 		refused(host.headerAdd(name, value), `header ${name}`);
