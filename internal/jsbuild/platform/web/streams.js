@@ -48,6 +48,14 @@ function strategy(s, defaultHWM) {
 }
 const token = {};
 
+// Set by the classes' static blocks: the internal access to their private state.
+let newController;
+// rsi(stream) returns a ReadableStream's internal record (a TypeError for anything else).
+export let rsi;
+let newWController;
+let wsi;
+let newTController;
+
 // --- ReadableStream ---
 
 function desired(S) { return S.state === 'errored' ? null : S.state === 'closed' ? 0 : S.hwm - S.qsize; }
@@ -155,7 +163,6 @@ export class ReadableStreamDefaultController {
   error(e) { rsError(this.#S, e); }
   static { newController = S => { const c = new ReadableStreamDefaultController(token); c.#S = S; return c; }; }
 }
-let newController;
 
 export class ReadableStreamDefaultReader {
   #R;
@@ -240,8 +247,6 @@ export class ReadableStream {
 }
 ReadableStream.prototype[Symbol.asyncIterator] = ReadableStream.prototype.values;
 Object.defineProperty(ReadableStream.prototype, Symbol.asyncIterator, { enumerable: false });
-// rsi(stream) returns a ReadableStream's internal record (a TypeError for anything else).
-export let rsi;
 
 // iterate is a ReadableStream's async iterator. Hand-written rather than an
 // async generator: its return() (a for-await break) releases the reader and
@@ -494,7 +499,6 @@ export class WritableStreamDefaultController {
   error(e) { if (this.#W.state === 'writable') startErroring(this.#W, e); }
   static { newWController = W => { const c = new WritableStreamDefaultController(token); c.#W = W; return c; }; }
 }
-let newWController;
 
 export class WritableStreamDefaultWriter {
   #Wr;
@@ -533,7 +537,6 @@ export class WritableStream {
   getWriter() { return new WritableStreamDefaultWriter(this); }
   static { wsi = s => s.#W; }
 }
-let wsi;
 
 // --- TransformStream ---
 
@@ -546,7 +549,6 @@ export class TransformStreamDefaultController {
   terminate() { tsTerminate(this.#T); }
   static { newTController = T => { const c = new TransformStreamDefaultController(token); c.#T = T; return c; }; }
 }
-let newTController;
 
 function setBackpressure(T, bp) {
   T.bpChange.resolve();

@@ -1,8 +1,9 @@
 // run-qjs.mjs runs the platform's tests in QuickJS's own qjs shell (built from
 // the engine's QuickJS source), with a fake host over qjs's std and os modules.
 //
-//   npx --yes esbuild@0.25.0 ../index.js --bundle --format=iife --global-name=__web > /tmp/web.js
-//   qjs --no-unhandled-rejection run-qjs.mjs /tmp/web.js harness.js *.test.js
+//   qjs --no-unhandled-rejection run-qjs.mjs harness.js *.test.js
+//
+// It imports the ES modules themselves, unbundled.
 //
 // (qjs exits on a rejection that has no handler yet, even one that gets it a
 // moment later, as assertRejects(promise) does.)
@@ -11,8 +12,9 @@
 // by coreutils' sha*sum.
 import * as std from 'std';
 import * as os from 'os';
+import * as web from '../index.js';
 
-const [bundle, ...files] = scriptArgs.slice(1);
+const files = scriptArgs.slice(1);
 const read = f => { const s = std.loadFile(f); if (s === null) throw new Error('cannot read ' + f); return s; };
 
 function utf8Encode(s) {
@@ -71,8 +73,8 @@ const host = {
   utf8Encode, utf8Decode, digest, register() {},
 };
 
-std.evalScript(read(bundle));
-globalThis.__web.install(host);
+globalThis.__web = web;
+web.install(host);
 std.evalScript(read(files[0]));
 for (const f of files.slice(1)) std.evalScript(read(f));
 
