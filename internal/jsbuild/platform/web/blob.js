@@ -5,6 +5,13 @@ import { ReadableStream } from './streams.js';
 
 const normType = t => { t = String(t); return /^[\x20-\x7e]*$/.test(t) ? t.toLowerCase() : ''; };
 
+// Set by the classes' static blocks: the internal access to their private state.
+// blobBytes(blob) returns blob's bytes (do not modify them).
+export let blobBytes;
+let blobFrom, setBytes;
+// formPairs(formData) returns its [name, string or File] entries.
+export let formPairs;
+
 export class Blob {
   #bytes; #type;
   constructor(parts, options) {
@@ -44,9 +51,6 @@ export class Blob {
     setBytes = (b, bytes) => { b.#bytes = bytes; };
   }
 }
-// blobBytes(blob) returns blob's bytes (do not modify them).
-export let blobBytes;
-let blobFrom, setBytes;
 
 export class File extends Blob {
   #name; #lastModified;
@@ -101,8 +105,6 @@ export class FormData {
   }
   static { formPairs = f => f.#list; }
 }
-// formPairs(formData) returns its [name, string or File] entries.
-export let formPairs;
 iterable(FormData.prototype, f => formPairs(f), 'FormData');
 
 const escName = s => s.replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22');

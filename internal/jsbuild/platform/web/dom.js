@@ -38,6 +38,15 @@ export class DOMException extends Error {
 
 export const abortError = () => new DOMException('This operation was aborted', 'AbortError');
 
+// Set by the classes' static blocks: the internal access to their private state.
+let dispatch;
+// addAbortAlgorithm(signal, fn) runs fn (before the abort event) when signal aborts.
+export let addAbortAlgorithm;
+// signalAbort(signal, reason) aborts signal.
+export let signalAbort;
+// newSignal() returns a signal that is not aborted.
+export let newSignal;
+
 export class Event {
   #type; #bubbles; #cancelable; #composed; #canceled = false; #stop = 0; #target = null; #current = null;
   #phase = 0; #passive = false; #dispatching = false; #time;
@@ -95,7 +104,6 @@ for (const [i, k] of ['NONE', 'CAPTURING_PHASE', 'AT_TARGET', 'BUBBLING_PHASE'].
   Object.defineProperty(Event, k, { value: i, enumerable: true });
   Object.defineProperty(Event.prototype, k, { value: i, enumerable: true });
 }
-let dispatch;
 const now = () => host ? host.hrtime() : 0;
 
 export class CustomEvent extends Event {
@@ -206,12 +214,6 @@ export class AbortSignal extends EventTarget {
 }
 handlerAttribute(AbortSignal.prototype, 'abort');
 
-// addAbortAlgorithm(signal, fn) runs fn (before the abort event) when signal aborts.
-export let addAbortAlgorithm;
-// signalAbort(signal, reason) aborts signal.
-export let signalAbort;
-// newSignal() returns a signal that is not aborted.
-export let newSignal;
 
 export class AbortController {
   #signal = newSignal();

@@ -1,7 +1,7 @@
 // TextEncoder, TextDecoder (UTF-8 only), atob and btoa.
 // See https://encoding.spec.whatwg.org/ and https://html.spec.whatwg.org/#atob.
 import { host } from './host.js';
-import { bytesOf, isBufferSource } from './util.js';
+import { bytesOf, isBufferSource, latin1 } from './util.js';
 import { DOMException } from './dom.js';
 
 export class TextEncoder {
@@ -123,7 +123,5 @@ export function atob(data) {
   if (arguments.length < 1) throw new TypeError("atob: 1 argument required");
   const b = base64Decode(String(data));
   if (!b) throw invalidChar('atob: the string to be decoded is not correctly encoded');
-  let s = '';
-  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, b.subarray(i, i + 8192));
-  return s;
+  return latin1(b);
 }

@@ -140,6 +140,9 @@ const enumOf = (v, allowed, what) => {
   return v;
 };
 
+// Set by the classes' static blocks: the internal access to their private state.
+let takeBody;
+
 export class Request {
   #method = 'GET'; #url; #headers = null; #lazyHeaders = null; #body = null; #signal;
   #redirect = 'follow'; #mode = 'cors'; #credentials = 'same-origin'; #cache = 'default';
@@ -317,7 +320,6 @@ export class Response {
     };
   }
 }
-let takeBody;
 
 // incomingRequest makes the Request the dispatcher hands to a route handler.
 //

@@ -20,6 +20,17 @@ export function checkValue(v) {
   return v;
 }
 
+// Set by the classes' static blocks: the internal access to their private state.
+let sortedOf;
+// headerPairs(headers) returns the header list: [lowercase name, value] pairs in
+// insertion order, not combined (set-cookie values stay apart). Do not modify it.
+export let headerPairs;
+// setGuard(headers, 'immutable') makes headers read-only.
+export let setGuard, guardOf;
+// appendTrusted(headers, pairs) appends [name, value] pairs without validation;
+// names must be lowercase tokens and values valid (the host's request headers are).
+export let appendTrusted;
+
 export class Headers {
   #list = [];       // [lowercase name, value], in insertion order
   #sorted = null;   // the sort-and-combine view, cached until the next change
@@ -80,15 +91,6 @@ export class Headers {
     appendTrusted = (h, pairs) => { for (const p of pairs) h.#list.push([p[0], p[1]]); h.#sorted = null; };
   }
 }
-let sortedOf;
-// headerPairs(headers) returns the header list: [lowercase name, value] pairs in
-// insertion order, not combined (set-cookie values stay apart). Do not modify it.
-export let headerPairs;
-// setGuard(headers, 'immutable') makes headers read-only.
-export let setGuard, guardOf;
-// appendTrusted(headers, pairs) appends [name, value] pairs without validation;
-// names must be lowercase tokens and values valid (the host's request headers are).
-export let appendTrusted;
 iterable(Headers.prototype, h => sortedOf(h), 'Headers');
 
 // fill fills h from a HeadersInit: a Headers, a sequence of pairs or a record.

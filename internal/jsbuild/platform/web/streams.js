@@ -20,6 +20,8 @@ function defer() {
   });
   return d;
 }
+// hdefer is a defer whose rejection counts as handled (the spec's closed and ready promises).
+const hdefer = () => { const d = defer(); handled(d.promise); return d; };
 // call calls fn and returns its result as a promise (a throw becomes a rejection).
 function call(fn, ...args) {
   try { return resolved(fn ? fn(...args) : undefined); } catch (e) { return Promise.reject(e); }
@@ -45,6 +47,14 @@ function strategy(s, defaultHWM) {
   };
 }
 const token = {};
+
+// Set by the classes' static blocks: the internal access to their private state.
+let newController;
+// rsi(stream) returns a ReadableStream's internal record (a TypeError for anything else).
+export let rsi;
+let newWController;
+let wsi;
+let newTController;
 
 // --- ReadableStream ---
 
@@ -87,7 +97,6 @@ function rsError(S, e) {
     for (const r of R.reads) r.reject(e);
     R.reads = [];
     R.closed.reject(e);
-    handled(R.closed.promise);
   }
 }
 function pullIfNeeded(S) {
@@ -128,19 +137,18 @@ function rsCancel(S, reason) {
 }
 function acquire(S) {
   if (S.reader) throw new TypeError('ReadableStream is locked to a reader');
-  const R = { s: S, reads: [], closed: defer() };
+  const R = { s: S, reads: [], closed: hdefer() };
   S.reader = R;
   if (S.state === 'closed') R.closed.resolve();
-  else if (S.state === 'errored') { R.closed.reject(S.error); handled(R.closed.promise); }
+  else if (S.state === 'errored') R.closed.reject(S.error);
   return R;
 }
 function release(R) {
   const S = R.s;
   if (!S) return;
   const e = new TypeError('the reader has been released');
-  if (R.closed.settled) R.closed = defer();
+  if (R.closed.settled) R.closed = hdefer();
   R.closed.reject(e);
-  handled(R.closed.promise);
   for (const r of R.reads) r.reject(e);
   R.reads = [];
   S.reader = null; R.s = null;
@@ -155,7 +163,6 @@ export class ReadableStreamDefaultController {
   error(e) { rsError(this.#S, e); }
   static { newController = S => { const c = new ReadableStreamDefaultController(token); c.#S = S; return c; }; }
 }
-let newController;
 
 export class ReadableStreamDefaultReader {
   #R;
@@ -240,22 +247,33 @@ export class ReadableStream {
 }
 ReadableStream.prototype[Symbol.asyncIterator] = ReadableStream.prototype.values;
 Object.defineProperty(ReadableStream.prototype, Symbol.asyncIterator, { enumerable: false });
-// rsi(stream) returns a ReadableStream's internal record (a TypeError for anything else).
-export let rsi;
 
-async function* iterate(reader, preventCancel) {
-  let done = false;
-  try {
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) { done = true; return; }
-      yield r.value;
-    }
-  } catch (e) { done = true; throw e; }
-  finally {
-    if (!done && !preventCancel) { const p = reader.cancel(); reader.releaseLock(); await p; }
-    else reader.releaseLock();
-  }
+// iterate is a ReadableStream's async iterator. Hand-written rather than an
+// async generator: its return() (a for-await break) releases the reader and
+// starts the cancel at once, and QuickJS does not wait for return()'s promise.
+const AsyncIteratorProto = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
+function iterate(reader, preventCancel) {
+  let ongoing = null, finished = false;
+  const chain = steps => {
+    const p = ongoing ? ongoing.then(steps, steps) : steps();
+    const q = ongoing = p.then(r => { if (ongoing === q) ongoing = null; return r; }, e => { if (ongoing === q) ongoing = null; throw e; });
+    return q;
+  };
+  const next = () => finished ? resolved({ value: undefined, done: true }) : reader.read().then(r => {
+    if (r.done) { finished = true; reader.releaseLock(); return { value: undefined, done: true }; }
+    return { value: r.value, done: false };
+  }, e => { finished = true; reader.releaseLock(); throw e; });
+  const ret = value => {
+    if (finished) return resolved({ value, done: true });
+    finished = true;
+    const p = preventCancel ? resolved() : reader.cancel(value);
+    reader.releaseLock();
+    return p.then(() => ({ value, done: true }));
+  };
+  return Object.create(AsyncIteratorProto, {
+    next: { value: () => chain(next), writable: true, configurable: true },
+    return: { value: v => chain(() => ret(v)), writable: true, configurable: true },
+  });
 }
 
 function tee(stream) {
@@ -348,7 +366,7 @@ const CLOSE = {};
 function wDesired(W) { return W.state === 'errored' || W.state === 'erroring' ? null : W.state === 'closed' ? 0 : W.hwm - W.qsize; }
 function updateBackpressure(W) {
   const bp = W.hwm - W.qsize <= 0, Wr = W.writer;
-  if (Wr && bp !== W.backpressure) { if (bp) Wr.ready = defer(); else Wr.ready.resolve(); }
+  if (Wr && bp !== W.backpressure) { if (bp) Wr.ready = hdefer(); else Wr.ready.resolve(); }
   W.backpressure = bp;
 }
 function wsWrite(Wr, chunk) {
@@ -412,7 +430,7 @@ function startErroring(W, reason) {
   W.state = 'erroring';
   W.error = reason;
   const Wr = W.writer;
-  if (Wr) { if (Wr.ready.settled) Wr.ready = defer(); Wr.ready.reject(reason); handled(Wr.ready.promise); }
+  if (Wr) { if (Wr.ready.settled) Wr.ready = hdefer(); Wr.ready.reject(reason); }
   if (!W.inFlight && W.started) finishErroring(W);
 }
 function finishErroring(W) {
@@ -422,7 +440,7 @@ function finishErroring(W) {
   const pa = W.pendingAbort, rejectClosed = () => {
     if (W.closeReq) { W.closeReq.reject(W.error); handled(W.closeReq.promise); }
     const Wr = W.writer;
-    if (Wr) { Wr.closed.reject(W.error); handled(Wr.closed.promise); }
+    if (Wr) Wr.closed.reject(W.error);
   };
   W.pendingAbort = null;
   if (!pa) return rejectClosed();
@@ -455,12 +473,12 @@ function closeWithErrorPropagation(W) {
 }
 function acquireWriter(W) {
   if (W.writer) throw new TypeError('WritableStream is locked to a writer');
-  const Wr = { w: W, ready: defer(), closed: defer() };
+  const Wr = { w: W, ready: hdefer(), closed: hdefer() };
   W.writer = Wr;
   if (W.state === 'writable') { if (W.closeReq || !W.backpressure) Wr.ready.resolve(); }
-  else if (W.state === 'erroring') { Wr.ready.reject(W.error); handled(Wr.ready.promise); }
+  else if (W.state === 'erroring') Wr.ready.reject(W.error);
   else if (W.state === 'closed') { Wr.ready.resolve(); Wr.closed.resolve(); }
-  else { Wr.ready.reject(W.error); Wr.closed.reject(W.error); handled(Wr.ready.promise); handled(Wr.closed.promise); }
+  else { Wr.ready.reject(W.error); Wr.closed.reject(W.error); }
   return Wr;
 }
 function releaseWriter(Wr) {
@@ -468,9 +486,8 @@ function releaseWriter(Wr) {
   if (!W) return;
   const e = new TypeError('the writer has been released');
   for (const k of ['ready', 'closed']) {
-    if (Wr[k].settled) Wr[k] = defer();
+    if (Wr[k].settled) Wr[k] = hdefer();
     Wr[k].reject(e);
-    handled(Wr[k].promise);
   }
   W.writer = null; Wr.w = null;
 }
@@ -482,7 +499,6 @@ export class WritableStreamDefaultController {
   error(e) { if (this.#W.state === 'writable') startErroring(this.#W, e); }
   static { newWController = W => { const c = new WritableStreamDefaultController(token); c.#W = W; return c; }; }
 }
-let newWController;
 
 export class WritableStreamDefaultWriter {
   #Wr;
@@ -521,7 +537,6 @@ export class WritableStream {
   getWriter() { return new WritableStreamDefaultWriter(this); }
   static { wsi = s => s.#W; }
 }
-let wsi;
 
 // --- TransformStream ---
 
@@ -534,7 +549,6 @@ export class TransformStreamDefaultController {
   terminate() { tsTerminate(this.#T); }
   static { newTController = T => { const c = new TransformStreamDefaultController(token); c.#T = T; return c; }; }
 }
-let newTController;
 
 function setBackpressure(T, bp) {
   T.bpChange.resolve();

@@ -477,6 +477,11 @@ export function parseHref(input, base) {
   return u ? serialize(u) : null;
 }
 
+// Set by the classes' static blocks: the internal access to their private state.
+let setQuery;
+let linkedParams, resetParams;
+let pairs;
+
 export class URL {
   #u; #params;
   constructor(url, base) {
@@ -559,7 +564,6 @@ export class URL {
   }
   static { setQuery = (url, q) => { url.#u.query = q; }; }
 }
-let setQuery;
 for (const k of ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash'])
   Object.defineProperty(URL.prototype, k, { enumerable: true });
 
@@ -583,7 +587,6 @@ export function parseForm(s) {
 const encodeForm = s => encodeURIComponent(s).replace(/[!'()~]|%20/g, m => m === '%20' ? '+' : hex(m.charCodeAt(0)));
 const serializeForm = list => list.map(([k, v]) => encodeForm(k) + '=' + encodeForm(v)).join('&');
 
-let linkedParams, resetParams;
 
 export class URLSearchParams {
   #list = []; #url = null;
@@ -655,6 +658,5 @@ export class URLSearchParams {
     pairs = p => p.#list;
   }
 }
-let pairs;
 iterable(URLSearchParams.prototype, p => pairs(p), 'URLSearchParams');
 export { serializeForm };

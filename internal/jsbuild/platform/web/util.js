@@ -12,25 +12,15 @@ export const toUSV = String.prototype.toWellFormed
   ? v => String(v).toWellFormed()
   : v => String(v).replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 
-// toByteString converts to a ByteString: a char above U+00FF is a TypeError.
-export function toByteString(v, what) {
-  const s = String(v);
-  if (/[^\x00-\xff]/.test(s)) throw new TypeError(`${what}: ${JSON.stringify(s)} has a character above U+00FF`);
-  return s;
-}
-
-export const isView = ArrayBuffer.isView;
-export const isBufferSource = v => v instanceof ArrayBuffer || isView(v);
+export const isBufferSource = v => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 
 // bytesOf views a BufferSource as a Uint8Array (no copy).
 export function bytesOf(v) {
   if (v instanceof Uint8Array) return v;
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   throw new TypeError('expected an ArrayBuffer or ArrayBufferView');
 }
-// copyOf copies a BufferSource into a fresh Uint8Array.
-export const copyOf = v => bytesOf(v).slice();
 
 export function concat(chunks, total) {
   if (chunks.length === 1) return chunks[0];
