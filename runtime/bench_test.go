@@ -61,6 +61,7 @@ func BenchmarkHello(b *testing.B) {
 	}
 	goGuest := load(demo(b))
 	watGuest := load(project(b, map[string]string{"api/hello": "hello"}))
+	tsGuest := load(filepath.Join("..", "examples", "demo-ts"))
 	const json = `{"message":"hello"}`
 	for _, bc := range []struct {
 		name string
@@ -71,6 +72,7 @@ func BenchmarkHello(b *testing.B) {
 		{"go/wasmroute", goGuest, json},
 		{"wat/native", native("text/plain", "hello"), "hello"},
 		{"wat/wasmroute", watGuest, "hello"},
+		{"ts/wasmroute", tsGuest, json},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/api/hello", nil)

@@ -112,9 +112,6 @@ func (s *Server) bundle(file, confFile string, conf fileConfig, limits *Limits) 
 		return nil, []string{fmt.Sprintf("%s: %v", file, err)}, nil
 	}
 	warns = b.Warnings
-	if len(b.Methods) == 0 {
-		errs = append(errs, fmt.Sprintf("%s: exports no method: export at least one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS", file))
-	}
 	cfg := b.Config
 	if cfg.MaxDuration > 0 {
 		d := time.Duration(cfg.MaxDuration * float64(time.Second))
