@@ -1,0 +1,765 @@
+package jsengine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmroute/wasmroute/host"
+	"github.com/wasmroute/wasmroute/internal/routes"
+)
+
+// platform is a minimal platform script (a kind-1 record): it takes the
+// host object, implements setTimeout on nextTimer/runTimers, and dispatches
+// a request to globalThis.routes[path], the route module's table. A
+// handler's error becomes a 500 whose body names it.
+const platform = `
+const H = globalThis.__wasmroute_host;
+delete globalThis.__wasmroute_host;
+globalThis.H = H; // for the tests' route modules only
+
+let timers = [], seq = 0;
+globalThis.setTimeout = (fn, ms = 0, ...args) => {
+	const id = ++seq;
+	timers.push({ id, at: H.hrtime() + ms, fn, args });
+	return id;
+};
+globalThis.clearTimeout = id => { timers = timers.filter(t => t.id !== id); };
+globalThis.sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+
+function report(kind, e) {
+	H.write(2, kind + ": " + String(e) + (e && e.stack ? "\n" + e.stack : "") + "\n");
+}
+
+H.register({
+	async dispatch(method) {
+		const route = globalThis.routes[H.path()];
+		try {
+			if (!route) throw new Error("no route " + H.path());
+			await route(method);
+		} catch (e) {
+			H.setStatus(500);
+			H.bodyWrite("caught " + (e && e.name) + ": " + (e && e.message));
+		}
+	},
+	nextTimer() {
+		if (timers.length === 0) return -1;
+		return Math.max(0, Math.min(...timers.map(t => t.at)) - H.hrtime());
+	},
+	runTimers() {
+		const now = H.hrtime();
+		const due = timers.filter(t => t.at <= now).sort((a, b) => a.at - b.at);
+		timers = timers.filter(t => t.at > now);
+		for (const t of due) {
+			try { t.fn(...t.args); } catch (e) { report("timer", e); }
+		}
+	},
+	report,
+});
+`
+
+// routesModule is the route module (a kind-2 record) the tests serve: one
+// handler per path. Top-level await: routes is set after a timer fired.
+const routesModule = `
+const json = v => H.bodyWrite(JSON.stringify(v));
+
+async function readBody(chunk) {
+	const parts = [];
+	let n = 0, reads = 0;
+	for (;;) {
+		const b = H.bodyRead(chunk);
+		if (typeof b === "number") throw new Error("bodyRead: " + b);
+		reads++;
+		if (b.byteLength === 0) break;
+		if (b.byteLength > chunk) throw new Error("bodyRead returned " + b.byteLength + " bytes");
+		parts.push(new Uint8Array(b));
+		n += b.byteLength;
+	}
+	const all = new Uint8Array(n);
+	let off = 0;
+	for (const p of parts) { all.set(p, off); off += p.length; }
+	return { bytes: all, reads };
+}
+
+const hex = b => Array.from(new Uint8Array(b), x => x.toString(16).padStart(2, "0")).join("");
+const units = s => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i));
+
+await sleep(5);
+const initRandom = Math.random();
+
+globalThis.routes = {
+	async "/natives"(method) {
+		const { bytes, reads } = await readBody(1000);
+		const headers = {};
+		for (const n of H.headerNames()) headers[n] = H.headerValues(n);
+		const params = {};
+		for (const n of H.paramNames()) params[n] = H.paramValues(n).map(units);
+		const out = {
+			method, hostMethod: H.method(), path: H.path(), query: H.query(),
+			protocol: H.protocol(), remoteAddr: H.remoteAddr(),
+			headers, absent: H.headerValues("x-absent"), params,
+			bodyLength: bytes.length, bodyReads: reads, bodySHA256: hex(H.digest("SHA-256", bytes)),
+			badStatus: H.setStatus(99), fractionStatus: H.setStatus(200.5),
+			nonLatin1: H.headerSet("x-bad", "\u0100"), badName: H.headerSet("bad name", "v"),
+		};
+		if (H.setStatus(201) !== 0) throw new Error("setStatus");
+		if (H.headerSet("content-type", "application/json") !== 0) throw new Error("headerSet");
+		if (H.headerSet("x-latin1", "caf\u00e9") !== 0) throw new Error("headerSet latin1");
+		if (H.headerAdd("set-cookie", "a=1") !== 0 || H.headerAdd("set-cookie", "b=2") !== 0) throw new Error("headerAdd");
+		if (H.headerSet("x-gone", "1") !== 0 || H.headerDel("x-gone") !== 0) throw new Error("headerDel");
+		json(out);
+		H.bodyWrite("\n");
+		H.bodyWrite(new Uint8Array([0x62, 0x79, 0x74, 0x65, 0x73]).subarray(1, 4)); // "yte"
+		H.bodyWrite(new DataView(new Uint8Array([0x20, 0x64, 0x76, 0x21]).buffer, 1, 2)); // "dv"
+		H.bodyWrite(new Uint8Array([0x20, 0xe2, 0x82, 0xac]).buffer); // " €"
+		H.bodyWrite("\ud800"); // lone: U+FFFD
+		const flushed = H.flush();
+		H.bodyWrite(" after flush " + flushed + " " + H.setStatus(202));
+	},
+	async "/utf8/decode"() {
+		const { bytes } = await readBody(1 << 16);
+		let fatal;
+		try { H.utf8Decode(bytes, true); fatal = "ok"; } catch (e) { fatal = e.name; }
+		const view = new DataView(bytes.buffer);
+		json({ units: units(H.utf8Decode(bytes, false)), view: units(H.utf8Decode(view, false)), fatal });
+	},
+	async "/utf8/encode"() {
+		const { bytes } = await readBody(1 << 16);
+		const s = JSON.parse(H.utf8Decode(bytes, true));
+		H.bodyWrite(H.utf8Encode(s));
+	},
+	async "/digest"() {
+		const { bytes } = await readBody(1 << 16);
+		const alg = decodeURIComponent(H.query());
+		H.bodyWrite(H.digest(alg, new Uint8Array(bytes.buffer)));
+	},
+	async "/random"() {
+		const a = new Uint8Array(64), b = new Uint32Array(16);
+		const same = H.randomFill(a) === a;
+		H.randomFill(b);
+		json({ same, a: hex(a.buffer), b: hex(b.buffer), random: Math.random(), initRandom });
+	},
+	async "/timers"() {
+		const events = [];
+		const t0 = H.hrtime();
+		setTimeout(() => events.push("30"), 30);
+		const cancelled = setTimeout(() => events.push("cancelled"), 10);
+		setTimeout(() => events.push("10"), 10);
+		clearTimeout(cancelled);
+		await sleep(20);
+		events.push("20");
+		await sleep(20);
+		Promise.resolve().then(() => events.push("job"));
+		await null;
+		json({ events, elapsedAtLeast40: H.hrtime() - t0 >= 40, dateNow: Date.now() });
+	},
+	"/never"() { return new Promise(() => {}); },
+	async "/recursion"() {
+		const results = {};
+		const f = n => f(n + 1) + 1;
+		try { f(0); results.js = "no error"; } catch (e) { results.js = e.name; }
+		let deep = [];
+		for (let i = 0; i < 1e5; i++) deep = [deep];
+		try { String(deep); results.toString = "no error"; } catch (e) { results.toString = e.name; }
+		// Parsers report their depth limit as a SyntaxError.
+		try { JSON.parse("[".repeat(1e6)); results.parse = "no error"; } catch (e) { results.parse = e.name; }
+		try { new RegExp("(?:".repeat(1e5) + ")".repeat(1e5)); results.regexp = "no error"; } catch (e) { results.regexp = e.name; }
+		try { eval("(".repeat(1e5) + ")".repeat(1e5)); results.eval = "no error"; } catch (e) { results.eval = e.name; }
+		const g = n => { try { return g(n + 1); } catch (e) { return n; } };
+		results.caughtDeep = g(0) > 1000;
+		json(results);
+	},
+	async "/spin"() { for (;;) {} },
+	async "/oom"() {
+		const keep = [];
+		for (;;) keep.push(new ArrayBuffer(8 << 20));
+	},
+	async "/oom/strings"() {
+		const keep = [];
+		for (let i = 0; ; i++) keep.push("x".repeat(1 << 20) + i);
+	},
+	async "/rejections"() {
+		Promise.reject(new Error("boom"));
+		const handledLater = Promise.reject(new Error("handled"));
+		handledLater.catch(() => {});
+		H.bodyWrite("ok");
+	},
+	async "/ok"() { H.bodyWrite("ok"); },
+};
+`
+
+// record is one init input record.
+func record(kind uint32, name, src string) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, kind)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(name)))
+	b = append(b, name...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(src)))
+	return append(b, src...)
+}
+
+// initInput is the init input of the tests' engine: the platform and the
+// routes module.
+var initInput = slices.Concat(record(1, "platform.js", platform), record(2, "routes.js", routesModule))
+
+// runtimeConfig configures the engines' runtimes: it is wazero's default
+// with calls that end with their context (for the spin test).
+func runtimeConfig() wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+}
+
+// engine is a wazero runtime with the host modules and engine.wasm
+// compiled.
+type engine struct {
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+}
+
+var (
+	sharedOnce   sync.Once
+	sharedEngine *engine
+	sharedErr    error
+)
+
+// newEngine returns a runtime with engine.wasm compiled in it, closed with
+// t; shared returns one for the whole package (compiling takes seconds).
+func newEngine(t testing.TB, cfg wazero.RuntimeConfig) *engine {
+	t.Helper()
+	e, err := compileEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.rt.Close(context.Background()) })
+	return e
+}
+
+func shared(t testing.TB) *engine {
+	t.Helper()
+	sharedOnce.Do(func() { sharedEngine, sharedErr = compileEngine(runtimeConfig()) })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return sharedEngine
+}
+
+func compileEngine(cfg wazero.RuntimeConfig) (*engine, error) {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := host.InstantiateWASI(ctx, rt); err != nil {
+		return nil, err
+	}
+	if _, err := host.Instantiate(ctx, rt); err != nil {
+		return nil, err
+	}
+	compiled, err := rt.CompileModule(ctx, Wasm())
+	if err != nil {
+		return nil, err
+	}
+	return &engine{rt, compiled}, nil
+}
+
+// instance is one instance of engine.wasm and what it wrote to stdout and
+// stderr.
+type instance struct {
+	mod    api.Module
+	output *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// initialize instantiates the engine and runs _initialize on input: the
+// instance, or the error of _initialize and the output.
+func (e *engine) initialize(t testing.TB, input []byte, cfg wazero.ModuleConfig) (*instance, error) {
+	t.Helper()
+	out := new(syncBuffer)
+	if cfg == nil {
+		cfg = wazero.NewModuleConfig().WithRandSource(rand.Reader).WithSysWalltime().WithSysNanotime()
+	}
+	cfg = cfg.WithName("").WithStartFunctions().WithStdout(out).WithStderr(out).WithStdin(bytes.NewReader(input))
+	mod, err := e.rt.InstantiateModule(context.Background(), e.compiled, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close(context.Background()) })
+	in := &instance{mod, out}
+	_, err = mod.ExportedFunction("_initialize").Call(context.Background())
+	return in, err
+}
+
+// ready returns an initialized instance of the tests' engine.
+func ready(t testing.TB) *instance {
+	t.Helper()
+	in, err := shared(t).initialize(t, initInput, nil)
+	if err != nil {
+		t.Fatalf("_initialize: %v\n%s", err, in.output)
+	}
+	return in
+}
+
+// serve runs req through the instance's method export and returns the
+// response and the call's error.
+func (in *instance) serve(ctx context.Context, req *http.Request, params ...routes.Param) (*http.Response, error) {
+	w := httptest.NewRecorder()
+	e := host.NewExchange(w, req, params)
+	e.Body = req.Body
+	_, err := in.mod.ExportedFunction(req.Method).Call(host.WithExchange(ctx, e))
+	if err == nil {
+		err = e.Finish()
+	}
+	return w.Result(), err
+}
+
+// get serves a request with body to path, failing t if the call fails.
+func (in *instance) get(t testing.TB, method, target string, body []byte) (*http.Response, string) {
+	t.Helper()
+	res, err := in.serve(context.Background(), httptest.NewRequest(method, target, bytes.NewReader(body)))
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", method, target, err, in.output)
+	}
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func TestImports(t *testing.T) {
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	compiled, err := rt.CompileModule(ctx, Wasm())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imports []string
+	for _, f := range compiled.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		imports = append(imports, mod+"."+name)
+		if mod != "wasmroute_v1" && mod != "wasi_snapshot_preview1" {
+			t.Errorf("engine.wasm imports %s.%s", mod, name)
+		}
+	}
+	if !slices.Contains(imports, "wasi_snapshot_preview1.sched_yield") {
+		t.Errorf("engine.wasm does not import sched_yield; imports: %v", imports)
+	}
+	if len(compiled.ImportedMemories()) != 0 {
+		t.Errorf("engine.wasm imports a memory")
+	}
+	var exports []string
+	for name := range compiled.ExportedFunctions() {
+		exports = append(exports, name)
+	}
+	slices.Sort(exports)
+	want := []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "_initialize"}
+	if diff := cmp.Diff(want, exports); diff != "" {
+		t.Errorf("exported functions (-want +got):\n%s", diff)
+	}
+	if _, ok := compiled.ExportedMemories()["memory"]; !ok {
+		t.Errorf("engine.wasm does not export memory")
+	}
+}
+
+func TestNatives(t *testing.T) {
+	in := ready(t)
+	body := bytes.Repeat([]byte("0123456789abcdef"), 6400) // 100 KiB
+	req := httptest.NewRequest("POST", "/natives?a=1&b=%C3%A9", bytes.NewReader(body))
+	req.Header.Add("X-Multi", "one")
+	req.Header.Add("X-Multi", "two")
+	req.Header.Set("X-Latin1", "caf\xe9")
+	req.RemoteAddr = "192.0.2.1:1234"
+	res, err := in.serve(context.Background(), req,
+		routes.Param{Name: "slug", Value: "a%2Fb"},
+		routes.Param{Name: "rest", Value: "x/%ff", CatchAll: true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, in.output)
+	}
+	got, _ := io.ReadAll(res.Body)
+	first, rest, _ := bytes.Cut(got, []byte("\n"))
+
+	var observed map[string]any
+	if err := json.Unmarshal(first, &observed); err != nil {
+		t.Fatalf("%v: %s", err, got)
+	}
+	sum := sha256.Sum256(body)
+	want := map[string]any{
+		"method": "POST", "hostMethod": "POST", "path": "/natives", "query": "a=1&b=%C3%A9",
+		"protocol": "HTTP/1.1", "remoteAddr": "192.0.2.1:1234",
+		"headers": map[string]any{
+			"host": []any{"example.com"}, "x-multi": []any{"one", "two"}, "x-latin1": []any{"café"},
+		},
+		"absent": []any{},
+		"params": map[string]any{
+			"slug": []any{[]any{97.0, 47.0, 98.0}},
+			"rest": []any{[]any{120.0}, []any{65533.0}},
+		},
+		"bodyLength": float64(len(body)), "bodyReads": float64(len(body)/1000 + 2),
+		"bodySHA256": hex.EncodeToString(sum[:]),
+		"badStatus":  -1.0, "fractionStatus": -1.0, "nonLatin1": -1.0, "badName": -1.0,
+	}
+	if diff := cmp.Diff(want, observed); diff != "" {
+		t.Errorf("what the natives read (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff("ytedv €\uFFFD after flush 0 -2", string(rest)); diff != "" {
+		t.Errorf("body after the JSON (-want +got):\n%s", diff)
+	}
+	if res.StatusCode != 201 {
+		t.Errorf("status %d, want 201", res.StatusCode)
+	}
+	wantHeader := http.Header{
+		"Content-Type": {"application/json"},
+		"Set-Cookie":   {"a=1", "b=2"},
+		"X-Latin1":     {"caf\xe9"},
+	}
+	if diff := cmp.Diff(wantHeader, res.Header); diff != "" {
+		t.Errorf("response header (-want +got):\n%s", diff)
+	}
+}
+
+func TestUTF8Decode(t *testing.T) {
+	in := ready(t)
+	tests := []struct {
+		name  string
+		in    string
+		units []int
+		fatal string
+	}{
+		{"empty", "", []int{}, "ok"},
+		{"ascii", "ab", []int{'a', 'b'}, "ok"},
+		{"two to four bytes", "é€😀", []int{0xe9, 0x20ac, 0xd83d, 0xde00}, "ok"},
+		{"invalid byte", "a\xffb", []int{'a', 0xfffd, 'b'}, "TypeError"},
+		{"truncated sequence", "\xe2\x82", []int{0xfffd}, "TypeError"},
+		{"truncated then ascii", "\xe2\x82a", []int{0xfffd, 'a'}, "TypeError"},
+		{"surrogate", "\xed\xa0\x80", []int{0xfffd, 0xfffd, 0xfffd}, "TypeError"},
+		{"overlong", "\xc0\xaf", []int{0xfffd, 0xfffd}, "TypeError"},
+		{"overlong three bytes", "\xe0\x80\xaf", []int{0xfffd, 0xfffd, 0xfffd}, "TypeError"},
+		{"past U+10FFFF", "\xf4\x90\x80\x80", []int{0xfffd, 0xfffd, 0xfffd, 0xfffd}, "TypeError"},
+		{"U+10FFFF", "\xf4\x8f\xbf\xbf", []int{0xdbff, 0xdfff}, "ok"},
+		{"lone continuation", "\x80", []int{0xfffd}, "TypeError"},
+		{"NUL", "a\x00b", []int{'a', 0, 'b'}, "ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, got := in.get(t, "POST", "/utf8/decode", []byte(tt.in))
+			var r struct {
+				Units, View []int
+				Fatal       string
+			}
+			if err := json.Unmarshal([]byte(got), &r); err != nil {
+				t.Fatalf("%v: %s", err, got)
+			}
+			if diff := cmp.Diff(tt.units, r.Units); diff != "" {
+				t.Errorf("utf8Decode(fatal false) code units (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.units, r.View); diff != "" {
+				t.Errorf("utf8Decode(DataView) code units (-want +got):\n%s", diff)
+			}
+			if r.Fatal != tt.fatal {
+				t.Errorf("utf8Decode(fatal true): %s, want %s", r.Fatal, tt.fatal)
+			}
+		})
+	}
+}
+
+func TestUTF8Encode(t *testing.T) {
+	in := ready(t)
+	tests := []struct {
+		name string
+		json string // a JSON string literal: it can hold lone surrogates
+		want string
+	}{
+		{"empty", `""`, ""},
+		{"ascii", `"ab"`, "ab"},
+		{"latin1", `"caf\u00e9"`, "café"},
+		{"pair", `"\ud83d\ude00"`, "😀"},
+		{"lone high", `"a\ud800b"`, "a\uFFFDb"},
+		{"lone low", `"\udc00"`, "\uFFFD"},
+		{"high at end", `"x\ud83d"`, "x\uFFFD"},
+		{"reversed pair", `"\ude00\ud83d"`, "\uFFFD\uFFFD"},
+		{"NUL", `"a\u0000b"`, "a\x00b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, got := in.get(t, "POST", "/utf8/encode", []byte(tt.json))
+			if diff := cmp.Diff([]byte(tt.want), []byte(got)); diff != "" {
+				t.Errorf("utf8Encode(%s) (-want +got):\n%s", tt.json, diff)
+			}
+		})
+	}
+}
+
+func TestDigest(t *testing.T) {
+	in := ready(t)
+	algs := []struct {
+		name string
+		sum  func([]byte) []byte
+	}{
+		{"SHA-1", func(b []byte) []byte { s := sha1.Sum(b); return s[:] }},
+		{"SHA-256", func(b []byte) []byte { s := sha256.Sum256(b); return s[:] }},
+		{"SHA-384", func(b []byte) []byte { s := sha512.Sum384(b); return s[:] }},
+		{"SHA-512", func(b []byte) []byte { s := sha512.Sum512(b); return s[:] }},
+	}
+	// Lengths around the padding boundaries of both block sizes.
+	lengths := []int{0, 1, 3, 55, 56, 57, 63, 64, 65, 111, 112, 113, 127, 128, 129, 1000, 100_000}
+	data := make([]byte, 100_000)
+	rand.Read(data)
+	for _, alg := range algs {
+		for _, n := range lengths {
+			t.Run(fmt.Sprintf("%s/%d", alg.name, n), func(t *testing.T) {
+				_, got := in.get(t, "POST", "/digest?"+alg.name, data[:n])
+				if diff := cmp.Diff(hex.EncodeToString(alg.sum(data[:n])), hex.EncodeToString([]byte(got))); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+	_, got := in.get(t, "POST", "/digest?MD5", nil)
+	if want := "caught TypeError: digest: unsupported algorithm MD5"; got != want {
+		t.Errorf("MD5: %q, want %q", got, want)
+	}
+}
+
+type randomResult struct {
+	Same       bool
+	A, B       string
+	Random     float64
+	InitRandom float64
+}
+
+func (in *instance) random(t *testing.T) randomResult {
+	t.Helper()
+	_, got := in.get(t, "GET", "/random", nil)
+	var r randomResult
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("%v: %s", err, got)
+	}
+	return r
+}
+
+func TestRandomFill(t *testing.T) {
+	r := ready(t).random(t)
+	if !r.Same {
+		t.Errorf("randomFill did not return its argument")
+	}
+	zero := strings.Repeat("00", 64)
+	if r.A == zero || r.B == zero || r.A == r.B {
+		t.Errorf("randomFill: %s and %s", r.A, r.B)
+	}
+}
+
+// countingReader is a deterministic random source: 0, 1, 2, ...
+type countingReader struct{ n byte }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = c.n
+		c.n++
+	}
+	return len(p), nil
+}
+
+// TestReseed checks that Math.random's sequence comes from random_get on the
+// first request, not from the state _initialize left: two instances with
+// wazero's fixed fake clocks initialize alike, as instances made from one
+// snapshot are, and their first requests draw differently.
+func TestReseed(t *testing.T) {
+	e := shared(t)
+	fixed := func(rnd io.Reader) *instance {
+		// wazero's default clocks are fake and fixed: both instances seed
+		// Math.random alike in _initialize.
+		in, err := e.initialize(t, initInput, wazero.NewModuleConfig().WithRandSource(rnd))
+		if err != nil {
+			t.Fatalf("_initialize: %v\n%s", err, in.output)
+		}
+		return in
+	}
+	a, b := fixed(rand.Reader).random(t), fixed(rand.Reader).random(t)
+	if a.InitRandom != b.InitRandom {
+		t.Fatalf("Math.random() in _initialize differs (%v, %v): the test needs alike instances", a.InitRandom, b.InitRandom)
+	}
+	if a.Random == b.Random {
+		t.Errorf("two instances from one state drew the same Math.random() %v", a.Random)
+	}
+	// With the same random_get bytes, the same draw: the seed is random_get's.
+	c, d := fixed(&countingReader{}).random(t), fixed(&countingReader{}).random(t)
+	if c.Random != d.Random {
+		t.Errorf("instances given the same random bytes drew %v and %v", c.Random, d.Random)
+	}
+}
+
+func TestTimers(t *testing.T) {
+	in := ready(t)
+	before := time.Now().UnixMilli()
+	_, got := in.get(t, "GET", "/timers", nil)
+	var r struct {
+		Events           []string
+		ElapsedAtLeast40 bool
+		DateNow          int64
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("%v: %s", err, got)
+	}
+	if diff := cmp.Diff([]string{"10", "20", "30", "job"}, r.Events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if !r.ElapsedAtLeast40 {
+		t.Errorf("two sleeps of 20ms took less than 40ms of hrtime")
+	}
+	if after := time.Now().UnixMilli(); r.DateNow < before || r.DateNow > after {
+		t.Errorf("Date.now() %d is not between %d and %d", r.DateNow, before, after)
+	}
+}
+
+func TestNeverSettles(t *testing.T) {
+	in := ready(t)
+	_, err := in.serve(context.Background(), httptest.NewRequest("GET", "/never", nil))
+	if err == nil {
+		t.Fatal("a handler that never settles returned")
+	}
+	if want := "handler never settled: no pending timer or I/O\n"; !strings.Contains(in.output.String(), want) {
+		t.Errorf("stderr %q does not say %q", in.output, want)
+	}
+}
+
+func TestRecursion(t *testing.T) {
+	in := ready(t)
+	_, got := in.get(t, "GET", "/recursion", nil)
+	want := `{"js":"RangeError","toString":"RangeError","parse":"SyntaxError","regexp":"SyntaxError","eval":"SyntaxError","caughtDeep":true}`
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// The instance still serves.
+	if _, got := in.get(t, "GET", "/ok", nil); got != "ok" {
+		t.Errorf("after the recursion: %q", got)
+	}
+}
+
+func TestSpinStopsAtDeadline(t *testing.T) {
+	in := ready(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := in.serve(ctx, httptest.NewRequest("GET", "/spin", nil))
+	var exit *sys.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != sys.ExitCodeDeadlineExceeded {
+		t.Errorf("while(true){} returned %v, want exit code deadline exceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopped after %v", d)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	e := newEngine(t, runtimeConfig().WithMemoryLimitPages(1024)) // 64 MiB
+	for _, path := range []string{"/oom", "/oom/strings"} {
+		t.Run(path, func(t *testing.T) {
+			in, err := e.initialize(t, initInput, nil)
+			if err != nil {
+				t.Fatalf("_initialize: %v\n%s", err, in.output)
+			}
+			res, err := in.serve(context.Background(), httptest.NewRequest("GET", path, nil))
+			if err != nil {
+				t.Logf("trapped: %v\n%s", err, in.output)
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			if want := "caught InternalError: out of memory"; string(b) != want {
+				t.Errorf("%d %q, want %q", res.StatusCode, b, want)
+			}
+		})
+	}
+}
+
+func TestUnhandledRejection(t *testing.T) {
+	in := ready(t)
+	if _, got := in.get(t, "GET", "/rejections", nil); got != "ok" {
+		t.Errorf("body %q", got)
+	}
+	out := in.output.String()
+	if !strings.Contains(out, "unhandled rejection: Error: boom\n") {
+		t.Errorf("output %q does not report the rejection", out)
+	}
+	if strings.Contains(out, "Error: handled") {
+		t.Errorf("output %q reports a handled rejection", out)
+	}
+}
+
+func TestInitErrors(t *testing.T) {
+	e := shared(t)
+	huge := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, 1), 0xfffffff0)
+	tests := []struct {
+		name  string
+		input []byte
+		want  string // in the output
+	}{
+		{"truncated header", []byte{1, 0, 0, 0, 5}, "init input: record 1 (at byte 0): truncated header"},
+		{"huge name length", huge, "record 1 (at byte 0): the name's length goes past the end of the input"},
+		{"huge source length", slices.Concat(record(1, "a.js", ""), []byte{1, 0, 0, 0, 1, 0, 0, 0, 'b', 0xf0, 0xff, 0xff, 0xff}),
+			"record 2 (at byte 16): the source's length goes past the end of the input"},
+		{"truncated source", record(1, "a.js", "1+1")[:17], "the source's length goes past the end of the input"},
+		{"unknown kind", record(3, "a.js", ""), "record 1 (at byte 0): unknown kind 3"},
+		{"script throws", record(1, "bad.js", "\nthrow new TypeError('nope')"), "TypeError: nope\n    at <eval> (bad.js:2"},
+		{"syntax error", record(2, "bad.mjs", "let let"), "SyntaxError"},
+		{"module rejects", slices.Concat(record(1, "platform.js", platform), record(2, "m.js", "await sleep(1); throw new RangeError('late')")),
+			"initialization: RangeError: late"},
+		{"module never settles", record(2, "m.js", "await new Promise(() => {})"),
+			"m.js: the module's evaluation never settled: no pending timer or I/O"},
+		{"import", record(2, "m.js", "import 'x'"), "could not load module"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := e.initialize(t, tt.input, nil)
+			if err == nil {
+				t.Fatalf("_initialize succeeded")
+			}
+			if out := in.output.String(); !strings.Contains(out, tt.want) {
+				t.Errorf("output %q does not contain %q", out, tt.want)
+			}
+			if size := in.mod.Memory().Size(); size > 8<<20 {
+				t.Errorf("memory grew to %d bytes", size)
+			}
+		})
+	}
+}
+
+func TestEmptyInput(t *testing.T) {
+	in, err := shared(t).initialize(t, nil, nil)
+	if err != nil {
+		t.Fatalf("_initialize with no records: %v\n%s", err, in.output)
+	}
+	if _, err := in.serve(context.Background(), httptest.NewRequest("GET", "/", nil)); err == nil ||
+		!strings.Contains(in.output.String(), "no dispatch hook") {
+		t.Errorf("a request without a platform: %v, output %q", err, in.output)
+	}
+}

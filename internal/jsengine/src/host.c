@@ -1,0 +1,493 @@
+/*
+ * globalThis.__wasmroute_host: the native functions of CONTRACT.md's host
+ * object, each a thin wrapper around a wasmroute_v1 or WASI import.
+ *
+ * Two growing buffers, kept for the instance's life, spare the hot paths an
+ * allocation per call: io takes what the host writes (getters, body_read),
+ * conv takes conversions (latin1, UTF-8 repairs). Nothing here calls back
+ * into JS while either holds data: arguments are converted first.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <wasi/api.h>
+
+#include "engine.h"
+#include "sha.h"
+#include "utf8.h"
+
+struct hooks hooks = {JS_UNDEFINED, JS_UNDEFINED, JS_UNDEFINED, JS_UNDEFINED};
+
+struct buf {
+    uint8_t *p;
+    size_t cap;
+};
+static struct buf io, conv;
+
+/* The largest chunk bodyRead asks the host for at once. */
+#define BODY_CHUNK (64 * 1024)
+
+/* Class ids and DataView's own getters, found by probe() at install. */
+static JSClassID class_array_buffer, class_typed_first, class_typed_last, class_data_view;
+static JSValue dv_buffer, dv_offset, dv_length;
+
+/* grow makes b hold at least n bytes; NULL (and an exception) if memory ran out. */
+static uint8_t *grow(JSContext *ctx, struct buf *b, size_t n)
+{
+    if (n == 0)
+        n = 1;
+    if (n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < n)
+            cap = cap > SIZE_MAX / 2 ? n : cap * 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) {
+            JS_ThrowOutOfMemory(ctx);
+            return NULL;
+        }
+        b->p = p, b->cap = cap;
+    }
+    return b->p;
+}
+
+/* getter calls an ABI getter into io: the value is io.p[0..*len). */
+typedef uint32_t getter_fn(uint8_t *buf, uint32_t buf_len);
+typedef uint32_t keyed_getter_fn(const uint8_t *key, uint32_t key_len, uint8_t *buf, uint32_t buf_len);
+
+static int get(JSContext *ctx, getter_fn *f, keyed_getter_fn *kf, const char *key, size_t key_len, uint32_t *len)
+{
+    if (!grow(ctx, &io, 256))
+        return -1;
+    for (;;) {
+        uint32_t cap = io.cap > UINT32_MAX ? UINT32_MAX : (uint32_t)io.cap;
+        uint32_t n = f ? f(io.p, cap) : kf((const uint8_t *)key, (uint32_t)key_len, io.p, cap);
+        if (n <= cap) {
+            *len = n;
+            return 0;
+        }
+        if (!grow(ctx, &io, n))
+            return -1;
+    }
+}
+
+static JSValue get_string(JSContext *ctx, getter_fn *f)
+{
+    uint32_t n;
+    if (get(ctx, f, NULL, NULL, 0, &n) < 0)
+        return JS_EXCEPTION;
+    if (utf8_valid(io.p, n))
+        return JS_NewStringLen(ctx, (const char *)io.p, n);
+    if (!grow(ctx, &conv, 3 * (size_t)n))
+        return JS_EXCEPTION;
+    return JS_NewStringLen(ctx, (const char *)conv.p, utf8_sanitize(io.p, n, conv.p));
+}
+
+static JSValue js_method(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv) { return get_string(ctx, wr_method); }
+static JSValue js_path(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv) { return get_string(ctx, wr_path); }
+static JSValue js_query(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv) { return get_string(ctx, wr_query); }
+static JSValue js_protocol(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv) { return get_string(ctx, wr_protocol); }
+static JSValue js_remote_addr(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv) { return get_string(ctx, wr_remote_addr); }
+
+enum item_text { ITEM_UTF8, ITEM_LATIN1 };
+
+/* list decodes the ABI list io.p[0..n) into an array of strings. */
+static JSValue list(JSContext *ctx, uint32_t n, enum item_text text)
+{
+    JSValue arr = JS_NewArray(ctx);
+    uint32_t i = 0, off = 0;
+    if (JS_IsException(arr))
+        return arr;
+    while (n - off >= 4) {
+        const uint8_t *p = io.p + off;
+        uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        JSValue s;
+        off += 4;
+        if (len > n - off)
+            break; /* the host writes whole items: not reached */
+        p = io.p + off;
+        if (text == ITEM_UTF8 && utf8_valid(p, len)) {
+            s = JS_NewStringLen(ctx, (const char *)p, len);
+        } else if (!grow(ctx, &conv, 3 * (size_t)len)) {
+            s = JS_EXCEPTION;
+        } else {
+            size_t l = text == ITEM_UTF8 ? utf8_sanitize(p, len, conv.p) : latin1_to_utf8(p, len, conv.p);
+            s = JS_NewStringLen(ctx, (const char *)conv.p, l);
+        }
+        if (JS_IsException(s) || JS_DefinePropertyValueUint32(ctx, arr, i++, s, JS_PROP_C_W_E) < 0) {
+            JS_FreeValue(ctx, arr);
+            return JS_EXCEPTION;
+        }
+        off += len;
+    }
+    return arr;
+}
+
+static JSValue get_list(JSContext *ctx, getter_fn *f, enum item_text text)
+{
+    uint32_t n;
+    if (get(ctx, f, NULL, NULL, 0, &n) < 0)
+        return JS_EXCEPTION;
+    return list(ctx, n, text);
+}
+
+static JSValue get_keyed_list(JSContext *ctx, keyed_getter_fn *f, JSValueConst key, enum item_text text)
+{
+    size_t key_len;
+    uint32_t n;
+    const char *k = JS_ToCStringLen(ctx, &key_len, key);
+    if (!k)
+        return JS_EXCEPTION;
+    int r = get(ctx, NULL, f, k, key_len, &n);
+    JS_FreeCString(ctx, k);
+    if (r < 0)
+        return JS_EXCEPTION;
+    return list(ctx, n, text);
+}
+
+static JSValue js_header_names(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv) { return get_list(ctx, wr_header_names, ITEM_UTF8); }
+static JSValue js_param_names(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv) { return get_list(ctx, wr_param_names, ITEM_UTF8); }
+
+static JSValue js_header_values(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    return get_keyed_list(ctx, wr_header_values, argv[0], ITEM_LATIN1);
+}
+
+static JSValue js_param_values(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    return get_keyed_list(ctx, wr_param_values, argv[0], ITEM_UTF8);
+}
+
+static JSValue js_body_read(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    double max;
+    if (JS_ToFloat64(ctx, &max, argv[0]) < 0)
+        return JS_EXCEPTION;
+    if (!(max >= 1)) /* also NaN */
+        return JS_NewArrayBufferCopy(ctx, NULL, 0);
+    uint32_t want = max > BODY_CHUNK ? BODY_CHUNK : (uint32_t)max;
+    if (!grow(ctx, &io, want))
+        return JS_EXCEPTION;
+    int32_t n = wr_body_read(io.p, want);
+    if (n < 0)
+        return JS_NewInt32(ctx, n);
+    return JS_NewArrayBufferCopy(ctx, io.p, (size_t)n);
+}
+
+static JSValue js_set_status(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    double code;
+    if (JS_ToFloat64(ctx, &code, argv[0]) < 0)
+        return JS_EXCEPTION;
+    if (!(code >= INT32_MIN && code <= INT32_MAX) || code != (int32_t)code)
+        return JS_NewInt32(ctx, -1); /* ErrInvalid: no status is such a number */
+    return JS_NewInt32(ctx, wr_set_status((int32_t)code));
+}
+
+typedef int32_t header_fn(const uint8_t *name, uint32_t name_len, const uint8_t *value, uint32_t value_len);
+
+/* header calls header_set or header_add with name (UTF-8) and value (latin1). */
+static JSValue header(JSContext *ctx, header_fn *f, JSValueConst name, JSValueConst value)
+{
+    size_t name_len, value_len;
+    const char *n = JS_ToCStringLen(ctx, &name_len, name), *v;
+    if (!n)
+        return JS_EXCEPTION;
+    v = JS_ToCStringLen(ctx, &value_len, value);
+    if (!v) {
+        JS_FreeCString(ctx, n);
+        return JS_EXCEPTION;
+    }
+    int32_t r = -1; /* ErrInvalid: a char above U+00FF is no byte */
+    long l;
+    if (!grow(ctx, &conv, value_len)) {
+        JS_FreeCString(ctx, n);
+        JS_FreeCString(ctx, v);
+        return JS_EXCEPTION;
+    }
+    if ((l = wtf8_to_latin1((const uint8_t *)v, value_len, conv.p)) >= 0)
+        r = f((const uint8_t *)n, (uint32_t)name_len, conv.p, (uint32_t)l);
+    JS_FreeCString(ctx, n);
+    JS_FreeCString(ctx, v);
+    return JS_NewInt32(ctx, r);
+}
+
+static JSValue js_header_set(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    return header(ctx, wr_header_set, argv[0], argv[1]);
+}
+
+static JSValue js_header_add(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    return header(ctx, wr_header_add, argv[0], argv[1]);
+}
+
+static JSValue js_header_del(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    size_t len;
+    const char *n = JS_ToCStringLen(ctx, &len, argv[0]);
+    if (!n)
+        return JS_EXCEPTION;
+    int32_t r = wr_header_del((const uint8_t *)n, (uint32_t)len);
+    JS_FreeCString(ctx, n);
+    return JS_NewInt32(ctx, r);
+}
+
+/*
+ * bytes finds the bytes of an ArrayBuffer, a typed array or a DataView:
+ * 0, or -1 with a TypeError for anything else or a detached buffer. They
+ * stay valid while v lives and no JS runs.
+ */
+static int bytes(JSContext *ctx, JSValueConst v, uint8_t **p, size_t *len)
+{
+    JSClassID id = JS_GetClassID(v);
+    if (id == class_array_buffer) {
+        *p = JS_GetArrayBuffer(ctx, len, v);
+        return *p ? 0 : -1;
+    }
+    if (id >= class_typed_first && id <= class_typed_last) {
+        size_t off, n, size;
+        JSValue ab = JS_GetTypedArrayBuffer(ctx, v, &off, &n, NULL);
+        if (JS_IsException(ab))
+            return -1;
+        uint8_t *base = JS_GetArrayBuffer(ctx, &size, ab);
+        JS_FreeValue(ctx, ab); /* v holds it */
+        if (!base)
+            return -1;
+        *p = base + off, *len = n;
+        return 0;
+    }
+    if (id == class_data_view) {
+        JSValue ab = JS_Call(ctx, dv_buffer, v, 0, NULL);
+        JSValue off_v = JS_Call(ctx, dv_offset, v, 0, NULL); /* these throw if detached */
+        JSValue len_v = JS_IsException(off_v) ? JS_EXCEPTION : JS_Call(ctx, dv_length, v, 0, NULL);
+        uint32_t off = 0, n = 0;
+        size_t size;
+        uint8_t *base = NULL;
+        if (!JS_IsException(ab) && !JS_IsException(off_v) && !JS_IsException(len_v) &&
+            JS_ToUint32(ctx, &off, off_v) == 0 && JS_ToUint32(ctx, &n, len_v) == 0)
+            base = JS_GetArrayBuffer(ctx, &size, ab);
+        JS_FreeValue(ctx, ab);
+        JS_FreeValue(ctx, off_v);
+        JS_FreeValue(ctx, len_v);
+        if (!base)
+            return -1;
+        *p = base + off, *len = n;
+        return 0;
+    }
+    JS_ThrowTypeError(ctx, "not an ArrayBuffer, a typed array or a DataView");
+    return -1;
+}
+
+/* utf8 finds the UTF-8 of string v, lone surrogates as U+FFFD: release it
+   with JS_FreeCString(ctx, *cstr). */
+static int utf8(JSContext *ctx, JSValueConst v, const char **cstr, const uint8_t **p, size_t *len)
+{
+    *cstr = JS_ToCStringLen(ctx, len, v);
+    if (!*cstr)
+        return -1;
+    *p = (const uint8_t *)*cstr;
+    if (wtf8_has_surrogate(*p, *len)) {
+        if (!grow(ctx, &conv, *len)) {
+            JS_FreeCString(ctx, *cstr);
+            return -1;
+        }
+        memcpy(conv.p, *p, *len);
+        wtf8_fix_surrogates(conv.p, *len);
+        *p = conv.p;
+    }
+    return 0;
+}
+
+static JSValue js_body_write(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    if (JS_IsString(argv[0])) {
+        const char *s;
+        const uint8_t *p;
+        size_t len;
+        if (utf8(ctx, argv[0], &s, &p, &len) < 0)
+            return JS_EXCEPTION;
+        int32_t r = wr_body_write(p, (uint32_t)len);
+        JS_FreeCString(ctx, s);
+        return JS_NewInt32(ctx, r);
+    }
+    uint8_t *p;
+    size_t len;
+    if (bytes(ctx, argv[0], &p, &len) < 0)
+        return JS_EXCEPTION;
+    return JS_NewInt32(ctx, wr_body_write(p, (uint32_t)len));
+}
+
+static JSValue js_flush(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    return JS_NewInt32(ctx, wr_flush());
+}
+
+static JSValue js_random_fill(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    uint8_t *p;
+    size_t len;
+    if (bytes(ctx, argv[0], &p, &len) < 0)
+        return JS_EXCEPTION;
+    if (len > 0 && __wasi_random_get(p, len) != 0)
+        return JS_ThrowInternalError(ctx, "random_get failed");
+    return JS_DupValue(ctx, argv[0]);
+}
+
+static JSValue js_hrtime(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    __wasi_timestamp_t ns = 0;
+    if (__wasi_clock_time_get(__WASI_CLOCKID_MONOTONIC, 1000, &ns) != 0)
+        return JS_ThrowInternalError(ctx, "clock_time_get failed");
+    return JS_NewFloat64(ctx, (double)ns / 1e6);
+}
+
+static JSValue js_write(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    int32_t fd;
+    const char *s;
+    const uint8_t *p;
+    size_t len;
+    if (JS_ToInt32(ctx, &fd, argv[0]) < 0)
+        return JS_EXCEPTION;
+    if (fd != 1 && fd != 2)
+        return JS_ThrowRangeError(ctx, "write: fd %d is not 1 or 2", fd);
+    if (utf8(ctx, argv[1], &s, &p, &len) < 0)
+        return JS_EXCEPTION;
+    write_fd(fd, p, len);
+    JS_FreeCString(ctx, s);
+    return JS_UNDEFINED;
+}
+
+static JSValue js_utf8_encode(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    size_t len, size;
+    const char *s = JS_ToCStringLen(ctx, &len, argv[0]);
+    if (!s)
+        return JS_EXCEPTION;
+    JSValue ab = JS_NewArrayBufferCopy(ctx, (const uint8_t *)s, len);
+    JS_FreeCString(ctx, s);
+    if (!JS_IsException(ab))
+        wtf8_fix_surrogates(JS_GetArrayBuffer(ctx, &size, ab), len);
+    return ab;
+}
+
+static JSValue js_utf8_decode(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    uint8_t *p;
+    size_t len;
+    if (bytes(ctx, argv[0], &p, &len) < 0)
+        return JS_EXCEPTION;
+    if (utf8_valid(p, len))
+        return JS_NewStringLen(ctx, (const char *)p, len);
+    if (JS_ToBool(ctx, argv[1]))
+        return JS_ThrowTypeError(ctx, "The encoded data was not valid UTF-8");
+    if (len > SIZE_MAX / 3 || !grow(ctx, &conv, 3 * len))
+        return JS_ThrowOutOfMemory(ctx);
+    return JS_NewStringLen(ctx, (const char *)conv.p, utf8_sanitize(p, len, conv.p));
+}
+
+static JSValue js_digest(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    uint8_t out[SHA_MAX_DIGEST], *p;
+    size_t len;
+    const char *name = JS_ToCString(ctx, argv[0]);
+    if (!name)
+        return JS_EXCEPTION;
+    if (bytes(ctx, argv[1], &p, &len) < 0) {
+        JS_FreeCString(ctx, name);
+        return JS_EXCEPTION;
+    }
+    int n = sha_digest(name, p, len, out);
+    if (n < 0) {
+        JSValue e = JS_ThrowTypeError(ctx, "digest: unsupported algorithm %s", name);
+        JS_FreeCString(ctx, name);
+        return e;
+    }
+    JS_FreeCString(ctx, name);
+    return JS_NewArrayBufferCopy(ctx, out, (size_t)n);
+}
+
+static JSValue js_register(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    static const char *const names[] = {"dispatch", "nextTimer", "runTimers", "report"};
+    JSValue v[4];
+    for (int i = 0; i < 4; i++) {
+        v[i] = JS_GetPropertyStr(ctx, argv[0], names[i]);
+        if (JS_IsException(v[i]) || !JS_IsFunction(ctx, v[i])) {
+            if (!JS_IsException(v[i]))
+                JS_ThrowTypeError(ctx, "register: hooks.%s is not a function", names[i]);
+            for (int j = 0; j <= i; j++)
+                JS_FreeValue(ctx, v[j]);
+            return JS_EXCEPTION;
+        }
+    }
+    JS_FreeValue(ctx, hooks.dispatch);
+    JS_FreeValue(ctx, hooks.next_timer);
+    JS_FreeValue(ctx, hooks.run_timers);
+    JS_FreeValue(ctx, hooks.report);
+    hooks = (struct hooks){v[0], v[1], v[2], v[3]};
+    return JS_UNDEFINED;
+}
+
+static const JSCFunctionListEntry host_funcs[] = {
+    JS_CFUNC_DEF("method", 0, js_method),
+    JS_CFUNC_DEF("path", 0, js_path),
+    JS_CFUNC_DEF("query", 0, js_query),
+    JS_CFUNC_DEF("protocol", 0, js_protocol),
+    JS_CFUNC_DEF("remoteAddr", 0, js_remote_addr),
+    JS_CFUNC_DEF("headerNames", 0, js_header_names),
+    JS_CFUNC_DEF("headerValues", 1, js_header_values),
+    JS_CFUNC_DEF("paramNames", 0, js_param_names),
+    JS_CFUNC_DEF("paramValues", 1, js_param_values),
+    JS_CFUNC_DEF("bodyRead", 1, js_body_read),
+    JS_CFUNC_DEF("setStatus", 1, js_set_status),
+    JS_CFUNC_DEF("headerSet", 2, js_header_set),
+    JS_CFUNC_DEF("headerAdd", 2, js_header_add),
+    JS_CFUNC_DEF("headerDel", 1, js_header_del),
+    JS_CFUNC_DEF("bodyWrite", 1, js_body_write),
+    JS_CFUNC_DEF("flush", 0, js_flush),
+    JS_CFUNC_DEF("randomFill", 1, js_random_fill),
+    JS_CFUNC_DEF("hrtime", 0, js_hrtime),
+    JS_CFUNC_DEF("write", 2, js_write),
+    JS_CFUNC_DEF("utf8Encode", 1, js_utf8_encode),
+    JS_CFUNC_DEF("utf8Decode", 2, js_utf8_decode),
+    JS_CFUNC_DEF("digest", 2, js_digest),
+    JS_CFUNC_DEF("register", 1, js_register),
+};
+
+/* probe finds the class ids bytes() tests and DataView's original getters. */
+static int probe(JSContext *ctx)
+{
+    static const char src[] =
+        "(() => { const ab = new ArrayBuffer(0), dv = Object.getOwnPropertyDescriptors(DataView.prototype);"
+        " return [ab, new Uint8ClampedArray(0), new Float64Array(0), new DataView(ab),"
+        " dv.buffer.get, dv.byteOffset.get, dv.byteLength.get]; })()";
+    JSValue arr = JS_Eval(ctx, src, sizeof src - 1, "<wasmroute engine>", JS_EVAL_TYPE_GLOBAL);
+    JSValue v[7];
+    if (JS_IsException(arr))
+        return -1;
+    for (int i = 0; i < 7; i++)
+        v[i] = JS_GetPropertyUint32(ctx, arr, (uint32_t)i);
+    JS_FreeValue(ctx, arr);
+    class_array_buffer = JS_GetClassID(v[0]);
+    class_typed_first = JS_GetClassID(v[1]);
+    class_typed_last = JS_GetClassID(v[2]);
+    class_data_view = JS_GetClassID(v[3]);
+    dv_buffer = v[4], dv_offset = v[5], dv_length = v[6];
+    for (int i = 0; i < 4; i++)
+        JS_FreeValue(ctx, v[i]);
+    return 0;
+}
+
+int host_install(JSContext *ctx)
+{
+    if (probe(ctx) < 0)
+        return -1;
+    JSValue host = JS_NewObject(ctx);
+    if (JS_IsException(host))
+        return -1;
+    JS_SetPropertyFunctionList(ctx, host, host_funcs, sizeof host_funcs / sizeof host_funcs[0]);
+    JSValue global = JS_GetGlobalObject(ctx);
+    int r = JS_DefinePropertyValueStr(ctx, global, "__wasmroute_host", host, JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+    JS_FreeValue(ctx, global);
+    return r < 0 ? -1 : 0;
+}
