@@ -92,7 +92,7 @@ func (m *module) compileJS(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap, err := m.snapshot(ctx, rt, code, m.cfg.WithStdin(bytes.NewReader(m.js)))
+	snap, err := m.snapshot(ctx, rt, code, m.cfg.WithStdin(bytes.NewReader(m.js.Input())))
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +102,13 @@ func (m *module) compileJS(ctx context.Context) (*compiled, error) {
 // bundle builds the JavaScript route file and applies its segment config
 // (export const maxDuration = …) to limits. conf is the route's route.json,
 // read from confFile.
-func (s *Server) bundle(file, confFile string, conf fileConfig, limits *Limits) (b *jsbuild.Bundle, errs, warns []string) {
-	b, err := jsbuild.Build(s.cfg.Dir, file)
+func (s *Server) bundle(ctx context.Context, file, confFile string, conf fileConfig, limits *Limits) (b *jsbuild.Bundle, errs, warns []string) {
+	var err error
+	if s.cfg.IsolateBuilds {
+		b, err = jsbuild.BuildInChild(ctx, s.cfg.Dir, file)
+	} else {
+		b, err = jsbuild.Build(s.cfg.Dir, file)
+	}
 	if err != nil {
 		var be *jsbuild.BuildError
 		if errors.As(err, &be) {
@@ -143,3 +148,9 @@ func (s *Server) bundle(file, confFile string, conf fileConfig, limits *Limits) 
 	}
 	return b, errs, warns
 }
+
+// ServeBuildChild makes the process a child that bundles one JavaScript
+// route when Config.IsolateBuilds started it, and returns at once
+// otherwise. A program that sets IsolateBuilds, or serves Tenants, calls it
+// first thing in main.
+func ServeBuildChild() { jsbuild.ServeChild() }

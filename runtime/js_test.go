@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 )
+
+func TestMain(m *testing.M) {
+	ServeBuildChild() // for Tenants and Config.IsolateBuilds
+	os.Exit(m.Run())
+}
 
 // jsProject lays out a project from files, e.g.
 // {"app/api/hello/route.ts": "export function GET() {…}"}.
@@ -526,5 +532,48 @@ func TestJSBesideOtherRoutes(t *testing.T) {
 		if a := jsDo(t, noRedirect, "GET", ts.URL+path, nil, nil); a.Status != 200 || a.Body != want {
 			t.Errorf("GET %s = %d %q, want 200 %q", path, a.Status, a.Body, want)
 		}
+	}
+}
+
+// TestJSBuildCrash serves a tenant whose route.ts crashes esbuild (nesting
+// deep enough to exhaust a goroutine's stack) beside a healthy tenant: the
+// build fails alone, in its child process.
+func TestJSBuildCrash(t *testing.T) {
+	dir := t.TempDir()
+	const n = 2_000_000
+	for name, src := range map[string]string{
+		"evil/app/x/route.ts": "export const a = " + strings.Repeat("[", n) + strings.Repeat("]", n) + "\nexport function GET() { return new Response('x') }\n",
+		"good/app/x/route.ts": "export function GET() { return new Response('good') }\n",
+	} {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &syncBuffer{}
+	tn, err := NewTenants(context.Background(), TenantsConfig{Dir: dir, Domain: "test",
+		Project: Config{Logger: slog.New(slog.NewTextHandler(logs, nil)), CacheDir: hostileCacheDir(), LazyCompile: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tn.Close(context.Background()) })
+	ts := httptest.NewServer(tn)
+	t.Cleanup(ts.Close)
+	for host, want := range map[string]jsAnswer{"good.test": {200, nil, "good"}, "evil.test": {503, nil, ""}} {
+		req, _ := http.NewRequest("GET", ts.URL+"/x", nil)
+		req.Host = host
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if got := (jsAnswer{Status: res.StatusCode, Body: string(body)}); got.Status != want.Status || (want.Status == 200 && got.Body != want.Body) {
+			t.Errorf("%s: got %d %q, want %d %q", host, got.Status, got.Body, want.Status, want.Body)
+		}
+	}
+	if !strings.Contains(logs.String(), "the bundler crashed") {
+		t.Errorf("the log does not say the bundler crashed:\n%s", logs)
 	}
 }

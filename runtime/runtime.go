@@ -99,6 +99,13 @@ type Config struct {
 	// Zero: no bound.
 	MaxCompiled int
 
+	// IsolateBuilds bundles JavaScript and TypeScript routes in a child
+	// process, the program's own executable, rather than in process: a
+	// route built to crash the bundler (esbuild has no bound on nesting)
+	// then fails alone. The program must call ServeBuildChild first thing in
+	// main. Tenants sets it for every tenant.
+	IsolateBuilds bool
+
 	// LazyCompile makes New check each module against the ABI without
 	// compiling it; each compiles on its first request, or when CompileAll
 	// is called. A project then starts in the time it takes to read its
@@ -157,7 +164,7 @@ type module struct {
 	cfg  wazero.ModuleConfig            // its instances' (clocks, randomness, environment)
 
 	// Set for a JavaScript or TypeScript route (js.go):
-	js     []byte                               // the engine's init input: the platform and the route's bundle
+	js     *jsbuild.Bundle                      // the route's bundle, whose Input the engine initializes with
 	engine func(context.Context) (*code, error) // the engine, compiled once per runtime
 
 	log       *slog.Logger
@@ -375,18 +382,17 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	var (
 		methods methodSet
 		size    int64
-		js      []byte
+		js      *jsbuild.Bundle
 		info    *wasmbin.Info
 	)
 	if f.JS != "" {
-		var b *jsbuild.Bundle
-		if b, errs, warns = s.bundle(file, confFile, conf, &limits); len(errs) > 0 {
+		if js, errs, warns = s.bundle(ctx, file, confFile, conf, &limits); len(errs) > 0 {
 			return nil, errs, warns
 		}
-		for _, name := range b.Methods {
+		for _, name := range js.Methods {
 			methods |= 1 << methodIndex[name]
 		}
-		js, size = b.Input(), int64(len(b.Code))
+		size = int64(len(js.Code))
 		info, err = engineInfo()
 	} else {
 		info, size, err = wasmbin.ReadHead(s.root, path)

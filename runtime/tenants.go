@@ -106,7 +106,9 @@ var _ http.Handler = (*Tenants)(nil)
 
 // NewTenants loads every tenant in cfg.Dir, in parallel. It fails only if
 // cfg itself is wrong; a tenant that fails to load is logged, listed by
-// Errors, and answered with 503.
+// Errors, and answered with 503. A tenant's JavaScript routes are bundled
+// in child processes (Config.IsolateBuilds): the program must call
+// ServeBuildChild first thing in main.
 func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 	entries, err := os.ReadDir(cfg.Dir)
 	if err != nil {
@@ -138,6 +140,7 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 		}
 		pc := cfg.Project
 		pc.Dir = filepath.Join(cfg.Dir, name)
+		pc.IsolateBuilds = true
 		pc.Logger = log.With("tenant", name)
 		if err := tenantName(name); err != nil {
 			t.failed[name] = err

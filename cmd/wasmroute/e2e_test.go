@@ -117,6 +117,34 @@ type exchange struct {
 
 func TestServeDemo(t *testing.T) {
 	s := start(t, demo)
+	checkDemo(t, s)
+	t.Run("crash is logged with route, method and the guest's stack", func(t *testing.T) {
+		for _, want := range []string{"guest failed", "route=/api/crash", "method=GET", "panic", "goroutine"} {
+			if !strings.Contains(s.stderr.String(), want) {
+				t.Errorf("server log lacks %q:\n%s", want, s.stderr)
+			}
+		}
+	})
+}
+
+// TestServeDemoTS serves the TypeScript demo, which answers as the Go demo
+// does, route for route.
+func TestServeDemoTS(t *testing.T) {
+	s := start(t, demoTS)
+	checkDemo(t, s)
+	t.Run("crash is logged with route, method and the stack in route.ts", func(t *testing.T) {
+		for _, want := range []string{"route=/api/crash", "method=GET", "GET in app/api/crash/route.ts threw Error: crash on purpose", "at GET (app/api/crash/route.ts:4:"} {
+			if !strings.Contains(s.stderr.String(), want) {
+				t.Errorf("server log lacks %q:\n%s", want, s.stderr)
+			}
+		}
+	})
+}
+
+const demoTS = "../../examples/demo-ts"
+
+// checkDemo checks every route of a demo served by s.
+func checkDemo(t *testing.T, s *server) {
 	client := &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       30 * time.Second,
@@ -202,14 +230,6 @@ func TestServeDemo(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != 200 {
 			t.Errorf("status %d, want 200", res.StatusCode)
-		}
-	})
-
-	t.Run("crash is logged with route, method and the guest's stack", func(t *testing.T) {
-		for _, want := range []string{"guest failed", "route=/api/crash", "method=GET", "panic", "goroutine"} {
-			if !strings.Contains(s.stderr.String(), want) {
-				t.Errorf("server log lacks %q:\n%s", want, s.stderr)
-			}
 		}
 	})
 

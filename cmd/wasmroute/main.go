@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,11 +29,13 @@ import (
 	"time"
 
 	"github.com/wasmroute/wasmroute/internal/build"
+	"github.com/wasmroute/wasmroute/internal/jsbuild"
 	"github.com/wasmroute/wasmroute/internal/routes"
 	"github.com/wasmroute/wasmroute/runtime"
 )
 
 func main() {
+	runtime.ServeBuildChild() // when a tenant's route.ts is being bundled in a child process
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -115,7 +118,43 @@ func buildCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if err := bundleSources(dir, stderr); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	return 0
+}
+
+// bundleSources bundles every route.ts and route.js of dir, as serve will,
+// to report their errors and warnings; serve bundles them again when it
+// loads (in milliseconds), so nothing is written.
+func bundleSources(dir string, stderr io.Writer) error {
+	folders, err := routes.Scan(dir)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, f := range folders {
+		if f.JS == "" {
+			continue
+		}
+		b, err := jsbuild.Build(dir, "app/"+strings.TrimPrefix(f.Dir+"/"+f.JS, "/"))
+		var be *jsbuild.BuildError
+		switch {
+		case errors.As(err, &be):
+			problems = append(problems, be.Messages...)
+		case err != nil:
+			problems = append(problems, err.Error())
+		default:
+			for _, w := range b.Warnings {
+				fmt.Fprintln(stderr, "warning:", w)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%d build error(s):\n\t%s", len(problems), strings.Join(problems, "\n\t"))
+	}
+	return nil
 }
 
 // buildSources builds every route folder of dir that has a route.go.
