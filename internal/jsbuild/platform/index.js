@@ -11,6 +11,7 @@
 // ("wasmroute.route"), the init input hands the source map to the second
 // ("wasmroute.sourcemap"); each deletes itself when called.
 import { install, nextTimer, runTimers } from "./glue.js";
+import * as web from "./web/index.js";
 import { dispatch, init, registerRoute, report } from "./dispatch.js";
 import { setSourceMap } from "./stack.js";
 import * as headers from "./next/impl/headers.js";
@@ -29,6 +30,9 @@ const once = (name, fn) => (...args) => {
 	return fn(...args);
 };
 define("wasmroute.next", Object.freeze({ headers, navigation, server }), false);
+// The Web module's internals, for the platform's own tests run in the
+// engine (runtime's TestJSPlatform).
+define("wasmroute.web", Object.freeze({ ...web }), false);
 define("wasmroute.route", once("wasmroute.route", registerRoute), true);
 define("wasmroute.sourcemap", once("wasmroute.sourcemap", setSourceMap), true);
 
