@@ -103,11 +103,17 @@ func (m *module) compileJS(ctx context.Context) (*compiled, error) {
 // (export const maxDuration = …) to limits. conf is the route's route.json,
 // read from confFile.
 func (s *Server) bundle(ctx context.Context, file, confFile string, conf fileConfig, limits *Limits) (b *jsbuild.Bundle, errs, warns []string) {
+	build := func() (*jsbuild.Bundle, error) {
+		if s.cfg.IsolateBuilds {
+			return jsbuild.BuildInChild(ctx, s.cfg.Dir, file)
+		}
+		return jsbuild.Build(s.cfg.Dir, file)
+	}
 	var err error
-	if s.cfg.IsolateBuilds {
-		b, err = jsbuild.BuildInChild(ctx, s.cfg.Dir, file)
+	if s.cfg.CacheDir != "" {
+		b, err = jsbuild.NewCache(s.cfg.CacheDir).Build(s.cfg.Dir, file, build)
 	} else {
-		b, err = jsbuild.Build(s.cfg.Dir, file)
+		b, err = build()
 	}
 	if err != nil {
 		var be *jsbuild.BuildError

@@ -62,6 +62,9 @@ type Bundle struct {
 	// Warnings are esbuild's warnings and the exports that look like
 	// handlers but are not served ("get", "default"), as file:line:col: text.
 	Warnings []string
+	// Inputs are the project's files the bundle was built from,
+	// slash-separated, relative to the project folder (Cache checks them).
+	Inputs []string
 
 	platform string
 }
@@ -143,10 +146,11 @@ func Build(dir, file string) (*Bundle, error) {
 			b.Code = f.Contents
 		}
 	}
-	exports, err := metafileExports(res.Metafile)
+	exports, inputs, err := readMetafile(res.Metafile)
 	if err != nil {
 		return nil, err
 	}
+	b.Inputs = inputs
 	exports, config, errs := scanRoute(root, file, exports)
 	if len(errs) > 0 {
 		return nil, &BuildError{File: file, Messages: errs}
@@ -235,23 +239,32 @@ func record(in []byte, kind uint32, name, src string) []byte {
 	return append(in, src...)
 }
 
-// metafileExports returns the exports of the build's one output.
-func metafileExports(metafile string) ([]string, error) {
+// readMetafile returns the exports of the build's one output and its input
+// files (those of the file namespace: esbuild writes the others as
+// "namespace:path").
+func readMetafile(metafile string) (exports, inputs []string, err error) {
 	var meta struct {
+		Inputs  map[string]json.RawMessage `json:"inputs"`
 		Outputs map[string]struct {
 			Exports    []string `json:"exports"`
 			EntryPoint string   `json:"entryPoint"`
 		} `json:"outputs"`
 	}
 	if err := json.Unmarshal([]byte(metafile), &meta); err != nil {
-		return nil, fmt.Errorf("jsbuild: esbuild metafile: %w", err)
+		return nil, nil, fmt.Errorf("jsbuild: esbuild metafile: %w", err)
 	}
-	for _, o := range meta.Outputs {
-		if o.EntryPoint != "" {
-			return o.Exports, nil
+	for name := range meta.Inputs {
+		if !strings.Contains(name, ":") {
+			inputs = append(inputs, name)
 		}
 	}
-	return nil, errors.New("jsbuild: esbuild metafile lists no entry point")
+	slices.Sort(inputs)
+	for _, o := range meta.Outputs {
+		if o.EntryPoint != "" {
+			return o.Exports, inputs, nil
+		}
+	}
+	return nil, nil, errors.New("jsbuild: esbuild metafile lists no entry point")
 }
 
 // messages formats esbuild messages as "file:line:col: text", the column

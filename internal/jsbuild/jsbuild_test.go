@@ -120,7 +120,7 @@ func exportsOf(t *testing.T, file string) []string {
 	if len(res.Errors) > 0 {
 		t.Fatal(messages(res.Errors))
 	}
-	exports, err := metafileExports(res.Metafile)
+	exports, _, err := readMetafile(res.Metafile)
 	if err != nil {
 		t.Fatal(err)
 	}
