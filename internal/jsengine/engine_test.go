@@ -135,6 +135,7 @@ globalThis.routes = {
 		H.bodyWrite(new DataView(new Uint8Array([0x20, 0x64, 0x76, 0x21]).buffer, 1, 2)); // "dv"
 		H.bodyWrite(new Uint8Array([0x20, 0xe2, 0x82, 0xac]).buffer); // " €"
 		H.bodyWrite("\ud800"); // lone: U+FFFD
+		H.write(1, "console \ud800\n");
 		const flushed = H.flush();
 		H.bodyWrite(" after flush " + flushed + " " + H.setStatus(202));
 	},
@@ -418,6 +419,9 @@ func TestNatives(t *testing.T) {
 	}
 	if diff := cmp.Diff("ytedv €\uFFFD after flush 0 -2", string(rest)); diff != "" {
 		t.Errorf("body after the JSON (-want +got):\n%s", diff)
+	}
+	if want := "console \uFFFD\n"; !strings.Contains(in.output.String(), want) {
+		t.Errorf("output %q does not contain write's %q", in.output, want)
 	}
 	if res.StatusCode != 201 {
 		t.Errorf("status %d, want 201", res.StatusCode)
@@ -751,6 +755,8 @@ func TestInitErrors(t *testing.T) {
 		{"module never settles", record(2, "m.js", "await new Promise(() => {})"),
 			"m.js: the module's evaluation never settled: no pending timer or I/O"},
 		{"import", record(2, "m.js", "import 'x'"), "could not load module"},
+		{"hook not a function", record(1, "p.js", "__wasmroute_host.register({ dispatch: 1 })"),
+			"TypeError: register: hooks.dispatch is not a function"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
