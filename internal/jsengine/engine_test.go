@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -134,6 +135,7 @@ globalThis.routes = {
 		H.bodyWrite(new DataView(new Uint8Array([0x20, 0x64, 0x76, 0x21]).buffer, 1, 2)); // "dv"
 		H.bodyWrite(new Uint8Array([0x20, 0xe2, 0x82, 0xac]).buffer); // " €"
 		H.bodyWrite("\ud800"); // lone: U+FFFD
+		H.write(1, "console \ud800\n");
 		const flushed = H.flush();
 		H.bodyWrite(" after flush " + flushed + " " + H.setStatus(202));
 	},
@@ -176,19 +178,9 @@ globalThis.routes = {
 	},
 	"/never"() { return new Promise(() => {}); },
 	async "/recursion"() {
-		const results = {};
-		const f = n => f(n + 1) + 1;
-		try { f(0); results.js = "no error"; } catch (e) { results.js = e.name; }
-		let deep = [];
-		for (let i = 0; i < 1e5; i++) deep = [deep];
-		try { String(deep); results.toString = "no error"; } catch (e) { results.toString = e.name; }
-		// Parsers report their depth limit as a SyntaxError.
-		try { JSON.parse("[".repeat(1e6)); results.parse = "no error"; } catch (e) { results.parse = e.name; }
-		try { new RegExp("(?:".repeat(1e5) + ")".repeat(1e5)); results.regexp = "no error"; } catch (e) { results.regexp = e.name; }
-		try { eval("(".repeat(1e5) + ")".repeat(1e5)); results.eval = "no error"; } catch (e) { results.eval = e.name; }
-		const g = n => { try { return g(n + 1); } catch (e) { return n; } };
-		results.caughtDeep = g(0) > 1000;
-		json(results);
+		// The request body is a script that recurses without end.
+		const src = H.utf8Decode(H.bodyRead(1 << 16), true);
+		try { (0, eval)(src); H.bodyWrite("no error"); } catch (e) { H.bodyWrite(e.name + ": " + e.message); }
 	},
 	async "/spin"() { for (;;) {} },
 	async "/oom"() {
@@ -222,12 +214,6 @@ func record(kind uint32, name, src string) []byte {
 // routes module.
 var initInput = slices.Concat(record(1, "platform.js", platform), record(2, "routes.js", routesModule))
 
-// runtimeConfig configures the engines' runtimes: it is wazero's default
-// with calls that end with their context (for the spin test).
-func runtimeConfig() wazero.RuntimeConfig {
-	return wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
-}
-
 // engine is a wazero runtime with the host modules and engine.wasm
 // compiled.
 type engine struct {
@@ -255,7 +241,7 @@ func newEngine(t testing.TB, cfg wazero.RuntimeConfig) *engine {
 
 func shared(t testing.TB) *engine {
 	t.Helper()
-	sharedOnce.Do(func() { sharedEngine, sharedErr = compileEngine(runtimeConfig()) })
+	sharedOnce.Do(func() { sharedEngine, sharedErr = compileEngine(wazero.NewRuntimeConfig()) })
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
 	}
@@ -433,6 +419,9 @@ func TestNatives(t *testing.T) {
 	}
 	if diff := cmp.Diff("ytedv €\uFFFD after flush 0 -2", string(rest)); diff != "" {
 		t.Errorf("body after the JSON (-want +got):\n%s", diff)
+	}
+	if want := "console \uFFFD\n"; !strings.Contains(in.output.String(), want) {
+		t.Errorf("output %q does not contain write's %q", in.output, want)
 	}
 	if res.StatusCode != 201 {
 		t.Errorf("status %d, want 201", res.StatusCode)
@@ -652,25 +641,55 @@ func TestNeverSettles(t *testing.T) {
 	}
 }
 
+// TestRecursion checks that recursion without end, in JS or through the
+// engine's C code, is an exception JS can catch, not a trap: QuickJS checks
+// its depth against JS_SetMaxStackSize, below the 1 MiB shadow stack.
 func TestRecursion(t *testing.T) {
-	in := ready(t)
-	_, got := in.get(t, "GET", "/recursion", nil)
-	want := `{"js":"RangeError","toString":"RangeError","parse":"SyntaxError","regexp":"SyntaxError","eval":"SyntaxError","caughtDeep":true}`
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
+	const overflow = "RangeError: Maximum call stack size exceeded"
+	const parserOverflow = "SyntaxError: stack overflow" // the parsers' own limit
+	tests := []struct{ name, src, want string }{
+		{"function", "const f = n => f(n + 1) + 1; f(0)", overflow},
+		{"caught at every level", "const g = n => { try { return g(n + 1) } catch (e) { return n } }; if (g(0) < 1000) throw new Error('shallow')", "no error"},
+		{"getter", "const o = { get x() { return this.x } }; o.x", overflow},
+		{"proxy", "const p = new Proxy({}, { get: (t, k, r) => r[k] }); p.x", overflow},
+		{"proxy chain", "let p = {}; for (let i = 0; i < 1e5; i++) p = new Proxy(p, {}); p.x", overflow},
+		{"toString", "String({ toString() { return String(this) } })", overflow},
+		{"nested arrays", "let d = []; for (let i = 0; i < 1e5; i++) d = [d]; String(d)", overflow},
+		{"flat", "let d = []; for (let i = 0; i < 1e5; i++) d = [d]; d.flat(Infinity)", overflow},
+		{"sort comparator", "[1, 2].sort(function c() { [1, 2].sort(c); return 0 })", overflow},
+		{"JSON reviver", `JSON.parse("[1]", function r() { return JSON.parse("[1]", r) })`, parserOverflow}, // the parser hits the limit first
+		{"apply", "function f() { return f.apply(null, new Array(1000)) } f()", overflow},
+		{"generator", "function* g() { yield* g() } g().next()", overflow},
+		{"constructor", "class A { constructor() { new A } } new A", overflow},
+		{"replace callback", `function r() { return "ab".replace(/a/, r) } r()`, overflow},
+		{"JSON.parse", `JSON.parse("[".repeat(1e6))`, parserOverflow},
+		{"RegExp", `new RegExp("(?:".repeat(1e5) + ")".repeat(1e5))`, "SyntaxError: stack overflow"},
+		{"eval", `eval("(".repeat(1e5) + ")".repeat(1e5))`, parserOverflow},
+		{"eval in eval", `function e() { eval("e()") } e()`, parserOverflow},
 	}
-	// The instance still serves.
-	if _, got := in.get(t, "GET", "/ok", nil); got != "ok" {
-		t.Errorf("after the recursion: %q", got)
+	in := ready(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, got := in.get(t, "POST", "/recursion", []byte(tt.src)); got != tt.want {
+				t.Errorf("%s: %q, want %q", tt.src, got, tt.want)
+			}
+		})
 	}
 }
 
+// TestSpinStopsAtDeadline checks that a JS loop without end stops at the
+// request's deadline. The runtime makes the engine's loops call sched_yield
+// (TestImports checks the import is there); this test, on the module as
+// built, has wazero check the context at the loops instead.
 func TestSpinStopsAtDeadline(t *testing.T) {
-	in := ready(t)
+	in, err := newEngine(t, wazero.NewRuntimeConfig().WithCloseOnContextDone(true)).initialize(t, initInput, nil)
+	if err != nil {
+		t.Fatalf("_initialize: %v\n%s", err, in.output)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := in.serve(ctx, httptest.NewRequest("GET", "/spin", nil))
+	_, err = in.serve(ctx, httptest.NewRequest("GET", "/spin", nil))
 	var exit *sys.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != sys.ExitCodeDeadlineExceeded {
 		t.Errorf("while(true){} returned %v, want exit code deadline exceeded", err)
@@ -681,7 +700,7 @@ func TestSpinStopsAtDeadline(t *testing.T) {
 }
 
 func TestMemoryLimit(t *testing.T) {
-	e := newEngine(t, runtimeConfig().WithMemoryLimitPages(1024)) // 64 MiB
+	e := newEngine(t, wazero.NewRuntimeConfig().WithMemoryLimitPages(1024)) // 64 MiB
 	for _, path := range []string{"/oom", "/oom/strings"} {
 		t.Run(path, func(t *testing.T) {
 			in, err := e.initialize(t, initInput, nil)
@@ -736,6 +755,8 @@ func TestInitErrors(t *testing.T) {
 		{"module never settles", record(2, "m.js", "await new Promise(() => {})"),
 			"m.js: the module's evaluation never settled: no pending timer or I/O"},
 		{"import", record(2, "m.js", "import 'x'"), "could not load module"},
+		{"hook not a function", record(1, "p.js", "__wasmroute_host.register({ dispatch: 1 })"),
+			"TypeError: register: hooks.dispatch is not a function"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -762,4 +783,88 @@ func TestEmptyInput(t *testing.T) {
 		!strings.Contains(in.output.String(), "no dispatch hook") {
 		t.Errorf("a request without a platform: %v, output %q", err, in.output)
 	}
+}
+
+// bigScript is a platform-sized classic script (about 50 KiB): the test
+// platform followed by classes and functions enough to make up the size.
+func bigScript() string {
+	var b strings.Builder
+	b.WriteString(platform)
+	for i := 0; b.Len() < 50<<10; i++ {
+		fmt.Fprintf(&b, `
+class Web%[1]d extends EventTarget%[1]d {
+	#state = new Map();
+	constructor(init = {}) { super(); this.name = "web%[1]d"; Object.assign(this, init); }
+	get size() { return this.#state.size; }
+	set(key, value) { this.#state.set(String(key).toLowerCase(), value); return this; }
+	*entries() { for (const [k, v] of this.#state) yield [k, v]; }
+	toString() { return "[object Web%[1]d]"; }
+}
+globalThis.Web%[1]d = Web%[1]d;
+`, i)
+		fmt.Fprintf(&b, "function EventTarget%[1]d() {}\nEventTarget%[1]d.prototype.on = function (t, f) { (this.l ??= []).push([t, f]); };\n", i+1)
+	}
+	return b.String()
+}
+
+// BenchmarkInitialize measures _initialize of a 50 KiB platform script and
+// a small route module, and reports the memory it leaves (the snapshot's
+// size).
+func BenchmarkInitialize(b *testing.B) {
+	e := newEngine(b, wazero.NewRuntimeConfig())
+	script := bigScript()
+	input := slices.Concat(record(1, "platform.js", strings.Replace(script, "EventTarget0", "Object", 1)),
+		record(2, "route.js", `globalThis.routes = { "/ok"() { H.bodyWrite("ok") } };`))
+	ctx := context.Background()
+	var mem uint32
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithStdin(bytes.NewReader(input)).WithStderr(os.Stderr)
+		mod, err := e.rt.InstantiateModule(ctx, e.compiled, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := mod.ExportedFunction("_initialize").Call(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		mem = mod.Memory().Size()
+		mod.Close(ctx)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(script)), "script-bytes")
+	b.ReportMetric(float64(mem), "memory-bytes")
+}
+
+// BenchmarkDispatch serves a request whose handler writes "ok": a native
+// handler, and the engine's GET with the dispatch hook, its promise and the
+// event loop.
+func BenchmarkDispatch(b *testing.B) {
+	rec := httptest.NewRecorder()
+	rec.Body = nil // discard
+	req := httptest.NewRequest("GET", "/ok", nil)
+	ctx := context.Background()
+	b.Run("native", func(b *testing.B) {
+		ok := []byte("ok")
+		b.ReportAllocs()
+		for b.Loop() {
+			rec.WriteHeader(200)
+			rec.Write(ok)
+		}
+	})
+	b.Run("engine", func(b *testing.B) {
+		in := ready(b)
+		get := in.mod.ExportedFunction("GET")
+		e := host.NewExchange(rec, req, nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			e.Reset(rec, req, nil)
+			if err := get.CallWithStack(host.WithExchange(ctx, e), nil); err != nil {
+				b.Fatalf("%v\n%s", err, in.output)
+			}
+			e.Finish()
+		}
+	})
 }
