@@ -70,38 +70,43 @@ func memory(tb testing.TB) map[string]float64 {
 	return m
 }
 
-// BenchmarkInstanceMemory reports what one more warm instance of the demo's
-// Go /api/hello costs the process: b.N instances taken from the pool at once,
-// each serving 10 requests, then the growth of Private_Dirty, Pss and the Go
-// heap per instance. Run it with -benchtime 50x.
+// BenchmarkInstanceMemory reports what one more warm instance of the
+// demo's /api/hello (go: the Go demo's, ts: the TypeScript demo's) costs
+// the process: b.N instances taken from the pool at once, each serving 10
+// requests, then the growth of Private_Dirty, Pss and the Go heap per
+// instance. Run it with -benchtime 50x.
 func BenchmarkInstanceMemory(b *testing.B) {
-	_, r := demoRoute(b, Limits{MaxInstances: b.N + 1})
-	warm := func(n int) []*instance {
-		insts := make([]*instance, n)
-		for i := range insts {
-			var err error
-			if insts[i], err = r.pool.get(context.Background(), time.Second); err != nil {
-				b.Fatal(err)
+	for _, d := range []struct{ name, dir string }{{"go", demo(b)}, {"ts", demoTS}} {
+		b.Run(d.name, func(b *testing.B) {
+			_, r := demoRouteIn(b, d.dir, Limits{MaxInstances: b.N + 1})
+			warm := func(n int) []*instance {
+				insts := make([]*instance, n)
+				for i := range insts {
+					var err error
+					if insts[i], err = r.pool.get(context.Background(), time.Second); err != nil {
+						b.Fatal(err)
+					}
+					for range 10 {
+						call(b, insts[i])
+					}
+				}
+				return insts
 			}
-			for range 10 {
-				call(b, insts[i])
+			for _, inst := range warm(1) { // the module's one-time costs
+				r.pool.put(inst, false)
 			}
-		}
-		return insts
-	}
-	for _, inst := range warm(1) { // the module's one-time costs
-		r.pool.put(inst, false)
-	}
-	before := memory(b)
-	b.ResetTimer()
-	insts := warm(b.N)
-	b.StopTimer()
-	after := memory(b)
-	for _, inst := range insts {
-		r.pool.put(inst, false)
-	}
-	for _, m := range []string{"heap", "Private_Dirty", "Pss"} {
-		b.ReportMetric((after[m]-before[m])/float64(b.N)/(1<<20), m+"-MiB/instance")
+			before := memory(b)
+			b.ResetTimer()
+			insts := warm(b.N)
+			b.StopTimer()
+			after := memory(b)
+			for _, inst := range insts {
+				r.pool.put(inst, false)
+			}
+			for _, m := range []string{"heap", "Private_Dirty", "Pss"} {
+				b.ReportMetric((after[m]-before[m])/float64(b.N)/(1<<20), m+"-MiB/instance")
+			}
+		})
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -17,7 +16,16 @@ import (
 // /api/hello route.
 func demoRoute(tb testing.TB, lim Limits) (*Server, *route) {
 	tb.Helper()
-	s, err := New(context.Background(), Config{Dir: demo(tb), CacheDir: hostileCacheDir(), Logger: slog.New(slog.DiscardHandler),
+	return demoRouteIn(tb, demo(tb), lim)
+}
+
+// demoTS is the TypeScript demo, which answers as the Go demo does.
+const demoTS = "../examples/demo-ts"
+
+// demoRouteIn is demoRoute for the demo in dir.
+func demoRouteIn(tb testing.TB, dir string, lim Limits) (*Server, *route) {
+	tb.Helper()
+	s, err := New(context.Background(), Config{Dir: dir, CacheDir: hostileCacheDir(), Logger: slog.New(slog.DiscardHandler),
 		Limits: lim, MaxTenantInstances: max(lim.MaxInstances, 32)})
 	if err != nil {
 		tb.Fatal(err)
@@ -65,10 +73,12 @@ func BenchmarkIsolation(b *testing.B) {
 	})
 	instance, _ := demoRoute(b, Limits{Isolation: IsolationInstance})
 	request, r := demoRoute(b, Limits{Isolation: IsolationRequest})
+	tsInstance, _ := demoRouteIn(b, demoTS, Limits{Isolation: IsolationInstance})
+	tsRequest, _ := demoRouteIn(b, demoTS, Limits{Isolation: IsolationRequest})
 	for _, bc := range []struct {
 		name string
 		h    http.Handler
-	}{{"native", native}, {"instance", instance}, {"request", request}} {
+	}{{"native", native}, {"instance", instance}, {"request", request}, {"ts-instance", tsInstance}, {"ts-request", tsRequest}} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/api/hello", nil)
 			rec := httptest.NewRecorder()
@@ -113,7 +123,7 @@ func BenchmarkIsolation(b *testing.B) {
 			inst.close()
 		}
 	})
-	bin, err := os.ReadFile(r.path)
+	bin, err := r.root.ReadFile(r.path)
 	if err != nil {
 		b.Fatal(err)
 	}
