@@ -421,8 +421,14 @@ export function GET() { try { f(0) } catch (e) { return new Response(e instanceo
 		"app/slow/route.ts": `export const maxDuration = 0.3
 export async function GET() { await new Promise((r) => setTimeout(r, 5000)); return new Response('late') }`,
 		"app/never/route.ts": `export function GET() { return new Promise(() => {}) }`,
+		"app/regex/route.ts": `export function GET() { return new Response(String(/^(a+)+$/.test('a'.repeat(40) + 'b'))) }`,
+		"app/huge/route.ts":  `export function GET() { return new Response('x'.repeat(2 ** 29)) }`,
+		"app/initspin/route.ts": `for (;;) {}
+export function GET() { return new Response('never') }`,
+		"app/initwait/route.ts": `await new Promise(() => {})
+export function GET() { return new Response('never') }`,
 	})
-	ts, logs := jsServe(t, dir, Config{Limits: Limits{MaxDuration: 2 * time.Second, MaxMemory: 64 << 20}})
+	ts, logs := jsServe(t, dir, Config{LazyCompile: true, Limits: Limits{MaxDuration: 2 * time.Second, MaxMemory: 64 << 20}})
 	c := &http.Client{Timeout: 30 * time.Second}
 
 	stop := make(chan struct{})
@@ -456,6 +462,10 @@ export async function GET() { await new Promise((r) => setTimeout(r, 5000)); ret
 		{"/bomb", 500, "", 10 * time.Second, "out of memory"},
 		{"/slow", 504, "", 1500 * time.Millisecond, "maxDuration=300ms"},
 		{"/never", 500, "", 4 * time.Second, "handler never settled"},
+		{"/regex", 504, "", 4 * time.Second, "over its time limit"},
+		{"/huge", 500, "", 4 * time.Second, "out of memory"},
+		{"/initspin", 500, "", 4 * time.Second, "initialization failed"},
+		{"/initwait", 500, "", 4 * time.Second, "initialization failed"},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
 			for round := range 2 { // the second round runs on a new or reused instance
