@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/wasmroute/wasmroute/internal/jsbuild"
 	"github.com/wasmroute/wasmroute/internal/jsengine"
 	"github.com/wasmroute/wasmroute/internal/wasmbin"
@@ -21,16 +23,27 @@ import (
 // snapshot taken afterwards holds the route's evaluated JavaScript heap, and
 // every instance of the route starts from it.
 
-// engine is the JavaScript engine compiled for one runtime.
+// engine is the JavaScript engine compiled for one runtime, and the
+// snapshot of its initialization with the platform script evaluated, from
+// which every JavaScript route of the runtime loads its bundle.
 type engine struct {
 	mu   sync.Mutex
 	code *code
+	base *snapshot
 }
 
-// engine returns the engine compiled for the runtime of k, compiling it on
-// first use. A failure is not kept: the engine is ours, so only a cut short
-// compilation can fail, and the next route tries again.
-func (s *Server) engine(ctx context.Context, k runtimeKey, maxMemory int64) (*code, error) {
+// loadExport is the engine's export that evaluates more init input on top
+// of base (internal/jsengine/CONTRACT.md).
+const loadExport = "wasmroute_load"
+
+// maxEngineInit bounds the engine's initialization with the platform: it
+// takes tens of milliseconds.
+const maxEngineInit = time.Minute
+
+// engine returns the engine of the runtime of k, compiling and initializing
+// it on first use. A failure is not kept: the engine is ours, so only a
+// cut short compilation can fail, and the next route tries again.
+func (s *Server) engine(ctx context.Context, k runtimeKey, maxMemory int64) (*engine, error) {
 	s.rtMu.Lock()
 	e := s.engines[k]
 	if e == nil {
@@ -40,31 +53,51 @@ func (s *Server) engine(ctx context.Context, k runtimeKey, maxMemory int64) (*co
 	s.rtMu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.code != nil {
-		return e.code, nil
+	if e.base != nil {
+		return e, nil
 	}
 	rt, err := s.runtime(ctx, k)
 	if err != nil {
 		return nil, err
 	}
+	if e.code == nil {
+		if e.code, err = compileEngine(ctx, rt, maxMemory); err != nil {
+			return nil, fmt.Errorf("the JavaScript engine: %w", err)
+		}
+	}
+	platform, err := jsbuild.Platform()
+	if err != nil {
+		return nil, err
+	}
+	ictx, cancel := context.WithTimeout(ctx, maxEngineInit)
+	defer cancel()
+	cfg := moduleConfig().WithStdin(bytes.NewReader(jsbuild.PlatformInput(platform)))
+	if e.base, err = takeSnapshot(ictx, rt, e.code.cm, cfg, e.code.rw); err != nil {
+		return nil, fmt.Errorf("the JavaScript engine: initialization failed: %w", err)
+	}
+	return e, nil
+}
+
+// compileEngine checks, instruments and compiles the engine for rt, whose
+// memory limit is maxMemory.
+func compileEngine(ctx context.Context, rt wazero.Runtime, maxMemory int64) (*code, error) {
 	bin, err := wasmbin.Prepare(jsengine.Wasm(), maxMemory)
 	if err != nil {
-		return nil, fmt.Errorf("the JavaScript engine: %w", err)
+		return nil, err
 	}
 	ins, err := wasmbin.Instrument(bin, stackBudget(maxMemory))
 	if err != nil {
-		return nil, fmt.Errorf("the JavaScript engine: %w", err)
+		return nil, err
 	}
 	var noSnapshot error
 	c, err := compileCode(ctx, rt, ins, func(reason error) { noSnapshot = reason })
 	if err != nil {
-		return nil, fmt.Errorf("the JavaScript engine: %w", err)
+		return nil, err
 	}
 	if noSnapshot != nil {
 		c.cm.Close(context.Background())
-		return nil, fmt.Errorf("the JavaScript engine cannot be snapshotted: %w", noSnapshot)
+		return nil, fmt.Errorf("cannot be snapshotted: %w", noSnapshot)
 	}
-	e.code = c
 	return c, nil
 }
 
@@ -81,22 +114,36 @@ var engineInfo = sync.OnceValues(func() (*wasmbin.Info, error) {
 	return info, nil
 })
 
-// compileJS takes the snapshot of a JavaScript route: the engine,
-// initialized with the route's init input.
+// compileJS takes the snapshot of a JavaScript route: an instance of the
+// engine's base snapshot that has evaluated the route's bundle.
 func (m *module) compileJS(ctx context.Context) (*compiled, error) {
 	rt, err := m.rt()
 	if err != nil {
 		return nil, err
 	}
-	code, err := m.engine(ctx)
+	e, err := m.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := m.snapshot(ctx, rt, code, m.cfg.WithStdin(bytes.NewReader(m.js.Input())))
+	ictx, cancel := context.WithTimeout(ctx, m.limits.MaxDuration) // bounded like a request
+	defer cancel()
+	inst, err := e.base.instantiate(ictx, rt, e.code.cm, m.cfg.WithStdin(bytes.NewReader(m.js.RouteInput())), 0)
+	if err != nil {
+		return nil, fmt.Errorf("initialization failed: %w", err)
+	}
+	defer inst.close()
+	load := inst.mod.ExportedFunction(loadExport)
+	if load == nil {
+		return nil, fmt.Errorf("the JavaScript engine exports no %s", loadExport)
+	}
+	if _, err := load.Call(ictx); err != nil {
+		return nil, fmt.Errorf("initialization failed: %w", withOutput(err, inst.out))
+	}
+	snap, err := inst.snapshot()
 	if err != nil {
 		return nil, err
 	}
-	return &compiled{rt: rt, cm: code.cm, snap: snap, resettable: code.resettable, shared: true}, nil
+	return &compiled{rt: rt, cm: e.code.cm, snap: snap, resettable: e.code.resettable, shared: true}, nil
 }
 
 // bundle builds the JavaScript route file and applies its segment config

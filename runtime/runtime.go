@@ -164,8 +164,8 @@ type module struct {
 	cfg  wazero.ModuleConfig            // its instances' (clocks, randomness, environment)
 
 	// Set for a JavaScript or TypeScript route (js.go):
-	js     *jsbuild.Bundle                      // the route's bundle, whose Input the engine initializes with
-	engine func(context.Context) (*code, error) // the engine, compiled once per runtime
+	js     *jsbuild.Bundle                        // the route's bundle, loaded on the engine's base snapshot
+	engine func(context.Context) (*engine, error) // the engine, compiled once per runtime
 
 	log       *slog.Logger
 	mu        sync.Mutex // guards compiled and err
@@ -419,19 +419,14 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	if _, err := rt(); err != nil {
 		return nil, []string{err.Error()}, nil
 	}
-	modCfg := wazero.NewModuleConfig().
-		WithName("").
-		WithSysWalltime().
-		WithSysNanotime().
-		WithSysNanosleep().
-		WithRandSource(rand.Reader)
+	modCfg := moduleConfig()
 	for k, v := range mergeEnv(s.cfg.Env, conf.Env) {
 		modCfg = modCfg.WithEnv(k, v)
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
 		cfg: modCfg, log: s.log, onCompile: s.admit, js: js}
 	if js != nil {
-		m.engine = func(ctx context.Context) (*code, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
+		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
 	}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
 		for try := 1; ; try++ {
@@ -449,6 +444,17 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 		}
 	})
 	return m, nil, warns
+}
+
+// moduleConfig is every instance's configuration: the real clocks and
+// sleep, a cryptographic random source, nothing else of the host's.
+func moduleConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
+		WithName("").
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader)
 }
 
 // CompileAll compiles every route's module now, one per core at a time, rather

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -101,6 +102,30 @@ func (s *snapshot) instantiate(ctx context.Context, rt wazero.Runtime, cm wazero
 		g.Set(s.globals[i])
 	}
 	return inst, nil
+}
+
+// snapshot takes the state of inst, made from a snapshot, as a snapshot of
+// its own: the JavaScript engine's base snapshot with a route loaded (js.go).
+func (inst *instance) snapshot() (*snapshot, error) {
+	if inst.deep != nil {
+		if g, ok := inst.deep.(api.MutableGlobal); ok {
+			g.Set(0) // as takeSnapshot does
+		}
+	}
+	mem := inst.mod.Memory()
+	buf, ok := mem.Read(0, mem.Size())
+	if !ok {
+		return nil, errors.New("cannot read the memory")
+	}
+	s := &snapshot{pages: mem.Size() / wasmPageSize, names: inst.snap.names, globals: make([]uint64, len(inst.globals))}
+	for i, g := range inst.globals {
+		s.globals[i] = g.Get()
+	}
+	var err error
+	if s.img, err = newImage(buf); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // instantiateFrom instantiates cm with its linear memory made from img,

@@ -200,13 +200,26 @@ func catchAlls(dir string) []string {
 	return names
 }
 
-// Input returns the engine's init input for the bundle: the platform script
-// ("wasmroute:platform"), a script handing the source map to the platform's
+// Input returns the engine's init input for the bundle: PlatformInput,
+// then RouteInput. It makes a new slice at each call; it is safe for
+// concurrent use.
+func (b *Bundle) Input() []byte {
+	return append(PlatformInput(b.platform), b.RouteInput()...)
+}
+
+// PlatformInput is the init input record of the platform script
+// ("wasmroute:platform"), which the engine evaluates before any route.
+func PlatformInput(platform string) []byte {
+	return record(nil, 1, "wasmroute:platform", platform)
+}
+
+// RouteInput returns the init input records of the route, to evaluate
+// after the platform's: a script handing the source map to the platform's
 // stack mapper ("wasmroute:sourcemap"), and the bundle as an ES module named
 // after the route file with ".js" appended ("app/x/route.ts.js"), the name
 // that stack traces show before the platform maps them back to the sources.
 // It makes a new slice at each call; it is safe for concurrent use.
-func (b *Bundle) Input() []byte {
+func (b *Bundle) RouteInput() []byte {
 	var sm struct {
 		Sources  []string `json:"sources"`
 		Mappings string   `json:"mappings"`
@@ -222,11 +235,8 @@ func (b *Bundle) Input() []byte {
 	nameJS, _ := json.Marshal(name)
 	setMap := fmt.Sprintf("globalThis[Symbol.for(\"wasmroute.sourcemap\")](%s, %s);\n", nameJS, arg)
 
-	var in []byte
-	in = record(in, 1, "wasmroute:platform", b.platform)
-	in = record(in, 1, "wasmroute:sourcemap", setMap)
-	in = record(in, 2, name, string(b.Code))
-	return in
+	in := record(nil, 1, "wasmroute:sourcemap", setMap)
+	return record(in, 2, name, string(b.Code))
 }
 
 // record appends one init input record: u32 kind | u32 name_len | name |

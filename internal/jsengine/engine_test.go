@@ -368,7 +368,7 @@ func TestImports(t *testing.T) {
 		exports = append(exports, name)
 	}
 	slices.Sort(exports)
-	want := []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "_initialize"}
+	want := []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "_initialize", "wasmroute_load"}
 	if diff := cmp.Diff(want, exports); diff != "" {
 		t.Errorf("exported functions (-want +got):\n%s", diff)
 	}

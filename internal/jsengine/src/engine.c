@@ -362,6 +362,21 @@ __attribute__((export_name("_initialize"))) void _initialize(void)
     JS_RunGC(rt);
 }
 
+/*
+ * wasmroute_load evaluates more init input, read from stdin like
+ * _initialize's, in an instance made from the snapshot taken after
+ * _initialize: the runtime evaluates the platform once, snapshots it, and
+ * loads each route's bundle on top of that snapshot (CONTRACT.md).
+ */
+__attribute__((export_name("wasmroute_load"))) void wasmroute_load(void)
+{
+    if (!rt)
+        die("wasmroute_load: _initialize has not run");
+    JS_UpdateStackTop(rt);
+    eval_input();
+    JS_RunGC(rt);
+}
+
 /* serve runs one request (CONTRACT.md, "A request"). */
 static void serve(int method)
 {
