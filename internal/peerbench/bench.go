@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +53,7 @@ type target struct {
 
 // A result is one target's figures for one route, or why there are none.
 type result struct {
+	round         int
 	target, route string
 	rps           float64
 	p50, p99      time.Duration
@@ -63,6 +65,7 @@ type bench struct {
 	stdout, stderr io.Writer
 	procs          []*proc
 	results        []result
+	round          int
 	starts         []string // "target: start → first 200 …" lines
 	npmErr         error
 	npmDone        bool
@@ -199,15 +202,22 @@ func (b *bench) run(ctx context.Context) int {
 		}
 		ready = append(ready, t)
 	}
-	for _, t := range ready {
-		if ctx.Err() != nil {
-			break
-		}
-		if err := b.measure(ctx, t); err != nil {
+	dead := map[string]bool{}
+	for b.round = 1; b.round <= b.o.rounds && ctx.Err() == nil; b.round++ {
+		for _, t := range ready {
 			if ctx.Err() != nil {
-				err = errors.New("interrupted")
+				break
 			}
-			failed = b.skip(t, "", err) || failed
+			if dead[t.name] {
+				continue
+			}
+			if err := b.measure(ctx, t); err != nil {
+				if ctx.Err() != nil {
+					err = errors.New("interrupted")
+				}
+				failed = b.skip(t, "", err) || failed
+				dead[t.name] = true
+			}
 		}
 	}
 	b.print()
@@ -232,13 +242,13 @@ func (b *bench) skip(t *target, stage string, err error) bool {
 	}
 	fmt.Fprintf(b.stderr, "%s: %s\n", t.name, msg)
 	first, _, _ := strings.Cut(msg, "\n")
-	b.results = append(b.results, result{target: t.name, route: "-", note: first})
+	b.results = append(b.results, result{round: b.round, target: t.name, route: "-", note: first})
 	return !t.optional
 }
 
 // measure starts t, checks its answers and loads each of its routes.
 func (b *bench) measure(ctx context.Context, t *target) error {
-	if t.cache {
+	if t.cache && b.round == 1 {
 		os.RemoveAll(b.path("cache", t.name))
 		p, first, err := b.start(ctx, t)
 		if err != nil {
@@ -263,18 +273,21 @@ func (b *bench) measure(ctx context.Context, t *target) error {
 			return err
 		}
 	}
-	for _, r := range t.routes {
-		url := base + r.path
-		if b.o.warmup > 0 {
-			if _, err := b.wrk(ctx, url, b.o.warmup); err != nil {
+	// Every route is warmed up before any is measured: next start needs
+	// ~10 s of load before it reaches its pace (V8 tiering up Next.js).
+	if b.o.warmup > 0 {
+		for _, r := range t.routes {
+			if _, err := b.wrk(ctx, base+r.path, b.o.warmup); err != nil {
 				return fmt.Errorf("%s: warm-up: %w", r.name, err)
 			}
 		}
-		w, err := b.wrk(ctx, url, b.o.duration)
+	}
+	for _, r := range t.routes {
+		w, err := b.wrk(ctx, base+r.path, b.o.duration)
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.name, err)
 		}
-		res := result{target: t.name, route: r.name, rps: w.rps, p50: w.p50, p99: w.p99}
+		res := result{round: b.round, target: t.name, route: r.name, rps: w.rps, p50: w.p50, p99: w.p99}
 		if w.non2xx > 0 {
 			res.note = fmt.Sprintf("%d non-2xx answers", w.non2xx)
 		}
@@ -372,13 +385,19 @@ func check(ctx context.Context, base string, r route) error {
 func (b *bench) print() {
 	w := tabwriter.NewWriter(b.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(b.stdout, "\nwrk -t%d -c%d -d%v --latency, 127.0.0.1, %d cores\n\n", b.o.threads, b.o.conns, b.o.duration, goruntime.NumCPU())
-	fmt.Fprintln(w, "target\troute\t  req/s\t      p50\t      p99\t")
+	fmt.Fprintln(w, "round\ttarget\troute\t  req/s\t      p50\t      p99\t")
+	// rps[round][target, route]
+	rps := map[int]map[[2]string]float64{}
 	for _, r := range b.results {
+		if rps[r.round] == nil {
+			rps[r.round] = map[[2]string]float64{}
+		}
+		rps[r.round][[2]string{r.target, r.route}] = r.rps
 		if r.rps == 0 {
-			fmt.Fprintf(w, "%s\t%s\t\t\t\t%s\n", r.target, r.route, r.note)
+			fmt.Fprintf(w, "%d\t%s\t%s\t\t\t\t%s\n", r.round, r.target, r.route, r.note)
 			continue
 		}
-		fmt.Fprintf(w, "%s\t%s\t%7.0f\t%9s\t%9s\t%s\n", r.target, r.route, r.rps, ms(r.p50), ms(r.p99), r.note)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%7.0f\t%9s\t%9s\t%s\n", r.round, r.target, r.route, r.rps, ms(r.p50), ms(r.p99), r.note)
 	}
 	w.Flush()
 	if len(b.starts) > 0 {
@@ -387,33 +406,43 @@ func (b *bench) print() {
 			fmt.Fprintln(b.stdout, "  "+s)
 		}
 	}
-	rps := map[[2]string]float64{}
-	for _, r := range b.results {
-		rps[[2]string{r.target, r.route}] = r.rps
-	}
-	fmt.Fprintln(b.stdout, "\nreq/s, wasmroute ÷ peer:")
+	fmt.Fprintln(b.stdout, "\nreq/s, wasmroute ÷ peer (median of the rounds, min–max):")
 	fmt.Fprintln(w, "target\troute\t÷ workerd\t÷ next\t÷ native\t")
 	rows := []struct {
 		target string
 		route  route
 	}{{"wasmroute", routeJSON}, {"wasmroute", routeHello}, {"wasmroute", routeCPU}, {"wasmroute-go", routeGoHello}}
 	for _, row := range rows {
-		if rps[[2]string{row.target, row.route.name}] == 0 {
-			fmt.Fprintf(w, "%s\t%s\t(not measured)\n", row.target, row.route.name)
-			continue
-		}
 		fmt.Fprintf(w, "%s\t%s\t", row.target, row.route.name)
 		for _, peer := range []string{"workerd", "next", "native"} {
-			num, den := rps[[2]string{row.target, row.route.name}], rps[[2]string{peer, row.route.name}]
-			if num == 0 || den == 0 {
-				fmt.Fprintf(w, "%9s\t", "—")
-			} else {
-				fmt.Fprintf(w, "%9.2f\t", num/den)
+			var ratios []float64
+			for _, m := range rps {
+				num, den := m[[2]string{row.target, row.route.name}], m[[2]string{peer, row.route.name}]
+				if num > 0 && den > 0 {
+					ratios = append(ratios, num/den)
+				}
 			}
+			fmt.Fprintf(w, "%s\t", summary(ratios))
 		}
 		fmt.Fprintln(w)
 	}
 	w.Flush()
+}
+
+// summary is the median of xs, with their range if there are several.
+func summary(xs []float64) string {
+	if len(xs) == 0 {
+		return "—"
+	}
+	slices.Sort(xs)
+	mid := xs[len(xs)/2]
+	if len(xs)%2 == 0 {
+		mid = (xs[len(xs)/2-1] + mid) / 2
+	}
+	if len(xs) == 1 {
+		return fmt.Sprintf("%.2f", mid)
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", mid, xs[0], xs[len(xs)-1])
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }

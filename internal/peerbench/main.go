@@ -15,9 +15,11 @@
 // It installs the npm packages pinned in testdata/npm (package-lock.json,
 // with integrity hashes) into a temporary folder with `npm ci`, builds the
 // Next.js app and the wasmroute CLI there, then for each target: starts it,
-// times its first 200, checks each route's body once, warms each route up
-// and runs `wrk -t2 -c32 --latency` on it. It prints req/s, p50 and p99 per
-// target and route, and wasmroute's req/s divided by each peer's. Every
+// times its first 200, checks each route's body once, warms all its routes
+// up, and runs `wrk -t2 -c32 --latency` on it. It prints req/s, p50 and p99 per
+// target and route, and wasmroute's req/s divided by each peer's (with
+// -rounds N, the median of the N rounds' ratios: load from elsewhere on a
+// shared machine drifts between targets). Every
 // process it starts runs in its own process group and is killed with it at
 // the end, on failure or on an interrupt.
 //
@@ -61,6 +63,7 @@ func main() {
 type options struct {
 	duration, warmup time.Duration
 	conns, threads   int
+	rounds           int
 	targets          []string
 	dir              string // work folder; empty: a temporary one, removed at the end
 	repo             string // repository root
@@ -81,15 +84,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fl.DurationVar(&o.duration, "d", d, "wrk's duration per route (env PEERBENCH_DURATION)")
-	fl.DurationVar(&o.warmup, "warmup", 2*time.Second, "load per route before it is measured")
+	fl.DurationVar(&o.warmup, "warmup", 3*time.Second, "load per route, all of a target's routes in turn, before any is measured")
 	fl.IntVar(&o.conns, "c", 32, "wrk's connections")
 	fl.IntVar(&o.threads, "t", 2, "wrk's threads")
+	fl.IntVar(&o.rounds, "rounds", 1, "times to go through the targets; ratios are then the median of each round's")
 	targets := fl.String("targets", strings.Join(allTargets, ","), "targets to run, in this order")
 	fl.StringVar(&o.dir, "dir", "", "work folder, kept (npm ci is skipped when its lock matches); default: a temporary folder, removed")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	if fl.NArg() != 0 || o.duration <= 0 || o.warmup < 0 || o.conns < 1 || o.threads < 1 || o.threads > o.conns {
+	if fl.NArg() != 0 || o.duration <= 0 || o.warmup < 0 || o.conns < 1 || o.rounds < 1 || o.threads < 1 || o.threads > o.conns {
 		fmt.Fprintln(stderr, "peerbench: bad flags")
 		fl.Usage()
 		return 2
