@@ -1,0 +1,4 @@
+// GET /api/hi answers "hi".
+export function GET() {
+  return new Response('hi')
+}
