@@ -349,6 +349,11 @@ __attribute__((export_name("_initialize"))) void _initialize(void)
     if (!rt || !(ctx = JS_NewContext(rt)))
         die("initialization: out of memory creating the JS runtime");
     JS_SetMaxStackSize(rt, JS_STACK_SIZE);
+    /* The platform's functions keep no source text (their toString gives a
+       placeholder): it would sit in every route's snapshot, once per level
+       of nesting. Line and column numbers stay, for stacks. wasmroute_load
+       turns this off for the route's own code. */
+    JS_SetStripInfo(rt, JS_STRIP_SOURCE);
     JS_SetHostPromiseRejectionTracker(rt, track_rejection, NULL);
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         method_values[i] = JS_NewString(ctx, methods[i]);
@@ -372,6 +377,7 @@ __attribute__((export_name("wasmroute_load"))) void wasmroute_load(void)
 {
     if (!rt)
         die("wasmroute_load: _initialize has not run");
+    JS_SetStripInfo(rt, 0); /* route code keeps its source, for toString */
     JS_UpdateStackTop(rt);
     eval_input();
     JS_RunGC(rt);
