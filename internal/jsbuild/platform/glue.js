@@ -12,6 +12,8 @@
 //       bytes go out in one host.bodyWrite.
 //   headerPairs(headers) -> [name, value] pairs, uncombined (each
 //       Set-Cookie apart).
+//   jsonResponse(C, text, init) -> a C (Response or a subclass) of the JSON
+//       text, as Response.json makes it.
 export {
 	AbortController,
 	Headers,
@@ -21,6 +23,7 @@ export {
 	clearAllTimers,
 	headerPairs,
 	incomingRequest,
+	jsonResponse,
 	install,
 	nextTimer,
 	responseBody,

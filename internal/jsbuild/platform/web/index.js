@@ -32,7 +32,7 @@ import {
   WritableStreamDefaultWriter, WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
   CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream,
 } from './streams.js';
-import { Request, Response, incomingRequest, responseBody } from './fetch.js';
+import { Request, Response, incomingRequest, jsonResponse, responseBody } from './fetch.js';
 import { structuredClone, setUncloneable } from './clone.js';
 import { crypto, Crypto, SubtleCrypto, performance, Performance, navigator, Navigator } from './crypto.js';
 
@@ -76,5 +76,5 @@ export {
   Crypto, SubtleCrypto, Performance, Navigator,
   setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa,
   console, crypto, performance, navigator,
-  incomingRequest, responseBody, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
+  incomingRequest, jsonResponse, responseBody, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
 };

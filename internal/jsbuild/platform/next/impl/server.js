@@ -1,5 +1,5 @@
 // server.js: next/server's NextRequest and NextResponse, after Next.js 15.
-import { Headers, Request, Response, URL } from "../../glue.js";
+import { Headers, Request, Response, URL, jsonResponse } from "../../glue.js";
 import { RequestCookies, ResponseCookies } from "./cookies.js";
 
 const kNextUrl = Symbol("nextUrl");
@@ -27,7 +27,7 @@ export class NextURL extends URL {
 
 // NextRequest is a Request with nextUrl and cookies. Both are read from the
 // request when first used, so the dispatcher can make the request being
-// served one (a Request from the Web platform, given this prototype). Like
+// served one without running this constructor (incomingRequest). Like
 // Next.js 15, it has no ip and no geo.
 export class NextRequest extends Request {
 	constructor(input, init = {}) {
@@ -53,9 +53,7 @@ export class NextResponse extends Response {
 	static json(body, init) {
 		const text = JSON.stringify(body);
 		if (text === undefined) throw new TypeError("NextResponse.json: the value is not JSON-serializable");
-		const headers = new Headers(init?.headers);
-		if (!headers.has("content-type")) headers.set("content-type", "application/json");
-		return new NextResponse(text, { ...init, headers });
+		return jsonResponse(NextResponse, text, init);
 	}
 
 	static redirect(url, init) {
