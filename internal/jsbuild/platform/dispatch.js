@@ -112,9 +112,9 @@ function respond(method, res) {
 	}
 	if (res.type === "error") return fail(`${where(method)} returned Response.error()`);
 	const h = res.headers;
-	for (const [header, fn] of middleware) {
-		if (h.has(header)) {
-			return fail(`${where(method)} returned NextResponse.${fn}(), which is for middleware: wasmroute does not run middleware yet`);
+	for (let i = 0; i < middleware.length; i++) {
+		if (h.has(middleware[i][0])) {
+			return fail(`${where(method)} returned NextResponse.${middleware[i][1]}(), which is for middleware: wasmroute does not run middleware yet`);
 		}
 	}
 	return write(res, host.method() === "HEAD");
@@ -209,7 +209,7 @@ function write(res, head) {
 	const pairs = headerPairs(res.headers);
 	for (let i = 0; i < pairs.length; i++) refused(host.headerAdd(pairs[i][0], pairs[i][1]), `header ${pairs[i][0]}`);
 	const cookies = setCookies();
-	for (const c of cookies) refused(host.headerAdd("set-cookie", c), "a Set-Cookie header");
+	for (let i = 0; i < cookies.length; i++) refused(host.headerAdd("set-cookie", cookies[i]), "a Set-Cookie header");
 
 	const body = responseBody(res);
 	if (body === null || body === undefined) return;

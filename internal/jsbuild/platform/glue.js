@@ -12,6 +12,7 @@
 //       bytes go out in one host.bodyWrite.
 //   headerPairs(headers) -> [name, value] pairs, uncombined (each
 //       Set-Cookie apart).
+//   parseHref(input) -> the href of the absolute URL input, or null.
 //   jsonResponse(C, text, init) -> a C (Response or a subclass) of the JSON
 //       text, as Response.json makes it.
 export {
@@ -26,6 +27,7 @@ export {
 	jsonResponse,
 	install,
 	nextTimer,
+	parseHref,
 	responseBody,
 	runTimers,
 } from "./web/index.js";

@@ -8,10 +8,24 @@ const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const custom = Symbol.for('nodejs.util.inspect.custom');
 const arrayValues = Array.prototype[Symbol.iterator];
 
+// Checking a name or a value with a regular expression costs a few
+// microseconds in the engine: the names and the short values seen already are
+// kept, a few hundred of each (the common ones from the start, in the snapshot).
+const knownNames = new Map(), knownValues = new Set(), known = 512;
+for (const n of ['accept', 'accept-encoding', 'accept-language', 'authorization', 'cache-control', 'connection',
+  'content-disposition', 'content-encoding', 'content-length', 'content-type', 'cookie', 'etag', 'host', 'if-none-match',
+  'last-modified', 'location', 'origin', 'referer', 'set-cookie', 'user-agent', 'vary', 'x-forwarded-for',
+  'x-middleware-next', 'x-middleware-rewrite', 'x-request-id']) knownNames.set(n, n);
+for (const v of ['application/json', 'text/plain;charset=UTF-8', 'no-store', 'no-cache', '1']) knownValues.add(v);
+
 export function checkName(n) {
   if (typeof n !== 'string') n = String(n);
+  const lower = knownNames.get(n);
+  if (lower !== undefined) return lower;
   if (!token.test(n)) throw new TypeError(`Headers: invalid header name ${JSON.stringify(n)}`);
-  return n.toLowerCase();
+  const l = n.toLowerCase();
+  if (knownNames.size < known) knownNames.set(n, l);
+  return l;
 }
 // checkValue normalizes a header value: HTTP whitespace trimmed; NUL, CR and LF
 // rejected, and chars above U+00FF (it is a ByteString).
@@ -19,7 +33,11 @@ const plainValue = /^(?:[!-~\x80-\xff](?:[\t -~\x80-\xff]*[!-~\x80-\xff])?)?$/;
 const edgeSpace = /^[\t\n\r ]+|[\t\n\r ]+$/g, badValue = /[\0\r\n]|[^\x00-\xff]/;
 export function checkValue(v) {
   if (typeof v !== 'string') v = String(v);
-  if (plainValue.test(v)) return v; // the common case: nothing to trim or refuse
+  if (knownValues.has(v)) return v;
+  if (plainValue.test(v)) { // the common case: nothing to trim or refuse
+    if (v.length <= 64 && knownValues.size < known) knownValues.add(v);
+    return v;
+  }
   v = v.replace(edgeSpace, '');
   if (badValue.test(v)) throw new TypeError(`Headers: invalid header value ${JSON.stringify(v)}`);
   return v;

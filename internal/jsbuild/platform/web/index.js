@@ -24,7 +24,7 @@ import { DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSi
 import { setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, nextTimer, runTimers, clearAllTimers } from './timers.js';
 import { console, format, inspect, reportError } from './console.js';
 import { TextEncoder, TextDecoder, atob, btoa } from './encoding.js';
-import { URL, URLSearchParams } from './url.js';
+import { URL, URLSearchParams, parseHref } from './url.js';
 import { Headers, headerPairs } from './headers.js';
 import { Blob, File, FormData } from './blob.js';
 import {
@@ -76,5 +76,5 @@ export {
   Crypto, SubtleCrypto, Performance, Navigator,
   setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa,
   console, crypto, performance, navigator,
-  incomingRequest, jsonResponse, responseBody, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
+  incomingRequest, jsonResponse, parseHref, responseBody, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
 };

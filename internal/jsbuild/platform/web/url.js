@@ -247,13 +247,16 @@ const FAST = /^(https?):\/\/([-.0-9A-Z_a-z]+)(?::([0-9]{1,5}))?(\/[!$-;=@-\[\]_a
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?=\/|$)/i;
 const NUMERIC_LABEL = /(?:^|\.)(?:[0-9]+|0[Xx][0-9A-Fa-f]*)\.?$/;
 
+const mayEndInNumber = c => c <= 0x39 || (c | 0x20) <= 0x66 || (c | 0x20) === 0x78; // 0-9 . A-F a-f X x
 // fastParse returns the URL record of a common absolute http(s) URL without
 // running the state machine, or null when the input needs the full parser.
 function fastParse(input) {
   const m = FAST.exec(input);
   if (m === null) return null;
-  const [, scheme, host, port, path, query, fragment] = m;
-  if (NUMERIC_LABEL.test(host) || (path !== undefined && DOT_SEGMENT.test(path))) return null;
+  const scheme = m[1], host = m[2], port = m[3], path = m[4], query = m[5], fragment = m[6];
+  // (A host ends in a number only if its last char is a hex digit, x or a dot.)
+  if (mayEndInNumber(host.charCodeAt(host.length - 1)) && NUMERIC_LABEL.test(host)) return null;
+  if (path !== undefined && (path.includes('.') || path.includes('%')) && DOT_SEGMENT.test(path)) return null;
   let p = null;
   if (port !== undefined) {
     p = +port;
@@ -518,14 +521,14 @@ export function parseHref(input, base) {
 }
 
 // Set by the classes' static blocks: the internal access to their private state.
-let setQuery;
 let linkedParams, resetParams;
 let pairs;
 
 export class URL {
   #u; #params = null; // the URLSearchParams, made when first asked for
   constructor(url, base) {
-    if (arguments.length < 1) throw new TypeError("URL: 1 argument required");
+    // (No check of arguments.length: an arguments object costs every call,
+    // and new URL() throws a TypeError anyway, parsing "undefined".)
     let b = null;
     if (base !== undefined) {
       b = basicParse(toUSV(base));
@@ -547,7 +550,7 @@ export class URL {
   set href(v) {
     const u = basicParse(toUSV(v));
     if (!u) throw new TypeError(`Invalid URL: ${v}`);
-    this.#u = u;
+    Object.assign(this.#u, u); // in place: the searchParams hold the record
     if (this.#params) resetParams(this.#params, u.query);
   }
   get origin() { return origin(this.#u); }
@@ -585,7 +588,7 @@ export class URL {
     basicParse(v, null, this.#u, QUERY_STATE);
     if (this.#params) resetParams(this.#params, this.#u.query);
   }
-  get searchParams() { return this.#params ??= linkedParams(this, this.#u.query); }
+  get searchParams() { return this.#params ??= linkedParams(this.#u); }
   get hash() { const f = this.#u.fragment; return f ? '#' + f : ''; }
   set hash(v) {
     v = toUSV(v);
@@ -601,7 +604,7 @@ export class URL {
     for (const k of ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash']) o[k] = this[k];
     return 'URL ' + inspect(o, opts);
   }
-  static { setQuery = (url, q) => { url.#u.query = q; }; }
+
 }
 for (const k of ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash'])
   Object.defineProperty(URL.prototype, k, { enumerable: true });
@@ -628,8 +631,12 @@ const serializeForm = list => list.map(([k, v]) => encodeForm(k) + '=' + encodeF
 
 
 export class URLSearchParams {
+  // #url is the URL record of the URL these params belong to (not the URL:
+  // a cycle between the two would live until the engine's cycle collector
+  // runs, a pause of milliseconds that walks the whole heap).
   #list = []; #url = null;
   constructor(init = '') {
+    if (init === '') return;
     if (typeof init === 'object' && init !== null || typeof init === 'function') {
       if (typeof init[Symbol.iterator] === 'function') {
         for (const pair of init) {
@@ -649,7 +656,7 @@ export class URLSearchParams {
     }
   }
   #update() {
-    if (this.#url) { const s = serializeForm(this.#list); setQuery(this.#url, s === '' ? null : s); }
+    if (this.#url) { const s = serializeForm(this.#list); this.#url.query = s === '' ? null : s; }
   }
   get size() { return this.#list.length; }
   append(name, value) {
@@ -687,10 +694,10 @@ export class URLSearchParams {
     return 'URLSearchParams ' + inspect(Object.fromEntries(this.#list.map(([k, v]) => [k, v])), opts).replace(/^\{\}$/, '{}');
   }
   static {
-    linkedParams = (url, query) => {
+    linkedParams = u => {
       const p = new URLSearchParams();
-      p.#url = url;
-      if (query) p.#list = parseForm(query);
+      p.#url = u;
+      if (u.query) p.#list = parseForm(u.query);
       return p;
     };
     resetParams = (p, query) => { p.#list = query ? parseForm(query) : []; };

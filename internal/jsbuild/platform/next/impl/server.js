@@ -1,5 +1,5 @@
 // server.js: next/server's NextRequest and NextResponse, after Next.js 15.
-import { Headers, Request, Response, URL, jsonResponse } from "../../glue.js";
+import { Headers, Request, Response, URL, jsonResponse, parseHref } from "../../glue.js";
 import { RequestCookies, ResponseCookies } from "./cookies.js";
 
 const kNextUrl = Symbol("nextUrl");
@@ -31,7 +31,7 @@ export class NextURL extends URL {
 // Next.js 15, it has no ip and no geo.
 export class NextRequest extends Request {
 	constructor(input, init = {}) {
-		if (typeof input === "string" || input instanceof URL) validateURL(input);
+		if (typeof input === "string" || input instanceof URL) input = validateURL(input);
 		super(input, init);
 	}
 	get nextUrl() {
@@ -82,12 +82,13 @@ export class NextResponse extends Response {
 	}
 }
 
+// validateURL returns the href of the absolute URL url, or throws Next.js's error.
 function validateURL(url) {
-	try {
-		return String(new URL(String(url)));
-	} catch (cause) {
-		throw new Error(`URL is malformed "${String(url)}". Please use only absolute URLs - https://nextjs.org/docs/messages/middleware-relative-urls`, { cause });
-	}
+	const s = String(url);
+	const href = parseHref(s);
+	if (href !== null) return href;
+	const cause = new TypeError(`Invalid URL: ${s}`);
+	throw new Error(`URL is malformed "${s}". Please use only absolute URLs - https://nextjs.org/docs/messages/middleware-relative-urls`, { cause });
 }
 
 // connection resolves at once: every request is dynamic in wasmroute.
