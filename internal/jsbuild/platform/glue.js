@@ -12,6 +12,7 @@
 //       bytes go out in one host.bodyWrite.
 //   headerPairs(headers) -> [name, value] pairs, uncombined (each
 //       Set-Cookie apart).
+//   setStackMapper(fn) -> console maps the stack traces it prints with fn.
 //   parseHref(input) -> the href of the absolute URL input, or null.
 //   jsonResponse(C, text, init) -> a C (Response or a subclass) of the JSON
 //       text, as Response.json makes it.
@@ -30,4 +31,5 @@ export {
 	parseHref,
 	responseBody,
 	runTimers,
+	setStackMapper,
 } from "./web/index.js";

@@ -22,7 +22,7 @@
 import { setHost } from './host.js';
 import { DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal } from './dom.js';
 import { setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, nextTimer, runTimers, clearAllTimers } from './timers.js';
-import { console, format, inspect, reportError } from './console.js';
+import { console, format, inspect, reportError, setStackMapper } from './console.js';
 import { TextEncoder, TextDecoder, atob, btoa } from './encoding.js';
 import { URL, URLSearchParams, parseHref } from './url.js';
 import { Headers, headerPairs } from './headers.js';
@@ -77,4 +77,5 @@ export {
   setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa,
   console, crypto, performance, navigator,
   incomingRequest, jsonResponse, parseHref, responseBody, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
+  setStackMapper,
 };
