@@ -340,12 +340,17 @@ func TestJSRoutes(t *testing.T) {
 			`NextResponse.next()`,
 			`hello from the log route { n: 1 }`,
 			`Error: logged error`,
+			// console.error(err) maps its stack as the dispatcher does.
+			`Error: logged error\n    at GET (app/log/route.ts:4:`, // (slog escapes the newline)
 			`unhandled rejection`, `nobody catches this`,
 			`route=/log`,
 		} {
 			if !strings.Contains(log, want) {
 				t.Errorf("the log lacks %q:\n%s", want, log)
 			}
+		}
+		if strings.Contains(log, "route.ts.js:") {
+			t.Errorf("the log has a position in the bundle, not mapped to the project's file:\n%s", log)
 		}
 	})
 

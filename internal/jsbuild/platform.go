@@ -53,7 +53,14 @@ func buildPlatform(fsys fs.FS) (string, error) {
 		Platform:    api.PlatformNeutral,
 		Target:      api.ES2023,
 		KeepNames:   true, // function.name, and the names in stack traces
-		LogLevel:    api.LogLevelSilent,
+		// Minified: the engine keeps each function's source text in the heap
+		// (for Function.prototype.toString), so the snapshot of every route
+		// holds it, nested functions' text once per level. Names stay
+		// (KeepNames); the route's own bundle is not minified.
+		MinifySyntax:      true,
+		MinifyWhitespace:  true,
+		MinifyIdentifiers: true,
+		LogLevel:          api.LogLevelSilent,
 		Plugins: []api.Plugin{{
 			Name: "wasmroute-platform",
 			Setup: func(build api.PluginBuild) {

@@ -39,39 +39,91 @@ function log(msg) {
 // response is complete; it rejects only when the response cannot be ended
 // cleanly (a body stream that failed after the response started), so that
 // the engine traps and the client sees the connection cut.
-export async function dispatch(method) {
+//
+// A handler that returns a Response (or a promise of one) with a string or
+// bytes body is served without a promise of the platform's own: the
+// dispatcher awaits only what the handler and a streamed body give it.
+export function dispatch(method) {
+	let p;
 	try {
-		await serve(method);
-	} finally {
-		end();
-		clearAllTimers();
+		p = serve(method);
+	} catch (err) {
+		finish();
+		return Promise.reject(err);
 	}
+	if (p === undefined) {
+		finish();
+		return done;
+	}
+	return p.then(finish, (err) => {
+		finish();
+		throw err;
+	});
 }
 
-async function serve(method) {
-	const where = `${method} in ${route?.file}`;
-	const ac = new AbortController();
+const done = Promise.resolve();
+
+function finish() {
+	end();
+	clearAllTimers();
+	ac = null;
+}
+
+// ac is the request's AbortController, made when the handler first reads
+// request.signal or when the client is found gone.
+let ac = null;
+const controller = () => (ac ??= new AbortController());
+const signal = () => controller().signal;
+
+// serve calls the handler and writes its response: it returns undefined
+// when it is done, or a promise when the handler or the body is async.
+function serve(method) {
 	let res;
 	try {
-		const request = incoming(ac.signal);
+		const request = incoming();
 		const handler = route?.ns[method];
-		if (typeof handler !== "function") throw new TypeError(`${where} is not a function`);
-		res = await handler(request, { params: params() });
+		if (typeof handler !== "function") throw new TypeError(`${where(method)} is not a function`);
+		res = handler(request, { params: params() });
 	} catch (err) {
-		res = navigationResponse(err);
-		if (!res) return fail(`${where} threw ${formatError(err)}`);
+		return failed(method, err);
 	}
+	if (res !== null && typeof res === "object" && typeof res.then === "function") {
+		return Promise.resolve(res).then(
+			(res) => respond(method, res),
+			(err) => failed(method, err),
+		);
+	}
+	return respond(method, res);
+}
+
+const where = (method) => `${method} in ${route?.file}`;
+
+// failed answers for a handler that threw err: a redirect() or notFound()
+// of next/navigation, a 500 otherwise.
+function failed(method, err) {
+	const res = navigationResponse(err);
+	if (!res) return fail(`${where(method)} threw ${formatError(err)}`);
+	return respond(method, res);
+}
+
+function respond(method, res) {
 	if (!(res instanceof Response)) {
-		return fail(`${where} returned ${describe(res)}, not a Response`);
+		return fail(`${where(method)} returned ${describe(res)}, not a Response`);
 	}
-	if (res.type === "error") return fail(`${where} returned Response.error()`);
-	for (const [header, fn] of [["x-middleware-rewrite", "rewrite"], ["x-middleware-next", "next"]]) {
-		if (res.headers.has(header)) {
-			return fail(`${where} returned NextResponse.${fn}(), which is for middleware: wasmroute does not run middleware yet`);
+	if (res.type === "error") return fail(`${where(method)} returned Response.error()`);
+	const h = res.headers;
+	for (let i = 0; i < middleware.length; i++) {
+		if (h.has(middleware[i][0])) {
+			return fail(`${where(method)} returned NextResponse.${middleware[i][1]}(), which is for middleware: wasmroute does not run middleware yet`);
 		}
 	}
-	await write(res, host.method() === "HEAD", ac);
+	return write(res, host.method() === "HEAD");
 }
+
+const middleware = [
+	["x-middleware-rewrite", "rewrite"],
+	["x-middleware-next", "next"],
+];
 
 // fail logs msg and answers 500 with an empty body.
 function fail(msg) {
@@ -79,9 +131,10 @@ function fail(msg) {
 	host.setStatus(500);
 }
 
-// incoming makes the request being served. Its headers are read from the
-// host when the handler (or next/headers) first asks for them.
-function incoming(signal) {
+// incoming makes the request being served, a NextRequest. Its headers are
+// read from the host when the handler (or next/headers) first asks for
+// them, its signal made when first read.
+function incoming() {
 	let pairs;
 	const headers = () => (pairs ??= readHeaders());
 	begin(() => new Headers(headers()));
@@ -89,8 +142,7 @@ function incoming(signal) {
 	const query = host.query();
 	const url = `http://${authority(host.headerValues("host")[0])}${host.path()}${query ? "?" + query : ""}`;
 	const bodySource = method === "GET" || method === "HEAD" ? null : readBody;
-	const req = incomingRequest({ method, url, headers, bodySource, signal });
-	return Object.setPrototypeOf(req, NextRequest.prototype);
+	return incomingRequest({ method, url, headers, bodySource, signal }, NextRequest);
 }
 
 // readHeaders returns the request's headers as [name, value] pairs, its
@@ -119,9 +171,9 @@ function readBody() {
 // and "localhost" otherwise: the header is the client's to choose, and one
 // like "a.example/x?" must not change the URL's path.
 function authority(host) {
-	const ok = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
-	return host && ok.test(host) ? host : "localhost";
+	return host && hostOK.test(host) ? host : "localhost";
 }
+const hostOK = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
 // params returns the route's params for the handler's context, as a
 // Promise that also has them as properties (Next.js 15 kept that for code
@@ -152,26 +204,27 @@ function describe(v) {
 // chunk by chunk with a flush after each for a stream (server-sent events).
 // A stream's chunks may be strings too (written as UTF-8), which Next.js
 // would refuse. A HEAD request's body is not read at all.
-async function write(res, head, ac) {
+function write(res, head) {
 	refused(host.setStatus(res.status), `status ${res.status}`);
-	const names = [];
-	for (const [name, value] of headerPairs(res.headers)) {
-		refused(host.headerAdd(name, value), `header ${name}`);
-		names.push(name);
-	}
-	for (const c of setCookies()) {
-		refused(host.headerAdd("set-cookie", c), "a Set-Cookie header");
-		names.push("set-cookie");
-	}
+	const pairs = headerPairs(res.headers);
+	for (let i = 0; i < pairs.length; i++) refused(host.headerAdd(pairs[i][0], pairs[i][1]), `header ${pairs[i][0]}`);
+	const cookies = setCookies();
+	for (let i = 0; i < cookies.length; i++) refused(host.headerAdd("set-cookie", cookies[i]), "a Set-Cookie header");
 
 	const body = responseBody(res);
 	if (body === null || body === undefined) return;
 	if (typeof body.getReader !== "function") {
-		if (!head) closed(host.bodyWrite(body), ac);
+		if (!head) closed(host.bodyWrite(body));
 		return;
 	}
 	if (head) return body.cancel().catch(() => {}); // the host would drop it
-	const reader = body.getReader();
+	const names = pairs.map((p) => p[0]); // the headers sent, should the stream fail at once
+	if (cookies.length > 0) names.push("set-cookie");
+	return pump(body.getReader(), names);
+}
+
+// pump writes a stream body chunk by chunk, with a flush after each.
+async function pump(reader, names) {
 	for (let started = false; ; started = true) {
 		let chunk;
 		try {
@@ -193,8 +246,8 @@ async function write(res, head, ac) {
 		let rc = host.bodyWrite(chunk.value);
 		if (rc === 0) rc = host.flush();
 		if (rc < 0) {
-			closed(rc, ac);
-			reader.cancel(ac.signal.reason).catch(() => {});
+			closed(rc);
+			reader.cancel(signal().reason).catch(() => {});
 			return;
 		}
 	}
@@ -202,8 +255,8 @@ async function write(res, head, ac) {
 
 // closed handles a body write's result: the client is gone (the request's
 // signal aborts) or a limit was reached.
-function closed(rc, ac) {
-	if (rc === ErrClosed) ac.abort();
+function closed(rc) {
+	if (rc === ErrClosed) controller().abort();
 	else refused(rc, "the response body");
 }
 

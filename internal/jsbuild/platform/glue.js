@@ -12,6 +12,10 @@
 //       bytes go out in one host.bodyWrite.
 //   headerPairs(headers) -> [name, value] pairs, uncombined (each
 //       Set-Cookie apart).
+//   setStackMapper(fn) -> console maps the stack traces it prints with fn.
+//   parseHref(input) -> the href of the absolute URL input, or null.
+//   jsonResponse(C, text, init) -> a C (Response or a subclass) of the JSON
+//       text, as Response.json makes it.
 export {
 	AbortController,
 	Headers,
@@ -21,8 +25,11 @@ export {
 	clearAllTimers,
 	headerPairs,
 	incomingRequest,
+	jsonResponse,
 	install,
 	nextTimer,
+	parseHref,
 	responseBody,
 	runTimers,
+	setStackMapper,
 } from "./web/index.js";

@@ -10,10 +10,10 @@
 // that work once: the route's bundle registers its namespace with the first
 // ("wasmroute.route"), the init input hands the source map to the second
 // ("wasmroute.sourcemap"); each deletes itself when called.
-import { install, nextTimer, runTimers } from "./glue.js";
+import { install, nextTimer, runTimers, setStackMapper } from "./glue.js";
 import * as web from "./web/index.js";
 import { dispatch, init, registerRoute, report } from "./dispatch.js";
-import { setSourceMap } from "./stack.js";
+import { mapStack, setSourceMap } from "./stack.js";
 import * as headers from "./next/impl/headers.js";
 import * as navigation from "./next/impl/navigation.js";
 import * as server from "./next/impl/server.js";
@@ -21,6 +21,7 @@ import * as server from "./next/impl/server.js";
 const host = globalThis.__wasmroute_host;
 delete globalThis.__wasmroute_host;
 install(host);
+setStackMapper(mapStack); // console.log(err) prints the project's positions
 init(host);
 
 const define = (name, value, configurable) =>

@@ -17,11 +17,16 @@ const ctorName = o => {
 };
 const tagOf = o => Object.prototype.toString.call(o).slice(8, -1);
 
+// mapStack rewrites a stack trace's positions (the platform maps them
+// through the route bundle's source map: setStackMapper).
+let mapStack = st => st;
+export function setStackMapper(fn) { mapStack = fn; }
+
 function errorString(e) {
   let head;
   try { head = `${e.name}: ${e.message}`; } catch { head = 'Error'; }
   if (typeof e.message === 'string' && !e.message) head = String(e.name);
-  const st = typeof e.stack === 'string' ? e.stack : '';
+  const st = typeof e.stack === 'string' ? mapStack(e.stack) : '';
   // V8 stacks begin with the head, QuickJS stacks with the first frame.
   return st.startsWith(head) ? st.replace(/\n$/, '') : (head + (st ? '\n' + st.replace(/\n$/, '') : ''));
 }
@@ -206,7 +211,7 @@ export const console = {
   warn(...a) { write(2, a); },
   error(...a) { write(2, a); },
   trace(...a) {
-    const st = (new Error().stack || '').split('\n').filter(l => l && !l.includes('trace')).join('\n');
+    const st = mapStack(new Error().stack || '').split('\n').filter(l => l && !l.includes('trace')).join('\n');
     write(2, ['Trace' + (a.length ? ': ' + format(...a) : '') + (st ? '\n' + st : '')]);
   },
   dir(v, o) { write(1, [inspect(v, o)]); },

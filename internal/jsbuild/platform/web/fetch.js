@@ -16,23 +16,25 @@ const pullStream = pull => new ReadableStream({
   pull(c) { const b = pull(); if (b === null) c.close(); else c.enqueue(u8(b)); },
 }, { highWaterMark: 0 });
 
+const TEXT = 'text/plain;charset=UTF-8', TEXT_TYPE = [['content-type', TEXT]];
 // extract makes a body from a BodyInit: [body, content-type or null].
 function extract(v) {
-  if (typeof v === 'string') return [{ src: toUSV(v) }, 'text/plain;charset=UTF-8'];
+  if (typeof v === 'string') return [newBody(toUSV(v)), TEXT];
   if (v instanceof ReadableStream) {
     if (v.locked || rsi(v).disturbed) throw new TypeError('the body stream is locked or disturbed');
-    return [{ stream: v }, null];
+    return [newBody(null, null, v), null];
   }
-  if (isBufferSource(v)) return [{ src: bytesOf(v).slice() }, null];
-  if (v instanceof Blob) return [{ src: blobBytes(v) }, v.type || null];
-  if (v instanceof URLSearchParams) return [{ src: v.toString() }, 'application/x-www-form-urlencoded;charset=UTF-8'];
+  if (isBufferSource(v)) return [newBody(bytesOf(v).slice()), null];
+  if (v instanceof Blob) return [newBody(blobBytes(v)), v.type || null];
+  if (v instanceof URLSearchParams) return [newBody(v.toString()), 'application/x-www-form-urlencoded;charset=UTF-8'];
   if (v instanceof FormData) {
     const boundary = '----formdata-wasmroute-' + Math.random().toString(16).slice(2) + Math.random().toString(16).slice(2);
-    return [{ src: multipartEncode(v, boundary) }, 'multipart/form-data; boundary=' + boundary];
+    return [newBody(multipartEncode(v, boundary)), 'multipart/form-data; boundary=' + boundary];
   }
-  return [{ src: toUSV(v) }, 'text/plain;charset=UTF-8'];
+  return [newBody(toUSV(v)), TEXT];
 }
-const newBody = o => ({ src: null, pull: null, stream: null, used: false, ...o });
+// newBody makes a body record; every record has the same shape.
+const newBody = (src = null, pull = null, stream = null, used = false) => ({ src, pull, stream, used });
 const disturbed = B => B.stream ? rsi(B.stream).disturbed : B.used;
 const locked = B => !!B.stream && !!rsi(B.stream).reader;
 const unusable = B => disturbed(B) || locked(B);
@@ -83,10 +85,10 @@ const asText = ([v]) => {
 function cloneBody(B) {
   if (!B) return null;
   if (unusable(B)) throw new TypeError('clone: the body has already been read');
-  if (!B.stream && !B.pull) return newBody({ src: B.src });
+  if (!B.stream && !B.pull) return newBody(B.src);
   const [a, b] = bodyStream(B).tee();
   B.stream = a;
-  return newBody({ stream: b });
+  return newBody(null, null, b);
 }
 
 // mixin adds the Body members to proto, given the private getters of its class.
@@ -124,6 +126,7 @@ function mixin(proto, bodyOf, headersOf) {
   Object.defineProperty(proto, 'bodyUsed', { get() { const B = bodyOf(this); return !!B && disturbed(B); }, enumerable: true, configurable: true });
 }
 
+const credentials = /^[^:]*:\/\/[^/?#]*@/;
 const methods = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
 function normalizeMethod(m) {
   m = String(m);
@@ -141,51 +144,64 @@ const enumOf = (v, allowed, what) => {
 };
 
 // Set by the classes' static blocks: the internal access to their private state.
-let takeBody;
+let takeBody, initResponse;
+// jsonResponse(C, text, init) makes a C (Response or a subclass) of JSON text, as Response.json does.
+export let jsonResponse;
+const JSON_TYPE = [['content-type', 'application/json']];
+
+const defaults = Object.freeze({
+  redirect: 'follow', mode: 'cors', credentials: 'same-origin', cache: 'default',
+  referrer: 'about:client', referrerPolicy: '', integrity: '', keepalive: false,
+});
 
 export class Request {
   #method = 'GET'; #url; #headers = null; #lazyHeaders = null; #body = null; #signal;
-  #redirect = 'follow'; #mode = 'cors'; #credentials = 'same-origin'; #cache = 'default';
-  #referrer = 'about:client'; #referrerPolicy = ''; #integrity = ''; #keepalive = false;
+  // The rarely set members, in one record shared until one is set: each
+  // private field costs the constructor about half a microsecond.
+  #o = defaults;
   constructor(input, init) {
     if (input === INCOMING) {
       this.#method = init.method; this.#url = init.url; this.#lazyHeaders = init.headers;
-      this.#body = init.bodySource ? newBody({ pull: init.bodySource }) : null;
-      this.#signal = init.signal ?? newSignal();
+      this.#body = init.bodySource ? newBody(null, init.bodySource) : null;
+      this.#signal = init.signal ?? null;
       return;
     }
-    if (arguments.length < 1) throw new TypeError('Request: 1 argument required');
+    // (new Request() throws a TypeError parsing "undefined": no arguments object.)
     init = dictionary(init, 'RequestInit');
     let src = null;
     if (input instanceof Request) {
       src = input;
-      this.#method = src.#method; this.#url = src.#url; this.#redirect = src.#redirect; this.#mode = src.#mode;
-      this.#credentials = src.#credentials; this.#cache = src.#cache; this.#referrer = src.#referrer;
-      this.#referrerPolicy = src.#referrerPolicy; this.#integrity = src.#integrity; this.#keepalive = src.#keepalive;
+      this.#method = src.#method; this.#url = src.#url; this.#o = src.#o;
     } else {
       const href = parseHref(input);
       if (href === null) throw new TypeError(`Request: invalid URL '${input}'`);
-      if (/^[^:]*:\/\/[^/?#]*@/.test(href)) throw new TypeError(`Request: a URL with credentials is not allowed: '${input}'`);
+      if (href.includes('@') && credentials.test(href)) throw new TypeError(`Request: a URL with credentials is not allowed: '${input}'`);
       this.#url = href;
     }
     if (init.method !== undefined) this.#method = normalizeMethod(init.method);
-    if (init.redirect !== undefined) this.#redirect = enumOf(init.redirect, ['follow', 'error', 'manual'], 'redirect mode');
-    if (init.mode !== undefined) {
-      this.#mode = enumOf(init.mode, ['navigate', 'same-origin', 'no-cors', 'cors'], 'mode');
-      if (this.#mode === 'navigate') throw new TypeError("Request: mode 'navigate' is not allowed");
+    if (init.redirect !== undefined || init.mode !== undefined || init.credentials !== undefined || init.cache !== undefined ||
+      init.referrer !== undefined || init.referrerPolicy !== undefined || init.integrity !== undefined || init.keepalive !== undefined) {
+      const o = this.#o = { ...this.#o };
+      if (init.redirect !== undefined) o.redirect = enumOf(init.redirect, ['follow', 'error', 'manual'], 'redirect mode');
+      if (init.mode !== undefined) {
+        o.mode = enumOf(init.mode, ['navigate', 'same-origin', 'no-cors', 'cors'], 'mode');
+        if (o.mode === 'navigate') throw new TypeError("Request: mode 'navigate' is not allowed");
+      }
+      if (init.credentials !== undefined) o.credentials = enumOf(init.credentials, ['omit', 'same-origin', 'include'], 'credentials mode');
+      if (init.cache !== undefined) o.cache = enumOf(init.cache, ['default', 'no-store', 'reload', 'no-cache', 'force-cache', 'only-if-cached'], 'cache mode');
+      if (init.referrer !== undefined) o.referrer = String(init.referrer) === '' ? '' : 'about:client';
+      if (init.referrerPolicy !== undefined) o.referrerPolicy = String(init.referrerPolicy);
+      if (init.integrity !== undefined) o.integrity = String(init.integrity);
+      if (init.keepalive !== undefined) o.keepalive = !!init.keepalive;
+      Object.freeze(o);
     }
-    if (init.credentials !== undefined) this.#credentials = enumOf(init.credentials, ['omit', 'same-origin', 'include'], 'credentials mode');
-    if (init.cache !== undefined) this.#cache = enumOf(init.cache, ['default', 'no-store', 'reload', 'no-cache', 'force-cache', 'only-if-cached'], 'cache mode');
-    if (init.referrer !== undefined) this.#referrer = String(init.referrer) === '' ? '' : 'about:client';
-    if (init.referrerPolicy !== undefined) this.#referrerPolicy = String(init.referrerPolicy);
-    if (init.integrity !== undefined) this.#integrity = String(init.integrity);
-    if (init.keepalive !== undefined) this.#keepalive = !!init.keepalive;
-    let signal = src ? src.#signal : null;
+    let signal = src ? src.signal : null;
     if (init.signal !== undefined) {
       if (init.signal !== null && !(init.signal instanceof AbortSignal)) throw new TypeError('Request: signal must be an AbortSignal');
       signal = init.signal;
     }
-    this.#signal = signal ? AbortSignal.any([signal]) : newSignal();
+    // The signal is made when first asked for (see get signal).
+    this.#signal = signal ? () => AbortSignal.any([signal]) : null;
     const headers = this.#headers = new Headers();
     if (init.headers !== undefined) fill(headers, init.headers);
     else if (src) fill(headers, src.headers);
@@ -193,13 +209,13 @@ export class Request {
     if ((init.body != null || inputBody) && (this.#method === 'GET' || this.#method === 'HEAD'))
       throw new TypeError('Request with GET/HEAD method cannot have body.');
     if (init.body != null) {
-      const [b, type] = extract(init.body);
-      this.#body = newBody(b);
+      const e = extract(init.body), b = e[0], type = e[1];
+      this.#body = b;
       if (type && !headers.has('content-type')) headers.append('content-type', type);
     } else if (inputBody) {
       if (unusable(inputBody)) throw new TypeError('Request: the input request body has already been used');
       this.#body = inputBody;
-      src.#body = newBody({ used: true });
+      src.#body = newBody(null, null, null, true);
     }
   }
   get method() { return this.#method; }
@@ -214,22 +230,26 @@ export class Request {
     return this.#headers;
   }
   get destination() { return ''; }
-  get referrer() { return this.#referrer; }
-  get referrerPolicy() { return this.#referrerPolicy; }
-  get mode() { return this.#mode; }
-  get credentials() { return this.#credentials; }
-  get cache() { return this.#cache; }
-  get redirect() { return this.#redirect; }
-  get integrity() { return this.#integrity; }
-  get keepalive() { return this.#keepalive; }
+  get referrer() { return this.#o.referrer; }
+  get referrerPolicy() { return this.#o.referrerPolicy; }
+  get mode() { return this.#o.mode; }
+  get credentials() { return this.#o.credentials; }
+  get cache() { return this.#o.cache; }
+  get redirect() { return this.#o.redirect; }
+  get integrity() { return this.#o.integrity; }
+  get keepalive() { return this.#o.keepalive; }
   get isReloadNavigation() { return false; }
   get isHistoryNavigation() { return false; }
-  get signal() { return this.#signal; }
+  get signal() {
+    // null: a signal that never aborts; a function: makes the signal.
+    const s = this.#signal;
+    if (s === null) return this.#signal = newSignal();
+    return typeof s === 'function' ? this.#signal = s() : s;
+  }
   get duplex() { return 'half'; }
   clone() {
-    const r = new Request(this.#url, { method: this.#method, headers: this.headers, signal: this.#signal });
-    r.#redirect = this.#redirect; r.#mode = this.#mode; r.#credentials = this.#credentials; r.#cache = this.#cache;
-    r.#referrer = this.#referrer; r.#referrerPolicy = this.#referrerPolicy; r.#integrity = this.#integrity; r.#keepalive = this.#keepalive;
+    const r = new Request(this.#url, { method: this.#method, headers: this.headers, signal: this.signal });
+    r.#o = this.#o;
     r.#body = cloneBody(this.#body);
     return r;
   }
@@ -245,25 +265,33 @@ const redirectStatus = s => s === 301 || s === 302 || s === 303 || s === 307 || 
 export class Response {
   #type = 'default'; #status = 200; #statusText = ''; #headers; #body = null; #url = '';
   constructor(body = null, init) {
-    init = dictionary(init, 'ResponseInit');
-    if (init.status !== undefined) {
-      const s = Math.trunc(Number(init.status)) || 0;
-      if (s < 200 || s > 599) throw new RangeError(`Response: status ${init.status} is not in the range 200 to 599`);
-      this.#status = s;
-    }
-    if (init.statusText !== undefined) {
-      const t = String(init.statusText);
-      if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(t)) throw new TypeError(`Response: invalid statusText ${JSON.stringify(t)}`);
-      this.#statusText = t;
-    }
+    if (init !== undefined) init = dictionary(init, 'ResponseInit');
     const headers = this.#headers = new Headers();
-    if (init.headers !== undefined) fill(headers, init.headers);
+    if (init !== undefined) initResponse(this, init);
     if (body !== null && body !== undefined) {
       if (nullBodyStatus(this.#status)) throw new TypeError(`Response with null body status ${this.#status} cannot have body`);
-      const [b, type] = extract(body);
-      this.#body = newBody(b);
-      if (type && !headers.has('content-type')) headers.append('content-type', type);
+      const e = extract(body), b = e[0], type = e[1]; // (no destructuring: it iterates)
+      this.#body = b;
+      if (type === null) return;
+      if (init === undefined || init.headers === undefined) appendTrusted(headers, type === TEXT ? TEXT_TYPE : [['content-type', type]]);
+      else if (!headers.has('content-type')) headers.append('content-type', type);
     }
+  }
+  static {
+    // initResponse applies a ResponseInit (a dictionary) to r.
+    initResponse = (r, init) => {
+      if (init.status !== undefined) {
+        const s = Math.trunc(Number(init.status)) || 0;
+        if (s < 200 || s > 599) throw new RangeError(`Response: status ${init.status} is not in the range 200 to 599`);
+        r.#status = s;
+      }
+      if (init.statusText !== undefined) {
+        const t = String(init.statusText);
+        if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(t)) throw new TypeError(`Response: invalid statusText ${JSON.stringify(t)}`);
+        r.#statusText = t;
+      }
+      if (init.headers !== undefined) fill(r.#headers, init.headers);
+    };
   }
   static error() {
     const r = new Response();
@@ -284,11 +312,7 @@ export class Response {
   static json(data, init) {
     const s = JSON.stringify(data);
     if (s === undefined) throw new TypeError('Response.json: the data is not JSON serializable');
-    const r = new Response(null, init);
-    if (nullBodyStatus(r.#status)) throw new TypeError(`Response with null body status ${r.#status} cannot have body`);
-    r.#body = newBody({ src: s });
-    if (!r.#headers.has('content-type')) r.#headers.append('content-type', 'application/json');
-    return r;
+    return jsonResponse(Response, s, init);
   }
   get type() { return this.#type; }
   get url() { return this.#url; }
@@ -310,6 +334,14 @@ export class Response {
   }
   static {
     mixin(Response.prototype, r => r.#body, r => r.#headers);
+    jsonResponse = (C, s, init) => {
+      const r = new C(null, init);
+      if (nullBodyStatus(r.#status)) throw new TypeError(`Response with null body status ${r.#status} cannot have body`);
+      r.#body = newBody(s);
+      if (init === undefined || init === null || init.headers === undefined) appendTrusted(r.#headers, JSON_TYPE);
+      else if (!r.#headers.has('content-type')) r.#headers.append('content-type', 'application/json');
+      return r;
+    };
     takeBody = r => {
       const B = r.#body;
       if (!B) return null;
@@ -338,13 +370,17 @@ export class Response {
 //               text()/json()/… drain it in a loop; request.body is a
 //               ReadableStream (highWaterMark 0) that calls it on each pull
 //   signal      an AbortSignal (e.g. an AbortController's, aborted when the
-//               client goes away), or undefined for one that never aborts
+//               client goes away), a function returning one, called the first
+//               time the handler reads request.signal, or undefined for one
+//               that never aborts
 //
-// It throws a TypeError if url does not parse.
-export function incomingRequest({ method, url, headers, bodySource = null, signal }) {
-  const href = parseHref(url);
-  if (href === null) throw new TypeError(`incomingRequest: invalid URL '${url}'`);
-  return new Request(INCOMING, { method, url: href, headers, bodySource, signal });
+// The request is made as newTarget (Request or a subclass, whose constructor
+// does not run) would make it. It throws a TypeError if url does not parse.
+export function incomingRequest(init, newTarget = Request) {
+  const href = parseHref(init.url);
+  if (href === null) throw new TypeError(`incomingRequest: invalid URL '${init.url}'`);
+  const { method, headers, bodySource, signal } = init;
+  return Reflect.construct(Request, [INCOMING, { method, url: href, headers, bodySource, signal }], newTarget);
 }
 
 // responseBody takes a Response's body for the dispatcher to send: null (no

@@ -6,17 +6,40 @@ import { iterable } from './util.js';
 
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const custom = Symbol.for('nodejs.util.inspect.custom');
+const arrayValues = Array.prototype[Symbol.iterator];
+
+// Checking a name or a value with a regular expression costs a few
+// microseconds in the engine: the names and the short values seen already are
+// kept, a few hundred of each (the common ones from the start, in the snapshot).
+const knownNames = new Map(), knownValues = new Set(), known = 512;
+for (const n of ['accept', 'accept-encoding', 'accept-language', 'authorization', 'cache-control', 'connection',
+  'content-disposition', 'content-encoding', 'content-length', 'content-type', 'cookie', 'etag', 'host', 'if-none-match',
+  'last-modified', 'location', 'origin', 'referer', 'set-cookie', 'user-agent', 'vary', 'x-forwarded-for',
+  'x-middleware-next', 'x-middleware-rewrite', 'x-request-id']) knownNames.set(n, n);
+for (const v of ['application/json', 'text/plain;charset=UTF-8', 'no-store', 'no-cache', '1']) knownValues.add(v);
 
 export function checkName(n) {
-  n = String(n);
+  if (typeof n !== 'string') n = String(n);
+  const lower = knownNames.get(n);
+  if (lower !== undefined) return lower;
   if (!token.test(n)) throw new TypeError(`Headers: invalid header name ${JSON.stringify(n)}`);
-  return n.toLowerCase();
+  const l = n.toLowerCase();
+  if (knownNames.size < known) knownNames.set(n, l);
+  return l;
 }
 // checkValue normalizes a header value: HTTP whitespace trimmed; NUL, CR and LF
 // rejected, and chars above U+00FF (it is a ByteString).
+const plainValue = /^(?:[!-~\x80-\xff](?:[\t -~\x80-\xff]*[!-~\x80-\xff])?)?$/;
+const edgeSpace = /^[\t\n\r ]+|[\t\n\r ]+$/g, badValue = /[\0\r\n]|[^\x00-\xff]/;
 export function checkValue(v) {
-  v = String(v).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
-  if (/[\0\r\n]|[^\x00-\xff]/.test(v)) throw new TypeError(`Headers: invalid header value ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') v = String(v);
+  if (knownValues.has(v)) return v;
+  if (plainValue.test(v)) { // the common case: nothing to trim or refuse
+    if (v.length <= 64 && knownValues.size < known) knownValues.add(v);
+    return v;
+  }
+  v = v.replace(edgeSpace, '');
+  if (badValue.test(v)) throw new TypeError(`Headers: invalid header value ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -55,12 +78,18 @@ export class Headers {
   }
   get(name) {
     name = checkName(name);
+    const list = this.#list;
     let v = null;
-    for (const e of this.#list) if (e[0] === name) v = v === null ? e[1] : v + ', ' + e[1];
+    for (let i = 0; i < list.length; i++) if (list[i][0] === name) v = v === null ? list[i][1] : v + ', ' + list[i][1];
     return v;
   }
   getSetCookie() { return this.#list.filter(e => e[0] === 'set-cookie').map(e => e[1]); }
-  has(name) { name = checkName(name); return this.#list.some(e => e[0] === name); }
+  has(name) {
+    name = checkName(name);
+    const list = this.#list;
+    for (let i = 0; i < list.length; i++) if (list[i][0] === name) return true;
+    return false;
+  }
   set(name, value) {
     name = checkName(name); value = checkValue(value);
     this.#mutable();
@@ -88,7 +117,7 @@ export class Headers {
     headerPairs = h => h.#list;
     setGuard = (h, g) => { h.#guard = g; };
     guardOf = h => h.#guard;
-    appendTrusted = (h, pairs) => { for (const p of pairs) h.#list.push([p[0], p[1]]); h.#sorted = null; };
+    appendTrusted = (h, pairs) => { for (let i = 0; i < pairs.length; i++) h.#list.push([pairs[i][0], pairs[i][1]]); h.#sorted = null; };
   }
 }
 iterable(Headers.prototype, h => sortedOf(h), 'Headers');
@@ -96,12 +125,22 @@ iterable(Headers.prototype, h => sortedOf(h), 'Headers');
 // fill fills h from a HeadersInit: a Headers, a sequence of pairs or a record.
 export function fill(h, init) {
   if (typeof init !== 'object' && typeof init !== 'function') throw new TypeError('Headers: init must be an object');
-  if (init instanceof Headers) { for (const [n, v] of headerPairs(init)) h.append(n, v); return; }
-  if (typeof init[Symbol.iterator] === 'function') {
-    for (const pair of init) {
-      const p = typeof pair === 'object' && pair !== null && typeof pair[Symbol.iterator] === 'function' ? [...pair] : null;
-      if (!p || p.length !== 2) throw new TypeError('Headers: each header must be a [name, value] pair');
+  if (init instanceof Headers) { appendTrusted(h, headerPairs(init)); return; }
+  const iter = init[Symbol.iterator];
+  if (iter === arrayValues && Array.isArray(init)) {
+    // An array of arrays, iterated as for-of would (nothing patched), without
+    // the iterator objects.
+    for (let i = 0; i < init.length; i++) {
+      const p = init[i];
+      if (!Array.isArray(p) || p[Symbol.iterator] !== arrayValues) { fillPair(h, p); continue; }
+      if (p.length !== 2) throw new TypeError('Headers: each header must be a [name, value] pair');
       h.append(p[0], p[1]);
+    }
+    return;
+  }
+  if (typeof iter === 'function') {
+    for (const pair of init) {
+      fillPair(h, pair);
     }
     return;
   }
@@ -111,4 +150,10 @@ export function fill(h, init) {
     if (typeof k === 'symbol') throw new TypeError('Headers: a symbol is not a header name');
     h.append(k, init[k]);
   }
+}
+
+function fillPair(h, pair) {
+  const p = typeof pair === 'object' && pair !== null && typeof pair[Symbol.iterator] === 'function' ? [...pair] : null;
+  if (!p || p.length !== 2) throw new TypeError('Headers: each header must be a [name, value] pair');
+  h.append(p[0], p[1]);
 }

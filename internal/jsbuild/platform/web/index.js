@@ -22,9 +22,9 @@
 import { setHost } from './host.js';
 import { DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal } from './dom.js';
 import { setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, nextTimer, runTimers, clearAllTimers } from './timers.js';
-import { console, format, inspect, reportError } from './console.js';
+import { console, format, inspect, reportError, setStackMapper } from './console.js';
 import { TextEncoder, TextDecoder, atob, btoa } from './encoding.js';
-import { URL, URLSearchParams } from './url.js';
+import { URL, URLSearchParams, parseHref } from './url.js';
 import { Headers, headerPairs } from './headers.js';
 import { Blob, File, FormData } from './blob.js';
 import {
@@ -32,7 +32,7 @@ import {
   WritableStreamDefaultWriter, WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
   CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream,
 } from './streams.js';
-import { Request, Response, incomingRequest, responseBody } from './fetch.js';
+import { Request, Response, incomingRequest, jsonResponse, responseBody } from './fetch.js';
 import { structuredClone, setUncloneable } from './clone.js';
 import { crypto, Crypto, SubtleCrypto, performance, Performance, navigator, Navigator } from './crypto.js';
 
@@ -76,5 +76,6 @@ export {
   Crypto, SubtleCrypto, Performance, Navigator,
   setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa,
   console, crypto, performance, navigator,
-  incomingRequest, responseBody, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
+  incomingRequest, jsonResponse, parseHref, responseBody, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
+  setStackMapper,
 };

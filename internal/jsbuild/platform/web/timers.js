@@ -97,6 +97,7 @@ export function runTimers() {
 
 // clearAllTimers drops every pending timer; the dispatcher calls it after a request.
 export function clearAllTimers() {
+  if (heap.length === 0 && active.size === 0) return;
   heap = [];
   active.clear();
 }

@@ -32,7 +32,15 @@ function pct(c, set) {
   for (const b of enc(c)) s += hex(b);
   return s;
 }
+// PLAIN[set] matches the strings that set leaves as they are.
+const PLAIN = {
+  [C0]: /^[\x20-\x7e]*$/,
+  [USERINFO]: /^[!$-.0-9A-Z_a-z~]*$/,
+  [QUERY]: /^[!$-;=?-~]*$/,
+  [SPECIAL_QUERY]: /^[!$-&(-;=?-~]*$/,
+};
 function pctString(str, set) {
+  if (PLAIN[set]?.test(str)) return str;
   let s = '';
   for (const c of str) s += pct(c, set);
   return s;
@@ -229,10 +237,45 @@ const SCHEME_START = 1, SCHEME = 2, NO_SCHEME = 3, SPECIAL_RELATIVE_OR_AUTHORITY
   AUTHORITY = 10, HOST = 11, HOSTNAME = 12, PORT = 13, FILE = 14, FILE_SLASH = 15, FILE_HOST = 16,
   PATH_START = 17, PATH_STATE = 18, OPAQUE_PATH = 19, QUERY_STATE = 20, FRAGMENT_STATE = 21;
 
+// FAST matches the absolute http(s) URLs that the basic parser would leave
+// as they are but for the host's case, the default port and an empty path:
+// an ASCII host name, a port, and a path, query and fragment made only of
+// chars their percent-encode sets leave alone (no space, C0, non-ASCII,
+// backslash; no userinfo). Dot segments and hosts that end in a number
+// (IPv4) are checked apart. See fastParse.
+const FAST = /^(https?):\/\/([-.0-9A-Z_a-z]+)(?::([0-9]{1,5}))?(\/[!$-;=@-\[\]_a-z|~]*)?(?:\?([!$-&(-;=?-~]*))?(?:#([!#-;=?-_a-~]*))?$/;
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?=\/|$)/i;
+const NUMERIC_LABEL = /(?:^|\.)(?:[0-9]+|0[Xx][0-9A-Fa-f]*)\.?$/;
+
+const mayEndInNumber = c => c <= 0x39 || (c | 0x20) <= 0x66 || (c | 0x20) === 0x78; // 0-9 . A-F a-f X x
+// fastParse returns the URL record of a common absolute http(s) URL without
+// running the state machine, or null when the input needs the full parser.
+function fastParse(input) {
+  const m = FAST.exec(input);
+  if (m === null) return null;
+  const scheme = m[1], host = m[2], port = m[3], path = m[4], query = m[5], fragment = m[6];
+  // (A host ends in a number only if its last char is a hex digit, x or a dot.)
+  if (mayEndInNumber(host.charCodeAt(host.length - 1)) && NUMERIC_LABEL.test(host)) return null;
+  if (path !== undefined && (path.includes('.') || path.includes('%')) && DOT_SEGMENT.test(path)) return null;
+  let p = null;
+  if (port !== undefined) {
+    p = +port;
+    if (p > 65535) return null;
+    if (p === (scheme === 'http' ? 80 : 443)) p = null;
+  }
+  return {
+    scheme, username: '', password: '', host: host.toLowerCase(), port: p,
+    path: path === undefined || path === '/' ? [''] : path.slice(1).split('/'),
+    query: query ?? null, fragment: fragment ?? null,
+  };
+}
+
 // basicParse returns the URL record, or false on failure. With a state
 // override it changes url in place (the setters), and its result is ignored.
 function basicParse(input, base, url, override) {
   if (!url) {
+    const u = fastParse(input);
+    if (u !== null) return u;
     url = { scheme: '', username: '', password: '', host: null, port: null, path: [], query: null, fragment: null };
     input = input.replace(/^[\0-\x20]+|[\0-\x20]+$/g, '');
   }
@@ -478,14 +521,14 @@ export function parseHref(input, base) {
 }
 
 // Set by the classes' static blocks: the internal access to their private state.
-let setQuery;
 let linkedParams, resetParams;
 let pairs;
 
 export class URL {
-  #u; #params;
+  #u; #params = null; // the URLSearchParams, made when first asked for
   constructor(url, base) {
-    if (arguments.length < 1) throw new TypeError("URL: 1 argument required");
+    // (No check of arguments.length: an arguments object costs every call,
+    // and new URL() throws a TypeError anyway, parsing "undefined".)
     let b = null;
     if (base !== undefined) {
       b = basicParse(toUSV(base));
@@ -494,7 +537,6 @@ export class URL {
     const u = basicParse(toUSV(url), b);
     if (!u) throw new TypeError(`Invalid URL: ${url}`);
     this.#u = u;
-    this.#params = linkedParams(this, u.query);
   }
   static canParse(url, base) {
     let b = null;
@@ -508,8 +550,8 @@ export class URL {
   set href(v) {
     const u = basicParse(toUSV(v));
     if (!u) throw new TypeError(`Invalid URL: ${v}`);
-    this.#u = u;
-    resetParams(this.#params, u.query);
+    Object.assign(this.#u, u); // in place: the searchParams hold the record
+    if (this.#params) resetParams(this.#params, u.query);
   }
   get origin() { return origin(this.#u); }
   get protocol() { return this.#u.scheme + ':'; }
@@ -540,13 +582,13 @@ export class URL {
   get search() { const q = this.#u.query; return q ? '?' + q : ''; }
   set search(v) {
     v = toUSV(v);
-    if (v === '') { this.#u.query = null; resetParams(this.#params, null); return; }
+    if (v === '') { this.#u.query = null; if (this.#params) resetParams(this.#params, null); return; }
     if (v[0] === '?') v = v.slice(1);
     this.#u.query = '';
     basicParse(v, null, this.#u, QUERY_STATE);
-    resetParams(this.#params, this.#u.query);
+    if (this.#params) resetParams(this.#params, this.#u.query);
   }
-  get searchParams() { return this.#params; }
+  get searchParams() { return this.#params ??= linkedParams(this.#u); }
   get hash() { const f = this.#u.fragment; return f ? '#' + f : ''; }
   set hash(v) {
     v = toUSV(v);
@@ -562,7 +604,7 @@ export class URL {
     for (const k of ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash']) o[k] = this[k];
     return 'URL ' + inspect(o, opts);
   }
-  static { setQuery = (url, q) => { url.#u.query = q; }; }
+
 }
 for (const k of ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash'])
   Object.defineProperty(URL.prototype, k, { enumerable: true });
@@ -589,8 +631,12 @@ const serializeForm = list => list.map(([k, v]) => encodeForm(k) + '=' + encodeF
 
 
 export class URLSearchParams {
+  // #url is the URL record of the URL these params belong to (not the URL:
+  // a cycle between the two would live until the engine's cycle collector
+  // runs, a pause of milliseconds that walks the whole heap).
   #list = []; #url = null;
   constructor(init = '') {
+    if (init === '') return;
     if (typeof init === 'object' && init !== null || typeof init === 'function') {
       if (typeof init[Symbol.iterator] === 'function') {
         for (const pair of init) {
@@ -610,7 +656,7 @@ export class URLSearchParams {
     }
   }
   #update() {
-    if (this.#url) { const s = serializeForm(this.#list); setQuery(this.#url, s === '' ? null : s); }
+    if (this.#url) { const s = serializeForm(this.#list); this.#url.query = s === '' ? null : s; }
   }
   get size() { return this.#list.length; }
   append(name, value) {
@@ -648,10 +694,10 @@ export class URLSearchParams {
     return 'URLSearchParams ' + inspect(Object.fromEntries(this.#list.map(([k, v]) => [k, v])), opts).replace(/^\{\}$/, '{}');
   }
   static {
-    linkedParams = (url, query) => {
+    linkedParams = u => {
       const p = new URLSearchParams();
-      p.#url = url;
-      if (query) p.#list = parseForm(query);
+      p.#url = u;
+      if (u.query) p.#list = parseForm(u.query);
       return p;
     };
     resetParams = (p, query) => { p.#list = query ? parseForm(query) : []; };

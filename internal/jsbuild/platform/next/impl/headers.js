@@ -19,9 +19,10 @@ export function end() {
 
 // setCookies returns the Set-Cookie values for the cookies the handler set
 // or deleted through cookies().
+const none = Object.freeze([]);
 export function setCookies() {
 	const c = current?.cookies;
-	if (!c) return [];
+	if (!c) return none;
 	return [...c.modified].map((name) => stringifyCookie(c.all.get(name)));
 }
 

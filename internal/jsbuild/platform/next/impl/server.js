@@ -1,5 +1,5 @@
 // server.js: next/server's NextRequest and NextResponse, after Next.js 15.
-import { Headers, Request, Response, URL } from "../../glue.js";
+import { Headers, Request, Response, URL, jsonResponse, parseHref } from "../../glue.js";
 import { RequestCookies, ResponseCookies } from "./cookies.js";
 
 const kNextUrl = Symbol("nextUrl");
@@ -27,11 +27,11 @@ export class NextURL extends URL {
 
 // NextRequest is a Request with nextUrl and cookies. Both are read from the
 // request when first used, so the dispatcher can make the request being
-// served one (a Request from the Web platform, given this prototype). Like
+// served one without running this constructor (incomingRequest). Like
 // Next.js 15, it has no ip and no geo.
 export class NextRequest extends Request {
 	constructor(input, init = {}) {
-		if (typeof input === "string" || input instanceof URL) validateURL(input);
+		if (typeof input === "string" || input instanceof URL) input = validateURL(input);
 		super(input, init);
 	}
 	get nextUrl() {
@@ -53,9 +53,7 @@ export class NextResponse extends Response {
 	static json(body, init) {
 		const text = JSON.stringify(body);
 		if (text === undefined) throw new TypeError("NextResponse.json: the value is not JSON-serializable");
-		const headers = new Headers(init?.headers);
-		if (!headers.has("content-type")) headers.set("content-type", "application/json");
-		return new NextResponse(text, { ...init, headers });
+		return jsonResponse(NextResponse, text, init);
 	}
 
 	static redirect(url, init) {
@@ -84,12 +82,13 @@ export class NextResponse extends Response {
 	}
 }
 
+// validateURL returns the href of the absolute URL url, or throws Next.js's error.
 function validateURL(url) {
-	try {
-		return String(new URL(String(url)));
-	} catch (cause) {
-		throw new Error(`URL is malformed "${String(url)}". Please use only absolute URLs - https://nextjs.org/docs/messages/middleware-relative-urls`, { cause });
-	}
+	const s = String(url);
+	const href = parseHref(s);
+	if (href !== null) return href;
+	const cause = new TypeError(`Invalid URL: ${s}`);
+	throw new Error(`URL is malformed "${s}". Please use only absolute URLs - https://nextjs.org/docs/messages/middleware-relative-urls`, { cause });
 }
 
 // connection resolves at once: every request is dynamic in wasmroute.
