@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -288,6 +290,24 @@ func (m *module) compileWasm(ctx context.Context) (*compiled, error) {
 	return m.compileAs(ctx, ins)
 }
 
+// compileLocks serialize the compilations of identical modules. wazero
+// (v1.12.0, wazevo's getCompiledModule) publishes a module it loads from the
+// compilation cache before it has written its entry preambles, so a second
+// CompileModule of the same bytes in the same runtime could return it
+// half-made, and an instance of it read the preambles as they are written
+// (a data race the race detector reports; an index out of range at worst).
+// Tenants often serve identical modules. Different modules hash to
+// different locks, mostly, and compile side by side.
+var compileLocks [64]sync.Mutex
+
+// lockCompile locks the compilation of bin and returns the unlock.
+func lockCompile(bin []byte) func() {
+	sum := sha256.Sum256(bin)
+	mu := &compileLocks[sum[0]%byte(len(compileLocks))]
+	mu.Lock()
+	return mu.Unlock
+}
+
 // maxCompileTime bounds compiling a module (wazero checks it between
 // functions): a Go guest of 3 MiB takes about a second, and what a module
 // may hold is bounded (wasmbin.Prepare, wasmbin.Instrument), so only a module
@@ -369,7 +389,9 @@ func compileCode(ctx context.Context, rt wazero.Runtime, ins *wasmbin.Instrument
 		noSnapshot(err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, maxCompileTime)
+	unlock := lockCompile(bin)
 	cm, err := rt.CompileModule(cctx, bin)
+	unlock()
 	cancel()
 	if err != nil {
 		if cctx.Err() != nil && ctx.Err() == nil {
