@@ -246,6 +246,9 @@ const SCHEME_START = 1, SCHEME = 2, NO_SCHEME = 3, SPECIAL_RELATIVE_OR_AUTHORITY
 const FAST = /^(https?):\/\/([-.0-9A-Z_a-z]+)(?::([0-9]{1,5}))?(\/[!$-;=@-\[\]_a-z|~]*)?(?:\?([!$-&(-;=?-~]*))?(?:#([!#-;=?-_a-~]*))?$/;
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?=\/|$)/i;
 const NUMERIC_LABEL = /(?:^|\.)(?:[0-9]+|0[Xx][0-9A-Fa-f]*)\.?$/;
+// An IPv4 address as the IPv4 serializer writes it (four decimal parts, no
+// leading zeros): the host of every request over 127.0.0.1.
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
 
 const mayEndInNumber = c => c <= 0x39 || (c | 0x20) <= 0x66 || (c | 0x20) === 0x78; // 0-9 . A-F a-f X x
 // fastParse returns the URL record of a common absolute http(s) URL without
@@ -255,7 +258,7 @@ function fastParse(input) {
   if (m === null) return null;
   const scheme = m[1], host = m[2], port = m[3], path = m[4], query = m[5], fragment = m[6];
   // (A host ends in a number only if its last char is a hex digit, x or a dot.)
-  if (mayEndInNumber(host.charCodeAt(host.length - 1)) && NUMERIC_LABEL.test(host)) return null;
+  if (mayEndInNumber(host.charCodeAt(host.length - 1)) && NUMERIC_LABEL.test(host) && !CANONICAL_IPV4.test(host)) return null;
   if (path !== undefined && (path.includes('.') || path.includes('%')) && DOT_SEGMENT.test(path)) return null;
   let p = null;
   if (port !== undefined) {

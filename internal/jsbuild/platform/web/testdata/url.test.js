@@ -55,6 +55,14 @@ test('URL: hosts', () => {
   assertThrows(() => new URL('http://1.2.3.4.5/'), TypeError);
   assertEqual(new URL('http://foo.09/'.replace('09', 'bar')).hostname, 'foo.bar');
   assertThrows(() => new URL('http://foo.09/'), TypeError);
+  // Canonical IPv4 takes the fast path; every other numeric form the full parser.
+  assertEqual(new URL('http://127.0.0.1:3000/a?b').href, 'http://127.0.0.1:3000/a?b');
+  assertEqual(new URL('http://255.255.255.255/').host, '255.255.255.255');
+  assertEqual(new URL('http://0.0.0.0:80/').host, '0.0.0.0');
+  assertEqual(new URL('http://127.000.0.1/').hostname, '127.0.0.1');
+  assertEqual(new URL('http://127.0.0.01/').hostname, '127.0.0.1');
+  assertEqual(new URL('http://1.2.3.4./').hostname, '1.2.3.4');
+  assertThrows(() => new URL('http://256.0.0.1/'), TypeError);
 });
 
 test('URL: opaque and non-special URLs', () => {
