@@ -78,6 +78,30 @@ func (s *Server) engine(ctx context.Context, k runtimeKey, maxMemory int64) (*en
 	return e, nil
 }
 
+// warmEngines compiles and initializes the engine of every JavaScript
+// route's runtime in the background, so that a lazily compiled route's
+// first request pays only for loading its own bundle.
+func (s *Server) warmEngines() {
+	seen := map[*module]bool{}
+	keys := map[runtimeKey]bool{}
+	for _, r := range s.routes {
+		if r.js == nil || seen[r.module] {
+			continue
+		}
+		seen[r.module] = true
+		k := runtimeKey{uint32(r.limits.MaxMemory / wasmPageSize)}
+		if keys[k] {
+			continue
+		}
+		keys[k] = true
+		s.warming.Go(func() {
+			if _, err := r.engine(context.Background()); err != nil {
+				s.log.Warn("the JavaScript engine", "err", err) // the route's first request says it again
+			}
+		})
+	}
+}
+
 // compileEngine checks, instruments and compiles the engine for rt, whose
 // memory limit is maxMemory.
 func compileEngine(ctx context.Context, rt wazero.Runtime, maxMemory int64) (*code, error) {

@@ -139,6 +139,7 @@ type Server struct {
 	stop     chan struct{} // closed by Close: ends the idle sweeper
 	stopOnce sync.Once
 	swept    sync.WaitGroup
+	warming  sync.WaitGroup // warmEngines
 	compiled atomic.Int64 // modules compiled now, bounded by Config.MaxCompiled
 	output   outputLimit  // guest output logged, across requests
 }
@@ -270,6 +271,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.Close(ctx)
 			return nil, err
 		}
+	} else {
+		s.warmEngines()
 	}
 	if idle := cmp.Or(cfg.IdleTimeout, defaultIdleTimeout); idle > 0 {
 		s.swept.Go(func() { s.sweep(idle) })
@@ -549,6 +552,7 @@ func (s *Server) Routes() []Route {
 func (s *Server) Close(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.swept.Wait()
+	s.warming.Wait() // a warming engine is compiled in a runtime closed below
 	for _, r := range s.routes {
 		r.pool.close()
 	}
