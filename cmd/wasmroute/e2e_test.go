@@ -434,6 +434,13 @@ func TestServeTenantsAndLimits(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "source", "app", "x", "route.go"), []byte("//go:build wasip1\n\npackage main\n\nfunc main() {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// script holds a TypeScript route, bundled in a child process.
+	if err := os.MkdirAll(filepath.Join(dir, "script", "app", "ts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "script", "app", "ts", "route.ts"), []byte("export function GET(): Response { return new Response('from ts') }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	grants := filepath.Join(t.TempDir(), "grants.json")
 	if err := os.WriteFile(grants, []byte(`{"granted": {"maxDuration": "1h", "maxMemory": "4GiB", "maxTenantInstances": 1000000}}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -469,6 +476,7 @@ func TestServeTenantsAndLimits(t *testing.T) {
 		{"greedy.example.test", "GET", "/hello", "", 503, "tenant unavailable\n"},
 		{"granted.example.test", "GET", "/hello", "", 200, "hello"},
 		{"source.example.test", "GET", "/x", "", 503, "tenant unavailable\n"},
+		{"script.example.test", "GET", "/ts", "", 200, "from ts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.host+tt.path, func(t *testing.T) {
