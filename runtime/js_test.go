@@ -592,3 +592,43 @@ func TestJSBuildCrash(t *testing.T) {
 		t.Errorf("the log does not say the bundler crashed:\n%s", logs)
 	}
 }
+
+// TestJSEngineCompiledOnce serves many JavaScript routes and checks that
+// they share one compiled engine, and one per memory limit.
+func TestJSEngineCompiledOnce(t *testing.T) {
+	files := map[string]string{
+		// A route with its own memory limit needs a runtime, so an engine, of its own.
+		"app/big/route.ts":   `export function GET() { return new Response('big') }`,
+		"app/big/route.json": `{"maxMemory": "32MiB"}`,
+	}
+	for i := range 20 {
+		files[fmt.Sprintf("app/r%d/route.ts", i)] = fmt.Sprintf("export function GET() { return new Response('%d') }", i)
+	}
+	dir := jsProject(t, files)
+	s, _ := newServer(t, Config{Dir: dir, CacheDir: hostileCacheDir(), LazyCompile: true, IdleTimeout: -1})
+	for _, r := range s.routes {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", r.Pattern, nil))
+		if rec.Code != 200 {
+			t.Fatalf("GET %s = %d", r.Pattern, rec.Code)
+		}
+	}
+	modules := map[*engine][]string{}
+	for _, r := range s.routes {
+		c, err := r.compile(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := r.engine(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.cm != e.code.cm || !c.shared {
+			t.Errorf("%s does not run on its runtime's engine", r.Pattern)
+		}
+		modules[e] = append(modules[e], r.Pattern)
+	}
+	if len(s.engines) != 2 || len(modules) != 2 {
+		t.Errorf("%d engines for two memory limits: %v", len(s.engines), modules)
+	}
+}
