@@ -632,3 +632,27 @@ func TestJSEngineCompiledOnce(t *testing.T) {
 		t.Errorf("%d engines for two memory limits: %v", len(s.engines), modules)
 	}
 }
+
+// TestJSSegmentConfig checks that maxDuration from a route.ts is enforced
+// and that the config wasmroute does not act on yet is a warning naming it.
+func TestJSSegmentConfig(t *testing.T) {
+	dir := jsProject(t, map[string]string{
+		"app/x/route.ts": `export const revalidate = 60
+export const dynamic = 'force-static'
+export const maxDuration = 0.2
+export async function GET() { await new Promise((r) => setTimeout(r, 1000)); return new Response('late') }`,
+	})
+	ts, logs := jsServe(t, dir, Config{LazyCompile: true})
+	start := time.Now()
+	if a := jsDo(t, noRedirect, "GET", ts.URL+"/x", nil, nil); a.Status != 504 || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("got %d after %v, want 504 at maxDuration 200ms", a.Status, time.Since(start))
+	}
+	for _, want := range []string{
+		"app/x/route.ts: export const dynamic is not acted on yet",
+		"app/x/route.ts: export const revalidate is not acted on yet",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs)
+		}
+	}
+}
