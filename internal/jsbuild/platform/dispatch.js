@@ -171,8 +171,13 @@ function readBody() {
 // and "localhost" otherwise: the header is the client's to choose, and one
 // like "a.example/x?" must not change the URL's path.
 function authority(host) {
-	return host && hostOK.test(host) ? host : "localhost";
+	if (host !== lastHost) {
+		lastHost = host;
+		lastAuthority = host && hostOK.test(host) ? host : "localhost";
+	}
+	return lastAuthority;
 }
+let lastHost, lastAuthority = "localhost"; // a regular expression costs microseconds: the last answer is kept
 const hostOK = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
 // params returns the route's params for the handler's context, as a
