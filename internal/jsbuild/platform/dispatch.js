@@ -2,7 +2,7 @@
 // NextRequest from the host's getters, calls the method's handler as
 // Next.js does, handler(request, { params }), and writes the Response it
 // returns through the host (internal/jsengine/CONTRACT.md).
-import { AbortController, Headers, Response, clearAllTimers, headerPairs, incomingRequest, responseBody } from "./glue.js";
+import { AbortController, Headers, Response, clearAllTimers, incomingRequest, responseBody, responseHeaderPairs } from "./glue.js";
 import { begin, end, setCookies } from "./next/impl/headers.js";
 import { navigationResponse } from "./next/impl/navigation.js";
 import { NextRequest } from "./next/impl/server.js";
@@ -42,7 +42,8 @@ function log(msg) {
 //
 // A handler that returns a Response (or a promise of one) with a string or
 // bytes body is served without a promise of the platform's own: the
-// dispatcher awaits only what the handler and a streamed body give it.
+// dispatcher awaits only what the handler and a streamed body give it (one
+// then each).
 export function dispatch(method) {
 	let p;
 	try {
@@ -51,14 +52,7 @@ export function dispatch(method) {
 		finish();
 		return Promise.reject(err);
 	}
-	if (p === undefined) {
-		finish();
-		return done;
-	}
-	return p.then(finish, (err) => {
-		finish();
-		throw err;
-	});
+	return p === undefined ? done : p;
 }
 
 const done = Promise.resolve();
@@ -67,6 +61,34 @@ function finish() {
 	end();
 	clearAllTimers();
 	ac = null;
+	pairs = null;
+}
+
+// finished ends the request once r, what respond or failed returned, is
+// done: at once for undefined, else when the promise r settles. It returns
+// undefined or a promise that settles after the request ended.
+function finished(r) {
+	if (r === undefined) {
+		finish();
+		return undefined;
+	}
+	return r.then(finish, (err) => {
+		finish();
+		throw err;
+	});
+}
+
+// settled answers with the handler's settled result: respond to a fulfilled
+// one, failed for a rejected one.
+function settled(method, v, ok) {
+	let r;
+	try {
+		r = ok ? respond(method, v) : failed(method, v);
+	} catch (err) {
+		finish();
+		throw err;
+	}
+	return finished(r);
 }
 
 // ac is the request's AbortController, made when the handler first reads
@@ -75,8 +97,9 @@ let ac = null;
 const controller = () => (ac ??= new AbortController());
 const signal = () => controller().signal;
 
-// serve calls the handler and writes its response: it returns undefined
-// when it is done, or a promise when the handler or the body is async.
+// serve calls the handler and writes its response, and ends the request
+// (finish): it returns undefined when it is done, or a promise when the
+// handler or the body is async. When it throws, the request is not ended.
 function serve(method) {
 	let res;
 	try {
@@ -85,15 +108,15 @@ function serve(method) {
 		if (typeof handler !== "function") throw new TypeError(`${where(method)} is not a function`);
 		res = handler(request, { params: params() });
 	} catch (err) {
-		return failed(method, err);
+		return finished(failed(method, err));
 	}
 	if (res !== null && typeof res === "object" && typeof res.then === "function") {
 		return Promise.resolve(res).then(
-			(res) => respond(method, res),
-			(err) => failed(method, err),
+			(res) => settled(method, res, true),
+			(err) => settled(method, err, false),
 		);
 	}
-	return respond(method, res);
+	return finished(respond(method, res));
 }
 
 const where = (method) => `${method} in ${route?.file}`;
@@ -111,19 +134,15 @@ function respond(method, res) {
 		return fail(`${where(method)} returned ${describe(res)}, not a Response`);
 	}
 	if (res.type === "error") return fail(`${where(method)} returned Response.error()`);
-	const h = res.headers;
-	for (let i = 0; i < middleware.length; i++) {
-		if (h.has(middleware[i][0])) {
-			return fail(`${where(method)} returned NextResponse.${middleware[i][1]}(), which is for middleware: wasmroute does not run middleware yet`);
+	const pairs = responseHeaderPairs(res);
+	for (let i = 0; i < pairs.length; i++) {
+		const name = pairs[i][0];
+		if (name === "x-middleware-rewrite" || name === "x-middleware-next") {
+			return fail(`${where(method)} returned NextResponse.${name.slice(13)}(), which is for middleware: wasmroute does not run middleware yet`);
 		}
 	}
-	return write(res, host.method() === "HEAD");
+	return write(res, pairs, requestMethod === "HEAD");
 }
-
-const middleware = [
-	["x-middleware-rewrite", "rewrite"],
-	["x-middleware-next", "next"],
-];
 
 // fail logs msg and answers 500 with an empty body.
 function fail(msg) {
@@ -135,15 +154,19 @@ function fail(msg) {
 // read from the host when the handler (or next/headers) first asks for
 // them, its signal made when first read.
 function incoming() {
-	let pairs;
-	const headers = () => (pairs ??= readHeaders());
-	begin(() => new Headers(headers()));
-	const method = host.method();
+	begin(receivedHeaders);
+	const method = (requestMethod = host.method());
 	const query = host.query();
 	const url = `http://${authority(host.headerValues("host")[0])}${host.path()}${query ? "?" + query : ""}`;
 	const bodySource = method === "GET" || method === "HEAD" ? null : readBody;
 	return incomingRequest({ method, url, headers, bodySource, signal }, NextRequest);
 }
+
+// The request's method and header pairs (read when first asked for); the
+// functions are made once, not per request.
+let requestMethod, pairs = null;
+const headers = () => (pairs ??= readHeaders());
+const receivedHeaders = () => new Headers(headers());
 
 // readHeaders returns the request's headers as [name, value] pairs, its
 // Cookie headers joined into one as HTTP/2 allows.
@@ -171,8 +194,13 @@ function readBody() {
 // and "localhost" otherwise: the header is the client's to choose, and one
 // like "a.example/x?" must not change the URL's path.
 function authority(host) {
-	return host && hostOK.test(host) ? host : "localhost";
+	if (host !== lastHost) {
+		lastHost = host;
+		lastAuthority = host && hostOK.test(host) ? host : "localhost";
+	}
+	return lastAuthority;
 }
+let lastHost, lastAuthority = "localhost"; // a regular expression costs microseconds: the last answer is kept
 const hostOK = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
 // params returns the route's params for the handler's context, as a
@@ -199,14 +227,13 @@ function describe(v) {
 	return name ? `an object (${name})` : "an object";
 }
 
-// write sends res: status, headers (each Set-Cookie apart), the cookies set
+// write sends res: status, headers (pairs, each Set-Cookie apart), the cookies set
 // through next/headers, then the body, in one write for a string or bytes,
 // chunk by chunk with a flush after each for a stream (server-sent events).
 // A stream's chunks may be strings too (written as UTF-8), which Next.js
 // would refuse. A HEAD request's body is not read at all.
-function write(res, head) {
+function write(res, pairs, head) {
 	refused(host.setStatus(res.status), `status ${res.status}`);
-	const pairs = headerPairs(res.headers);
 	for (let i = 0; i < pairs.length; i++) refused(host.headerAdd(pairs[i][0], pairs[i][1]), `header ${pairs[i][0]}`);
 	const cookies = setCookies();
 	for (let i = 0; i < cookies.length; i++) refused(host.headerAdd("set-cookie", cookies[i]), "a Set-Cookie header");

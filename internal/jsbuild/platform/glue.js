@@ -12,6 +12,9 @@
 //       bytes go out in one host.bodyWrite.
 //   headerPairs(headers) -> [name, value] pairs, uncombined (each
 //       Set-Cookie apart).
+//   responseHeaderPairs(response) -> headerPairs(response.headers),
+//       without making the Headers of a response whose headers no one
+//       has asked for.
 //   setStackMapper(fn) -> console maps the stack traces it prints with fn.
 //   parseHref(input) -> the href of the absolute URL input, or null.
 //   jsonResponse(C, text, init) -> a C (Response or a subclass) of the JSON
@@ -30,6 +33,7 @@ export {
 	nextTimer,
 	parseHref,
 	responseBody,
+	responseHeaderPairs,
 	runTimers,
 	setStackMapper,
 } from "./web/index.js";

@@ -144,7 +144,7 @@ const enumOf = (v, allowed, what) => {
 };
 
 // Set by the classes' static blocks: the internal access to their private state.
-let takeBody, initResponse;
+let takeBody, initResponse, responsePairs;
 // jsonResponse(C, text, init) makes a C (Response or a subclass) of JSON text, as Response.json does.
 export let jsonResponse;
 const JSON_TYPE = [['content-type', 'application/json']];
@@ -262,20 +262,34 @@ export class Request {
 const nullBodyStatus = s => s === 101 || s === 103 || s === 204 || s === 205 || s === 304;
 const redirectStatus = s => s === 301 || s === 302 || s === 303 || s === 307 || s === 308;
 
+const NO_HEADERS = [];
+
 export class Response {
-  #type = 'default'; #status = 200; #statusText = ''; #headers; #body = null; #url = '';
+  // #headers is a Headers, or until one is needed (response.headers, an
+  // init with headers) the list of pairs it will hold: NO_HEADERS,
+  // TEXT_TYPE, JSON_TYPE or a new list, none of them ever modified. The
+  // dispatcher sends such a response without making the Headers.
+  #type = 'default'; #status = 200; #statusText = ''; #headers = NO_HEADERS; #body = null; #url = '';
   constructor(body = null, init) {
-    if (init !== undefined) init = dictionary(init, 'ResponseInit');
-    const headers = this.#headers = new Headers();
-    if (init !== undefined) initResponse(this, init);
+    if (init !== undefined) {
+      init = dictionary(init, 'ResponseInit');
+      initResponse(this, init);
+    }
     if (body !== null && body !== undefined) {
       if (nullBodyStatus(this.#status)) throw new TypeError(`Response with null body status ${this.#status} cannot have body`);
       const e = extract(body), b = e[0], type = e[1]; // (no destructuring: it iterates)
       this.#body = b;
       if (type === null) return;
-      if (init === undefined || init.headers === undefined) appendTrusted(headers, type === TEXT ? TEXT_TYPE : [['content-type', type]]);
-      else if (!headers.has('content-type')) headers.append('content-type', type);
+      if (init === undefined || init.headers === undefined) this.#addType(type === TEXT ? TEXT_TYPE : [['content-type', type]]);
+      else if (!this.headers.has('content-type')) this.headers.append('content-type', type);
     }
+  }
+  // #addType adds pairs (one content-type) to headers that have none.
+  #addType(pairs) {
+    const h = this.#headers;
+    if (h === NO_HEADERS) this.#headers = pairs;
+    else if (h instanceof Headers) appendTrusted(h, pairs);
+    else this.#headers = h.concat(pairs);
   }
   static {
     // initResponse applies a ResponseInit (a dictionary) to r.
@@ -290,13 +304,13 @@ export class Response {
         if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(t)) throw new TypeError(`Response: invalid statusText ${JSON.stringify(t)}`);
         r.#statusText = t;
       }
-      if (init.headers !== undefined) fill(r.#headers, init.headers);
+      if (init.headers !== undefined) fill(r.headers, init.headers);
     };
   }
   static error() {
     const r = new Response();
     r.#type = 'error'; r.#status = 0;
-    setGuard(r.#headers, 'immutable');
+    setGuard(r.headers, 'immutable');
     return r;
   }
   static redirect(url, status = 302) {
@@ -305,8 +319,8 @@ export class Response {
     status = Math.trunc(Number(status)) || 0;
     if (!redirectStatus(status)) throw new RangeError(`Response.redirect: invalid status ${status}`);
     const r = new Response(null, { status });
-    r.#headers.set('location', href);
-    setGuard(r.#headers, 'immutable');
+    r.headers.set('location', href);
+    setGuard(r.headers, 'immutable');
     return r;
   }
   static json(data, init) {
@@ -320,12 +334,21 @@ export class Response {
   get status() { return this.#status; }
   get ok() { return this.#status >= 200 && this.#status <= 299; }
   get statusText() { return this.#statusText; }
-  get headers() { return this.#headers; }
+  get headers() {
+    const h = this.#headers;
+    if (h instanceof Headers) return h;
+    const headers = this.#headers = new Headers();
+    appendTrusted(headers, h);
+    return headers;
+  }
   clone() {
     const r = new Response();
     r.#type = this.#type; r.#status = this.#status; r.#statusText = this.#statusText; r.#url = this.#url;
-    fill(r.#headers, this.#headers);
-    setGuard(r.#headers, guardOf(this.#headers));
+    const h = this.#headers;
+    if (h instanceof Headers) {
+      fill(r.headers, h);
+      setGuard(r.#headers, guardOf(h));
+    } else r.#headers = h;
     r.#body = cloneBody(this.#body);
     return r;
   }
@@ -333,13 +356,13 @@ export class Response {
     return 'Response ' + inspect({ status: this.status, statusText: this.statusText, headers: this.headers, body: this.body, bodyUsed: this.bodyUsed, ok: this.ok, redirected: false, type: this.type, url: this.url }, opts);
   }
   static {
-    mixin(Response.prototype, r => r.#body, r => r.#headers);
+    mixin(Response.prototype, r => r.#body, r => r.headers);
     jsonResponse = (C, s, init) => {
       const r = new C(null, init);
       if (nullBodyStatus(r.#status)) throw new TypeError(`Response with null body status ${r.#status} cannot have body`);
       r.#body = newBody(s);
-      if (init === undefined || init === null || init.headers === undefined) appendTrusted(r.#headers, JSON_TYPE);
-      else if (!r.#headers.has('content-type')) r.#headers.append('content-type', 'application/json');
+      if (init === undefined || init === null || init.headers === undefined) r.#addType(JSON_TYPE);
+      else if (!r.headers.has('content-type')) r.headers.append('content-type', 'application/json');
       return r;
     };
     takeBody = r => {
@@ -349,6 +372,10 @@ export class Response {
       if (B.stream || B.pull) return bodyStream(B);
       B.used = true;
       return B.src;
+    };
+    responsePairs = r => {
+      const h = r.#headers;
+      return h instanceof Headers ? headerPairs(h) : h;
     };
   }
 }
@@ -392,3 +419,10 @@ export function responseBody(response) {
   return takeBody(response);
 }
 export { headerPairs };
+
+// responseHeaderPairs returns a Response's header list, as headerPairs
+// does, without making its Headers when no one has asked for them. Do not
+// modify it.
+export function responseHeaderPairs(response) {
+  return responsePairs(response);
+}

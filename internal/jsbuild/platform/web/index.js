@@ -17,7 +17,7 @@
 //
 // install(host) defines the globals; the other exports are the classes and
 // the functions the dispatcher uses (incomingRequest, responseBody,
-// headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format,
+// responseHeaderPairs, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format,
 // inspect).
 import { setHost } from './host.js';
 import { DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal } from './dom.js';
@@ -32,7 +32,7 @@ import {
   WritableStreamDefaultWriter, WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
   CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream,
 } from './streams.js';
-import { Request, Response, incomingRequest, jsonResponse, responseBody } from './fetch.js';
+import { Request, Response, incomingRequest, jsonResponse, responseBody, responseHeaderPairs } from './fetch.js';
 import { structuredClone, setUncloneable } from './clone.js';
 import { crypto, Crypto, SubtleCrypto, performance, Performance, navigator, Navigator } from './crypto.js';
 
@@ -76,6 +76,6 @@ export {
   Crypto, SubtleCrypto, Performance, Navigator,
   setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa,
   console, crypto, performance, navigator,
-  incomingRequest, jsonResponse, parseHref, responseBody, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
+  incomingRequest, jsonResponse, parseHref, responseBody, responseHeaderPairs, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
   setStackMapper,
 };

@@ -237,40 +237,102 @@ const SCHEME_START = 1, SCHEME = 2, NO_SCHEME = 3, SPECIAL_RELATIVE_OR_AUTHORITY
   AUTHORITY = 10, HOST = 11, HOSTNAME = 12, PORT = 13, FILE = 14, FILE_SLASH = 15, FILE_HOST = 16,
   PATH_START = 17, PATH_STATE = 18, OPAQUE_PATH = 19, QUERY_STATE = 20, FRAGMENT_STATE = 21;
 
-// FAST matches the absolute http(s) URLs that the basic parser would leave
-// as they are but for the host's case, the default port and an empty path:
-// an ASCII host name, a port, and a path, query and fragment made only of
-// chars their percent-encode sets leave alone (no space, C0, non-ASCII,
-// backslash; no userinfo). Dot segments and hosts that end in a number
-// (IPv4) are checked apart. See fastParse.
-const FAST = /^(https?):\/\/([-.0-9A-Z_a-z]+)(?::([0-9]{1,5}))?(\/[!$-;=@-\[\]_a-z|~]*)?(?:\?([!$-&(-;=?-~]*))?(?:#([!#-;=?-_a-~]*))?$/;
+// fastParse handles the common absolute http(s) URLs that the basic parser
+// would leave as they are but for the host's case, the default port and an
+// empty path: an ASCII host name, a port, and a path, query and fragment
+// made only of chars their percent-encode sets leave alone (no space, C0,
+// non-ASCII, backslash, percent; no userinfo). It uses no regular
+// expression on the whole URL (one costs the engine several microseconds):
+// encodeURI, native, leaves a string as it is only when it is made of
+// A-Z a-z 0-9 ; , / ? : @ & = + $ - _ . ! ~ * ' ( ) #, which the path and
+// fragment sets leave alone, and the query's too but for "'". Authorities
+// are checked with regular expressions once and kept (see authorityOf).
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?=\/|$)/i;
 const NUMERIC_LABEL = /(?:^|\.)(?:[0-9]+|0[Xx][0-9A-Fa-f]*)\.?$/;
 // An IPv4 address as the IPv4 serializer writes it (four decimal parts, no
 // leading zeros): the host of every request over 127.0.0.1.
 const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+const HOST_PORT = /^([-.0-9A-Z_a-z]+)(?::([0-9]{1,5}))?$/;
 
 const mayEndInNumber = c => c <= 0x39 || (c | 0x20) <= 0x66 || (c | 0x20) === 0x78; // 0-9 . A-F a-f X x
+// authorities maps "scheme://authority" to [host, port, host:port] as the
+// parser makes them, or to null when the full parser must run; a few hundred are kept.
+const authorities = new Map(), maxAuthorities = 256;
+function authorityOf(scheme, auth) {
+  const key = scheme + '://' + auth;
+  let a = authorities.get(key);
+  if (a !== undefined) return a;
+  a = null;
+  const m = HOST_PORT.exec(auth);
+  // (A host ends in a number only if its last char is a hex digit, x or a dot.)
+  if (m !== null && !(mayEndInNumber(m[1].charCodeAt(m[1].length - 1)) && NUMERIC_LABEL.test(m[1]) && !CANONICAL_IPV4.test(m[1]))) {
+    let p = null;
+    if (m[2] !== undefined) {
+      p = +m[2];
+      if (p === (scheme === 'http' ? 80 : 443)) p = null;
+    }
+    if (p === null || p <= 65535) {
+      const host = m[1].toLowerCase();
+      a = [host, p, p === null ? host : host + ':' + p]; // host, port, as serialized
+    }
+  }
+  if (authorities.size >= maxAuthorities) authorities.clear();
+  authorities.set(key, a);
+  return a;
+}
+
+// fastScan checks whether input is a URL fastParse handles; if so it
+// leaves where its parts are in the variables below (no object: each one
+// made costs the engine about as much as the scan).
+let fScheme, fAuth, fSlash, fQuery, fHash, fEnd;
+function fastScan(input) {
+  let i;
+  if (input.startsWith('http://')) { fScheme = 'http'; i = 7; }
+  else if (input.startsWith('https://')) { fScheme = 'https'; i = 8; }
+  else return false;
+  if (encodeURI(input) !== input) return false;
+  const hash = input.indexOf('#', i), end = hash < 0 ? input.length : hash;
+  let q = input.indexOf('?', i);
+  if (q > end) q = -1;
+  let slash = input.indexOf('/', i);
+  if (slash > (q < 0 ? end : q)) slash = -1;
+  const a = authorityOf(fScheme, input.slice(i, slash >= 0 ? slash : q >= 0 ? q : end));
+  if (a === null) return false;
+  if (slash >= 0 && input.includes('/.', slash)) {
+    const p = input.slice(slash, q >= 0 ? q : end);
+    if (p.includes('/.') && DOT_SEGMENT.test(p)) return false;
+  }
+  if (q >= 0 && input.includes("'", q) && input.slice(q, end).includes("'")) return false;
+  fAuth = a; fSlash = slash; fQuery = q; fHash = hash; fEnd = end;
+  return true;
+}
+
 // fastParse returns the URL record of a common absolute http(s) URL without
 // running the state machine, or null when the input needs the full parser.
 function fastParse(input) {
-  const m = FAST.exec(input);
-  if (m === null) return null;
-  const scheme = m[1], host = m[2], port = m[3], path = m[4], query = m[5], fragment = m[6];
-  // (A host ends in a number only if its last char is a hex digit, x or a dot.)
-  if (mayEndInNumber(host.charCodeAt(host.length - 1)) && NUMERIC_LABEL.test(host) && !CANONICAL_IPV4.test(host)) return null;
-  if (path !== undefined && (path.includes('.') || path.includes('%')) && DOT_SEGMENT.test(path)) return null;
-  let p = null;
-  if (port !== undefined) {
-    p = +port;
-    if (p > 65535) return null;
-    if (p === (scheme === 'http' ? 80 : 443)) p = null;
+  if (!fastScan(input)) return null;
+  const slash = fSlash, q = fQuery, end = fEnd;
+  let path = [''];
+  if (slash >= 0) {
+    const p = input.slice(slash, q >= 0 ? q : end);
+    if (p !== '/') path = p.slice(1).split('/');
   }
   return {
-    scheme, username: '', password: '', host: host.toLowerCase(), port: p,
-    path: path === undefined || path === '/' ? [''] : path.slice(1).split('/'),
-    query: query ?? null, fragment: fragment ?? null,
+    scheme: fScheme, username: '', password: '', host: fAuth[0], port: fAuth[1],
+    path, query: q >= 0 ? input.slice(q + 1, end) : null, fragment: fHash < 0 ? null : input.slice(fHash + 1),
   };
+}
+
+// fastHref returns the href of input when fastParse handles it, else null:
+// most often input itself.
+function fastHref(input) {
+  if (!fastScan(input)) return null;
+  const start = fScheme.length + 3, auth = fAuth[2];
+  if (fSlash >= 0) {
+    if (input.startsWith(auth, start) && fSlash === start + auth.length) return input;
+    return fScheme + '://' + auth + input.slice(fSlash);
+  }
+  return fScheme + '://' + auth + '/' + input.slice(fQuery >= 0 ? fQuery : fEnd);
 }
 
 // basicParse returns the URL record, or false on failure. With a state
@@ -517,6 +579,11 @@ const custom = Symbol.for('nodejs.util.inspect.custom');
 
 // parseHref parses a URL string (against an optional base string); it returns the href, or null on failure.
 export function parseHref(input, base) {
+  if (base === undefined) {
+    input = toUSV(input);
+    const href = fastHref(input);
+    if (href !== null) return href;
+  }
   const b = base === undefined ? null : basicParse(toUSV(base));
   if (b === false) return null;
   const u = basicParse(toUSV(input), b);
