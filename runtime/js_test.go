@@ -656,3 +656,50 @@ export async function GET() { await new Promise((r) => setTimeout(r, 1000)); ret
 		}
 	}
 }
+
+// TestJSBaseSnapshotFile checks the engine's base snapshot kept in the
+// cache folder: written once, used by the next server, and ignored (then
+// written again) when it is cut short or changed.
+func TestJSBaseSnapshotFile(t *testing.T) {
+	dir := jsProject(t, map[string]string{"app/x/route.ts": "export function GET() { return new Response(String(Math.random() < 1)) }"})
+	cache := t.TempDir()
+	serve := func() {
+		t.Helper()
+		s, _ := newServer(t, Config{Dir: dir, CacheDir: cache, LazyCompile: true, IdleTimeout: -1})
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+		if rec.Code != 200 || rec.Body.String() != "true" {
+			t.Fatalf("GET /x = %d %q", rec.Code, rec.Body)
+		}
+		s.Close(context.Background())
+	}
+	serve()
+	files, _ := filepath.Glob(filepath.Join(cache, "jsengine-v1", "*.snap"))
+	if len(files) != 1 {
+		t.Fatalf("base snapshot files: %v", files)
+	}
+	want, _ := os.ReadFile(files[0])
+	before, _ := os.Stat(files[0])
+	time.Sleep(10 * time.Millisecond)
+	serve() // from the file, which stays as it is
+	if after, _ := os.Stat(files[0]); !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the second server wrote the base snapshot again instead of reading it")
+	}
+	for name, spoil := range map[string]func([]byte) []byte{
+		"cut short": func(b []byte) []byte { return b[:len(b)/2] },
+		"changed":   func(b []byte) []byte { c := bytes.Clone(b); c[len(c)/2] ^= 1; return c },
+		"empty":     func([]byte) []byte { return nil },
+	} {
+		if err := os.WriteFile(files[0], spoil(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		serve()
+		// Written again: whole and checked (not byte for byte: the
+		// platform's initialization reads the clock).
+		got, _ := os.ReadFile(files[0])
+		n := len(got) - sha256.Size
+		if sum := sha256.Sum256(got[:max(n, 0)]); len(got) != len(want) || !bytes.Equal(sum[:], got[n:]) {
+			t.Errorf("%s: the file was not written again whole", name)
+		}
+	}
+}

@@ -140,8 +140,8 @@ type Server struct {
 	stopOnce sync.Once
 	swept    sync.WaitGroup
 	warming  sync.WaitGroup // warmEngines
-	compiled atomic.Int64 // modules compiled now, bounded by Config.MaxCompiled
-	output   outputLimit  // guest output logged, across requests
+	compiled atomic.Int64   // modules compiled now, bounded by Config.MaxCompiled
+	output   outputLimit    // guest output logged, across requests
 }
 
 // route is a loaded route: its table entry and its module.
