@@ -18,7 +18,7 @@ import (
 var embedded embed.FS
 
 // platformFS is what Platform bundles and the next/* modules are served
-// from; tests replace it.
+// from.
 var platformFS fs.FS = embedded
 
 // ns is the esbuild namespace of the files served from platformFS.
