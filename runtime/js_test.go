@@ -435,6 +435,17 @@ export function GET() { return new Response('never') }`,
 	})
 	ts, logs := jsServe(t, dir, Config{LazyCompile: true, Limits: Limits{MaxDuration: 2 * time.Second, MaxMemory: 64 << 20}})
 	c := &http.Client{Timeout: 30 * time.Second}
+	// The engine is compiled and the platform evaluated before anything is
+	// timed: seconds under the race detector, and not what is measured.
+	if a := jsDo(t, c, "GET", ts.URL+"/ok", nil, nil); a.Status != 200 {
+		t.Fatalf("GET /ok = %d", a.Status)
+	}
+	// The race detector slows the host's Go side (and wazero's) several
+	// times over: the bounds stretch with it.
+	slack := time.Duration(1)
+	if raceEnabled {
+		slack = 3
+	}
 
 	stop := make(chan struct{})
 	var healthy sync.WaitGroup
@@ -476,8 +487,8 @@ export function GET() { return new Response('never') }`,
 			for round := range 2 { // the second round runs on a new or reused instance
 				start := time.Now()
 				a := jsDo(t, c, "GET", ts.URL+tt.path, nil, nil)
-				if took := time.Since(start); a.Status != tt.status || a.Body != tt.body || took > tt.within {
-					t.Errorf("round %d: got %d %q after %v, want %d %q within %v", round, a.Status, a.Body, took, tt.status, tt.body, tt.within)
+				if took := time.Since(start); a.Status != tt.status || a.Body != tt.body || took > tt.within*slack {
+					t.Errorf("round %d: got %d %q after %v, want %d %q within %v", round, a.Status, a.Body, took, tt.status, tt.body, tt.within*slack)
 				}
 			}
 			if !strings.Contains(logs.String(), tt.log) {
@@ -487,7 +498,7 @@ export function GET() { return new Response('never') }`,
 	}
 	close(stop)
 	healthy.Wait()
-	if worst > time.Second {
+	if worst > time.Second*slack {
 		t.Errorf("the healthy route took up to %v", worst)
 	}
 }
