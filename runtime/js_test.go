@@ -654,9 +654,14 @@ export const maxDuration = 0.2
 export async function GET() { await new Promise((r) => setTimeout(r, 1000)); return new Response('late') }`,
 	})
 	ts, logs := jsServe(t, dir, Config{LazyCompile: true})
-	start := time.Now()
-	if a := jsDo(t, noRedirect, "GET", ts.URL+"/x", nil, nil); a.Status != 504 || time.Since(start) > 900*time.Millisecond {
-		t.Errorf("got %d after %v, want 504 at maxDuration 200ms", a.Status, time.Since(start))
+	// The first request also waits for the engine and the route's
+	// snapshot; the second is timed.
+	for round := range 2 {
+		start := time.Now()
+		a := jsDo(t, noRedirect, "GET", ts.URL+"/x", nil, nil)
+		if took := time.Since(start); a.Status != 504 || (round == 1 && took > 900*time.Millisecond) {
+			t.Errorf("round %d: got %d after %v, want 504 at maxDuration 200ms", round, a.Status, took)
+		}
 	}
 	for _, want := range []string{
 		"app/x/route.ts: export const dynamic is not acted on yet",
