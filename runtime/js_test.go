@@ -255,6 +255,18 @@ export function GET(request: Request) {
   return res
 }`,
 	"app/status/route.ts": `export function DELETE() { return new Response(null, { status: 204, statusText: 'Gone Now' }) }`,
+	"app/jar/route.ts": `
+import { NextResponse, type NextRequest } from 'next/server'
+export function GET(request: NextRequest) {
+  const jar = request.cookies
+  const seen = { size: jar.size, a: jar.get('a')?.value, all: jar.getAll().map((c) => c.name), has: jar.has('b') }
+  jar.delete('a')
+  const res = NextResponse.json({ ...seen, after: jar.getAll().map((c) => c.name), header: request.headers.get('cookie') })
+  res.cookies.set('x', '1', { httpOnly: true, maxAge: 0 })
+  res.cookies.set('y', '2')
+  res.cookies.delete('y')
+  return res
+}`,
 }
 
 func TestJSRoutes(t *testing.T) {
@@ -315,6 +327,9 @@ func TestJSRoutes(t *testing.T) {
 		{"not a Response: 500", "GET", "/notresponse", nil, nil, nil, jsAnswer{500, nil, ""}},
 		{"NextResponse.next(): 500", "GET", "/next", nil, nil, nil, jsAnswer{500, nil, ""}},
 		{"status and no body", "DELETE", "/status", nil, nil, nil, jsAnswer{204, nil, ""}},
+		{"RequestCookies and ResponseCookies", "GET", "/jar", http.Header{"Cookie": {"a=1; b=2"}}, nil, []string{"Set-Cookie"},
+			jsAnswer{200, http.Header{"Set-Cookie": {"x=1; Path=/; Max-Age=0; HttpOnly", "y=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT"}},
+				`{"size":2,"a":"1","all":["a","b"],"has":true,"after":["b"],"header":"b=2"}`}},
 		{"console", "GET", "/log", nil, nil, nil, jsAnswer{200, nil, "ok"}},
 	}
 	for _, tt := range tests {

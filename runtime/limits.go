@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wasmroute/wasmroute/internal/wasmbin"
 )
 
 // Limits bound what the requests of one route may use. A zero field means
@@ -310,14 +312,4 @@ func ParseSize(s string) (int64, error) {
 }
 
 // FormatSize writes n as ParseSize reads it, in the largest exact unit.
-func FormatSize(n int64) string {
-	for _, u := range []struct {
-		unit string
-		size int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n > 0 && n%u.size == 0 {
-			return strconv.FormatInt(n/u.size, 10) + u.unit
-		}
-	}
-	return strconv.FormatInt(n, 10)
-}
+func FormatSize(n int64) string { return wasmbin.FormatSize(n) }

@@ -78,7 +78,7 @@ type checker struct {
 // "name", which wazero decodes.
 func checkModule(bin []byte) (*checker, error) {
 	if len(bin) > MaxModuleSize {
-		return nil, fmt.Errorf("is %d bytes, more than the limit of %s", len(bin), formatSize(MaxModuleSize))
+		return nil, fmt.Errorf("is %d bytes, more than the limit of %s", len(bin), FormatSize(MaxModuleSize))
 	}
 	if !bytes.HasPrefix(bin, []byte("\x00asm\x01\x00\x00\x00")) {
 		return nil, errors.New("not a WebAssembly 1.0 binary (bad magic number or version)")
@@ -557,10 +557,10 @@ func Prepare(bin []byte, maxMemory int64) ([]byte, error) {
 		return nil, err
 	}
 	if limit := uint64(maxMemory) / 256; c.elements > limit {
-		return nil, fmt.Errorf("its element segments hold %d entries, more than the %d its maxMemory of %s allows (one per 256 bytes)", c.elements, limit, formatSize(maxMemory))
+		return nil, fmt.Errorf("its element segments hold %d entries, more than the %d its maxMemory of %s allows (one per 256 bytes)", c.elements, limit, FormatSize(maxMemory))
 	}
 	if limit := uint64(maxMemory) / 1024; c.globals > limit {
-		return nil, fmt.Errorf("it declares %d globals, more than the %d its maxMemory of %s allows (one per KiB)", c.globals, limit, formatSize(maxMemory))
+		return nil, fmt.Errorf("it declares %d globals, more than the %d its maxMemory of %s allows (one per KiB)", c.globals, limit, FormatSize(maxMemory))
 	}
 	return capTables(bin, maxTableEntries(maxMemory))
 }
@@ -628,9 +628,9 @@ func capTables(bin []byte, maxEntries uint64) ([]byte, error) {
 // a memory limit: an eighth of it, at 8 bytes an entry.
 func maxTableEntries(maxMemory int64) uint64 { return uint64(maxMemory) / 64 }
 
-// formatSize formats a size in bytes as runtime.FormatSize does, for
-// messages that name a limit: "64MiB", "1KiB", "1000".
-func formatSize(n int64) string {
+// FormatSize formats a size in bytes in the largest exact unit, for
+// messages that name a limit: "64MiB", "1KiB", "1000" (runtime.FormatSize).
+func FormatSize(n int64) string {
 	for _, u := range []struct {
 		unit string
 		size int64

@@ -347,7 +347,7 @@ func ReadFile(root *os.Root, path string) ([]byte, error) {
 	defer f.Close()
 	bin, err := io.ReadAll(io.LimitReader(f, MaxModuleSize+1))
 	if err == nil && len(bin) > MaxModuleSize {
-		err = fmt.Errorf("is more than the limit of %s", formatSize(MaxModuleSize))
+		err = fmt.Errorf("is more than the limit of %s", FormatSize(MaxModuleSize))
 	}
 	return bin, err
 }
@@ -361,7 +361,7 @@ func openModule(root *os.Root, name string) (*os.File, int64, error) {
 	}
 	fi, err := f.Stat()
 	if err == nil && fi.Size() > MaxModuleSize {
-		err = fmt.Errorf("is %d bytes, more than the limit of %s", fi.Size(), formatSize(MaxModuleSize))
+		err = fmt.Errorf("is %d bytes, more than the limit of %s", fi.Size(), FormatSize(MaxModuleSize))
 	}
 	if err != nil {
 		f.Close()

@@ -59,84 +59,85 @@ export function parseSetCookie(value) {
 
 const nameOf = (arg) => (typeof arg === "string" ? arg : arg?.name);
 
-// RequestCookies are a request's cookies, parsed from its Cookie header;
-// set and delete rewrite that header.
-export class RequestCookies {
-	#headers;
-	#parsed = new Map();
+const kParsed = Symbol("parsed");
 
-	constructor(requestHeaders) {
-		this.#headers = requestHeaders;
-		const header = requestHeaders.get("cookie");
-		if (header) for (const [name, value] of parseCookie(header)) this.#parsed.set(name, { name, value });
-	}
-	[Symbol.iterator]() {
-		return this.#parsed[Symbol.iterator]();
-	}
-	get size() {
-		return this.#parsed.size;
+// Cookies is what request and response cookies share: the parsed cookies
+// by name, and the ways to read them.
+class Cookies {
+	constructor() {
+		this[kParsed] = new Map();
 	}
 	get(arg) {
-		return this.#parsed.get(nameOf(arg));
+		return this[kParsed].get(nameOf(arg));
 	}
 	getAll(...args) {
-		const all = [...this.#parsed.values()];
+		const all = [...this[kParsed].values()];
 		return args.length ? all.filter((c) => c.name === nameOf(args[0])) : all;
 	}
 	has(name) {
-		return this.#parsed.has(name);
+		return this[kParsed].has(name);
+	}
+}
+
+// RequestCookies are a request's cookies, parsed from its Cookie header;
+// set and delete rewrite that header.
+export class RequestCookies extends Cookies {
+	#headers;
+
+	constructor(requestHeaders) {
+		super();
+		this.#headers = requestHeaders;
+		const header = requestHeaders.get("cookie");
+		if (header) for (const [name, value] of parseCookie(header)) this[kParsed].set(name, { name, value });
+	}
+	[Symbol.iterator]() {
+		return this[kParsed][Symbol.iterator]();
+	}
+	get size() {
+		return this[kParsed].size;
 	}
 	set(...args) {
 		const [name, value] = args.length === 1 ? [args[0].name, args[0].value] : args;
-		this.#parsed.set(name, { name, value });
+		this[kParsed].set(name, { name, value });
 		this.#sync();
 		return this;
 	}
 	delete(names) {
-		const result = Array.isArray(names) ? names.map((n) => this.#parsed.delete(n)) : this.#parsed.delete(names);
+		const parsed = this[kParsed];
+		const result = Array.isArray(names) ? names.map((n) => parsed.delete(n)) : parsed.delete(names);
 		this.#sync();
 		return result;
 	}
 	clear() {
-		this.delete([...this.#parsed.keys()]);
+		this.delete([...this[kParsed].keys()]);
 		return this;
 	}
 	toString() {
-		return [...this.#parsed.values()].map((c) => `${c.name}=${encodeURIComponent(c.value)}`).join("; ");
+		return [...this[kParsed].values()].map((c) => `${c.name}=${encodeURIComponent(c.value)}`).join("; ");
 	}
 	#sync() {
-		this.#headers.set("cookie", [...this.#parsed.values()].map(stringifyCookie).join("; "));
+		this.#headers.set("cookie", [...this[kParsed].values()].map(stringifyCookie).join("; "));
 	}
 }
 
 // ResponseCookies are a response's cookies, parsed from its Set-Cookie
 // headers; set and delete rewrite them.
-export class ResponseCookies {
+export class ResponseCookies extends Cookies {
 	#headers;
-	#parsed = new Map();
 
 	constructor(responseHeaders) {
+		super();
 		this.#headers = responseHeaders;
 		for (const value of responseHeaders.getSetCookie()) {
 			const c = parseSetCookie(value);
-			if (c) this.#parsed.set(c.name, c);
+			if (c) this[kParsed].set(c.name, c);
 		}
-	}
-	get(arg) {
-		return this.#parsed.get(nameOf(arg));
-	}
-	getAll(...args) {
-		const all = [...this.#parsed.values()];
-		return args.length ? all.filter((c) => c.name === nameOf(args[0])) : all;
-	}
-	has(name) {
-		return this.#parsed.has(name);
 	}
 	set(...args) {
 		const [name, value, options] = args.length === 1 ? [args[0].name, args[0].value, args[0]] : args;
-		this.#parsed.set(name, normalize({ ...options, name, value }));
+		this[kParsed].set(name, normalize({ ...options, name, value }));
 		this.#headers.delete("set-cookie");
-		for (const c of this.#parsed.values()) this.#headers.append("set-cookie", stringifyCookie(c));
+		for (const c of this[kParsed].values()) this.#headers.append("set-cookie", stringifyCookie(c));
 		return this;
 	}
 	delete(arg) {
@@ -144,7 +145,7 @@ export class ResponseCookies {
 		return this.set({ name, path, domain, value: "", expires: new Date(0) });
 	}
 	toString() {
-		return [...this.#parsed.values()].map(stringifyCookie).join("; ");
+		return [...this[kParsed].values()].map(stringifyCookie).join("; ");
 	}
 }
 
