@@ -698,12 +698,9 @@ func (e *hostileEnv) probeWithin(limit time.Duration, targets ...[2]string) *hos
 	p := &hostileProber{limit: limit, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
+		// The first probe goes at once, so that even a test over in a few
+		// milliseconds has one.
 		for i := 0; ; i++ {
-			select {
-			case <-p.stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
 			tt := targets[i%len(targets)]
 			a := e.getHealthy(tt[0], tt[1])
 			p.mu.Lock()
@@ -712,6 +709,11 @@ func (e *hostileEnv) probeWithin(limit time.Duration, targets ...[2]string) *hos
 				p.failures = append(p.failures, fmt.Sprintf("%s%s: %d %q in %v, err %v", tt[0], tt[1], a.status, a.body, a.elapsed, a.err))
 			}
 			p.mu.Unlock()
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
 	}()
 	return p
