@@ -188,13 +188,11 @@ func writeBase(ctx context.Context, file string, rt wazero.Runtime, e *engine) e
 // route's runtime in the background, so that a lazily compiled route's
 // first request pays only for loading its own bundle.
 func (s *Server) warmEngines() {
-	seen := map[*module]bool{}
 	keys := map[runtimeKey]bool{}
 	for _, r := range s.routes {
-		if r.js == nil || seen[r.module] {
+		if r.js == nil {
 			continue
 		}
-		seen[r.module] = true
 		k := runtimeKey{uint32(r.limits.MaxMemory / wasmPageSize)}
 		if keys[k] {
 			continue
@@ -303,11 +301,12 @@ func (s *Server) bundle(ctx context.Context, file, confFile string, conf fileCon
 	cfg := b.Config
 	if cfg.MaxDuration > 0 {
 		d := time.Duration(cfg.MaxDuration * float64(time.Second))
+		over := Limits{MaxDuration: d}.above(s.ceiling)
 		switch {
 		case conf.MaxDuration != 0:
 			errs = append(errs, fmt.Sprintf("%s: exports maxDuration and %s sets it too: keep one", file, confFile))
-		case len(Limits{MaxDuration: d}.above(s.ceiling)) > 0:
-			errs = append(errs, fmt.Sprintf("%s: maxDuration %v is above the operator's ceiling of %v", file, d, s.ceiling.MaxDuration))
+		case len(over) > 0:
+			errs = append(errs, file+": "+over[0])
 		default:
 			limits.MaxDuration = d
 		}

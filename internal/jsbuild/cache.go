@@ -67,7 +67,6 @@ func (c *Cache) Build(dir, file string, build func() (*Bundle, error)) (*Bundle,
 	if b, err := os.ReadFile(path); err == nil {
 		var e cacheEntry
 		if json.Unmarshal(b, &e) == nil && e.Bundle != nil && e.Platform == psum && e.Bundle.File == file && e.fresh(root) {
-			e.Bundle.platform, _ = Platform()
 			return e.Bundle, nil
 		}
 	}

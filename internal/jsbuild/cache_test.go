@@ -59,7 +59,7 @@ func TestCache(t *testing.T) {
 		} else if diff := cmp.Diff(fresh, b, cmpopts.IgnoreUnexported(Bundle{})); diff != "" {
 			t.Errorf("%s: the cache's bundle differs from a fresh build (-fresh +cached):\n%s", step.name, diff)
 		}
-		if string(b.Input()) != string(mustBuild(t, dir).Input()) {
+		if string(b.RouteInput()) != string(mustBuild(t, dir).RouteInput()) {
 			t.Errorf("%s: the cache's init input differs from a fresh build's", step.name)
 		}
 	}

@@ -36,10 +36,6 @@ type childResult struct {
 // must call ServeChild first thing in its main. A build that crashes or
 // takes longer than a minute fails with an error saying so.
 func BuildInChild(ctx context.Context, dir, file string) (*Bundle, error) {
-	platform, err := Platform()
-	if err != nil {
-		return nil, err
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("jsbuild: %w", err)
@@ -76,7 +72,6 @@ func BuildInChild(ctx context.Context, dir, file string) (*Bundle, error) {
 	case res.Bundle == nil:
 		return nil, errors.New("jsbuild: the child answered no bundle")
 	}
-	res.Bundle.platform = platform
 	return res.Bundle, nil
 }
 

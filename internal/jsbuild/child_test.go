@@ -28,7 +28,7 @@ func TestBuildInChild(t *testing.T) {
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Bundle{})); diff != "" {
 		t.Errorf("BuildInChild (-Build +child):\n%s", diff)
 	}
-	if string(got.Input()) != string(want.Input()) {
+	if string(got.RouteInput()) != string(want.RouteInput()) {
 		t.Error("the child's bundle gives another init input")
 	}
 	_, werr := Build(dir, "app/bad/route.ts")

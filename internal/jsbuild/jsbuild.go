@@ -13,7 +13,8 @@
 //     Its imports of next/server, next/headers and next/navigation are
 //     small modules that take their values from the platform.
 //
-// [Bundle.Input] lays both out as the engine's init input.
+// [PlatformInput] and [Bundle.RouteInput] lay both out as the engine's init
+// input.
 //
 //	b, err := jsbuild.Build(dir, "app/blog/[slug]/route.ts")
 //	if err != nil {
@@ -22,7 +23,7 @@
 //	for _, w := range b.Warnings {
 //		log.Print(w)
 //	}
-//	input := b.Input() // the engine's stdin for _initialize
+//	input := b.RouteInput() // the engine's stdin for wasmroute_load
 package jsbuild
 
 import (
@@ -65,8 +66,6 @@ type Bundle struct {
 	// Inputs are the project's files the bundle was built from,
 	// slash-separated, relative to the project folder (Cache checks them).
 	Inputs []string
-
-	platform string
 }
 
 // BuildError is a failed build: every problem esbuild or the segment config
@@ -96,10 +95,6 @@ func Build(dir, file string) (*Bundle, error) {
 	if !filepath.IsLocal(filepath.FromSlash(file)) || path.Clean(file) != file {
 		return nil, fmt.Errorf("jsbuild: route file %q is not a clean path inside the project", file)
 	}
-	platform, err := Platform()
-	if err != nil {
-		return nil, err
-	}
 	root, err := filepath.Abs(dir)
 	if err == nil {
 		root, err = filepath.EvalSymlinks(root)
@@ -111,7 +106,7 @@ func Build(dir, file string) (*Bundle, error) {
 		return nil, fmt.Errorf("jsbuild: %w", err)
 	}
 
-	b := &Bundle{File: file, platform: platform}
+	b := &Bundle{File: file}
 	res := api.Build(api.BuildOptions{
 		Stdin: &api.StdinOptions{
 			Contents:   entry(file, catchAlls(path.Dir(file))),
@@ -198,13 +193,6 @@ func catchAlls(dir string) []string {
 		}
 	}
 	return names
-}
-
-// Input returns the engine's init input for the bundle: PlatformInput,
-// then RouteInput. It makes a new slice at each call; it is safe for
-// concurrent use.
-func (b *Bundle) Input() []byte {
-	return append(PlatformInput(b.platform), b.RouteInput()...)
 }
 
 // PlatformInput is the init input record of the platform script

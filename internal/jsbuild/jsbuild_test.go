@@ -422,7 +422,7 @@ func TestInput(t *testing.T) {
 		Src  string
 	}
 	var got []rec
-	in := b.Input()
+	in := append(PlatformInput(platform), b.RouteInput()...)
 	u32 := func() uint32 {
 		if len(in) < 4 {
 			t.Fatalf("record cut short")
