@@ -93,6 +93,29 @@ const (
 	// (e.g. more bytes than a Content-Length the guest declared); nothing
 	// more can be read or written.
 	ErrClosed int32 = -5
+
+	// The codes below are returned only by the outbound HTTP (fetch_*) and
+	// key-value (kv_*) functions. After any of them, error_message gives
+	// the host's explanation, e.g. the allow-list entry to add.
+
+	// ErrDenied: the destination is not allowed: no entry of the route's
+	// allowedOutboundHosts matches the URL (or a redirect's), or the
+	// address dialled is one the host refuses (loopback, private, link-local
+	// and the like, unless an entry names that IP literal).
+	ErrDenied int32 = -6
+	// ErrLimit: a count limit was reached: maxFetches calls in this request,
+	// or the namespace's limit on keys.
+	ErrLimit int32 = -7
+	// ErrPending: a non-blocking call has nothing yet (a fetch's head or
+	// body bytes not arrived, fetch_poll's timeout passed with no handle
+	// ready). Try again after fetch_poll.
+	ErrPending int32 = -8
+	// ErrFailed: the outside service failed: a connection refused or reset,
+	// a DNS error, the request's time running out, a redirect past 10 hops,
+	// the key-value store unavailable.
+	ErrFailed int32 = -9
+	// ErrNotFound: kv_get found no such key (or it expired).
+	ErrNotFound int32 = -10
 )
 
 // Host functions, in the order ABI.md documents them. Each constant is the
@@ -213,6 +236,103 @@ const (
 	//
 	//	flush() -> (err i32)
 	FuncFlush = "flush"
+
+	// FuncErrorMessage writes the explanation of the last error a fetch_* or
+	// kv_* call returned in this request, e.g. `fetch https://api.example.com/x:
+	// denied: add "https://api.example.com" to allowedOutboundHosts`; empty
+	// when none did. A getter.
+	//
+	//	error_message(buf i32, buf_len i32) -> (len i32)
+	FuncErrorMessage = "error_message"
+
+	// FuncFetchStart starts an outbound HTTP request and returns its handle
+	// (> 0) without waiting for anything. req is a list: the method, the
+	// absolute http or https URL, then header names and values alternately.
+	// (body, body_len) is the request body, sent whole. flags selects the
+	// redirect mode: 0 follow (up to 10 hops, each checked again), 1 manual
+	// (a 3xx is the response), 2 error (a redirect fails with ErrFailed).
+	// ErrInvalid for a malformed request, ErrDenied when the URL is not
+	// allowed, ErrLimit past maxFetches. Requests past maxFetchConcurrency
+	// wait in line for a free slot.
+	//
+	//	fetch_start(req i32, req_len i32, body i32, body_len i32, flags i32) -> (handle_or_err i32)
+	FuncFetchStart = "fetch_start"
+
+	// FuncFetchPoll waits until one of the count handles at handles (each a
+	// u32, little-endian) is ready: its fetch_head, or once the head is
+	// taken its fetch_body_read, would not return ErrPending. It returns the
+	// index of the first ready handle, or ErrPending once timeout_ms passed
+	// (-1: no timeout; count 0 with a timeout is a sleep). ErrInvalid for an
+	// unknown handle, a count above 1024 or count 0 without a timeout.
+	//
+	//	fetch_poll(handles i32, count i32, timeout_ms i32) -> (index_or_err i32)
+	FuncFetchPoll = "fetch_poll"
+
+	// FuncFetchHead writes the response head of handle as a list: the
+	// status (decimal text), the final URL, then header names (lowercase)
+	// and values alternately, in the order received. A getter, except that
+	// it returns ErrPending before the head arrived, and the fetch's error
+	// when it failed: ErrDenied, ErrFailed. ErrInvalid for an unknown handle.
+	//
+	//	fetch_head(handle i32, buf i32, buf_len i32) -> (len_or_err i32)
+	FuncFetchHead = "fetch_head"
+
+	// FuncFetchBodyRead reads the next bytes of handle's response body, as
+	// body_read does: n > 0 bytes, 0 at the end, ErrPending when none has
+	// arrived yet, ErrTooLarge past maxFetchBody, ErrFailed when the
+	// transfer failed, ErrInvalid for an unknown handle or before the head
+	// arrived.
+	//
+	//	fetch_body_read(handle i32, buf i32, buf_len i32) -> (n_or_err i32)
+	FuncFetchBodyRead = "fetch_body_read"
+
+	// FuncFetchClose ends handle's fetch, cancelling it if it still runs,
+	// and frees the handle. ErrInvalid for an unknown handle. Every handle
+	// is closed when the request ends.
+	//
+	//	fetch_close(handle i32) -> (err i32)
+	FuncFetchClose = "fetch_close"
+
+	// FuncKVGet writes the value of key (key, key_len) in the project's (or
+	// tenant's) key-value namespace. A getter, except that it returns
+	// ErrNotFound for a missing or expired key; the value is kept, so the
+	// second call with a larger buffer gets the same one. ErrInvalid for a
+	// bad key (empty, over 512 bytes, not UTF-8), ErrFailed when the store
+	// fails.
+	//
+	//	kv_get(key i32, key_len i32, buf i32, buf_len i32) -> (len_or_err i32)
+	FuncKVGet = "kv_get"
+
+	// FuncKVSet sets key to value, expiring after ttl_seconds (0: never).
+	// ErrInvalid for a bad key, ErrTooLarge for a value over maxKVValue,
+	// ErrLimit when a new key would take the namespace past maxKVKeys,
+	// ErrFailed when the store fails. Once it returns OK the write is
+	// durable.
+	//
+	//	kv_set(key i32, key_len i32, value i32, value_len i32, ttl_seconds i32) -> (err i32)
+	FuncKVSet = "kv_set"
+
+	// FuncKVDelete deletes key; deleting a missing key is OK.
+	//
+	//	kv_delete(key i32, key_len i32) -> (err i32)
+	FuncKVDelete = "kv_delete"
+
+	// FuncKVList writes the list of the namespace's keys that start with
+	// (prefix, prefix_len), sorted bytewise, expired keys left out. A
+	// getter; the list is kept for the second call.
+	//
+	//	kv_list(prefix i32, prefix_len i32, buf i32, buf_len i32) -> (len_or_err i32)
+	FuncKVList = "kv_list"
+
+	// FuncKVIncr adds an amount to the integer stored at key, atomically
+	// across requests and replicas, and returns the new value: inout holds
+	// 8 bytes, a little-endian i64, the amount on the call and the new
+	// value on return. A missing key counts as 0; the value is stored as
+	// decimal text and keeps its expiry. ErrInvalid when the value is not a
+	// decimal i64 or the sum overflows; ErrLimit, ErrFailed as for kv_set.
+	//
+	//	kv_incr(key i32, key_len i32, inout i32) -> (err i32)
+	FuncKVIncr = "kv_incr"
 )
 
 // Funcs lists every host function of ModuleName with its signature, in the
@@ -234,6 +354,23 @@ var Funcs = [...]Func{
 	{FuncHeaderDel, 2, 1},
 	{FuncBodyWrite, 2, 1},
 	{FuncFlush, 0, 1},
+}
+
+// Services lists the host functions of ModuleName added after the first
+// release, for outbound HTTP and the key-value store, in the order above.
+// Funcs will include them once the host serves them.
+var Services = [...]Func{
+	{FuncErrorMessage, 2, 1},
+	{FuncFetchStart, 5, 1},
+	{FuncFetchPoll, 3, 1},
+	{FuncFetchHead, 3, 1},
+	{FuncFetchBodyRead, 3, 1},
+	{FuncFetchClose, 1, 1},
+	{FuncKVGet, 4, 1},
+	{FuncKVSet, 5, 1},
+	{FuncKVDelete, 2, 1},
+	{FuncKVList, 4, 1},
+	{FuncKVIncr, 3, 1},
 }
 
 // Func describes one host function: its import name and how many i32
