@@ -354,13 +354,13 @@ var Funcs = [...]Func{
 	{FuncHeaderDel, 2, 1},
 	{FuncBodyWrite, 2, 1},
 	{FuncFlush, 0, 1},
+	{FuncErrorMessage, 2, 1},
 }
 
 // Services lists the host functions of ModuleName added after the first
 // release, for outbound HTTP and the key-value store, in the order above.
 // Funcs will include them once the host serves them.
 var Services = [...]Func{
-	{FuncErrorMessage, 2, 1},
 	{FuncFetchStart, 5, 1},
 	{FuncFetchPoll, 3, 1},
 	{FuncFetchHead, 3, 1},

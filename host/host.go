@@ -49,6 +49,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/internal/kv"
 	"github.com/wasmroute/wasmroute/internal/routes"
 )
 
@@ -94,6 +95,21 @@ type Exchange struct {
 	// stopped by its loops calling sched_yield (package runtime instruments
 	// them) or by wazero closing its module. Nil means never.
 	Done <-chan struct{}
+
+	// Deadline, when not zero, ends the request's outbound calls (they
+	// fail with abi.ErrFailed); the runtime sets it to the request's time
+	// limit. The call's context ending (the client leaving) ends them too.
+	Deadline time.Time
+
+	// Outbound is the route's outbound HTTP policy. Nil: every fetch_start
+	// is abi.ErrDenied.
+	Outbound *Outbound
+
+	// KV is the project's key-value namespace. Nil: every kv_* call fails
+	// with abi.ErrFailed ("no key-value store").
+	KV kv.Namespace
+
+	errMsg string // error_message: the last fetch_* or kv_* error
 
 	w      http.ResponseWriter
 	r      *http.Request
@@ -293,6 +309,7 @@ var hostFuncs = [...]hostFunc{
 	{abi.FuncHeaderDel, headerDelFn, []string{"name", "name_len"}, "err"},
 	{abi.FuncBodyWrite, bodyWriteFn, []string{"buf", "buf_len"}, "err"},
 	{abi.FuncFlush, flushFn, nil, "err"},
+	{abi.FuncErrorMessage, errorMessageFn, []string{"buf", "buf_len"}, "len"},
 }
 
 // trap is the value a host function panics with to trap its guest. wazero

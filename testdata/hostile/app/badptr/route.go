@@ -61,6 +61,9 @@ func bodyWrite(buf, bufLen uint32) int32
 //go:wasmimport wasmroute_v1 flush
 func flush() int32
 
+//go:wasmimport wasmroute_v1 error_message
+func errorMessage(buf, bufLen uint32) int32
+
 // calls takes two (pointer, length) pairs; each function uses the ones it has.
 var calls = map[string]func(p1, n1, p2, n2 uint32) int32{
 	"method":        func(p, n, _, _ uint32) int32 { return method(p, n) },
@@ -78,6 +81,7 @@ var calls = map[string]func(p1, n1, p2, n2 uint32) int32{
 	"header_add":    headerAdd,
 	"header_del":    func(p, n, _, _ uint32) int32 { return headerDel(p, n) },
 	"body_write":    func(p, n, _, _ uint32) int32 { return bodyWrite(p, n) },
+	"error_message": func(p, n, _, _ uint32) int32 { return errorMessage(p, n) },
 	"flush":         func(_, _, _, _ uint32) int32 { return flush() },
 }
 
