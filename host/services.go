@@ -44,5 +44,3 @@ func (e *Exchange) fail(code int32, err error) int32 {
 	e.errMsg = err.Error()
 	return code
 }
-
-
