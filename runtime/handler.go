@@ -83,7 +83,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		// still there, an empty 200 would look like a success.
 		panic(http.ErrAbortHandler)
 	case err != nil:
-		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", s.output.admit(s.log, rt.Pattern, errorOutput(err)))
+		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", s.guestOutput(rt.Pattern, errorOutput(err)))
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
@@ -110,7 +110,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	// From here on the timer leaves the connection alone. An instance whose
 	// time ran out cannot serve again, even if its guest returned in time.
 	timedOut := d.disarm()
-	out := s.output.admit(s.log, rt.Pattern, inst.out.take())
+	out := s.guestOutput(rt.Pattern, inst.out.take())
 	var exit *sys.ExitError
 	switch {
 	case err != nil && timedOut:
