@@ -188,15 +188,15 @@ func (l Limits) above(ceiling Limits) []string {
 // route.json (one route's). Sizes are strings such as "64MiB" or numbers of
 // bytes; durations are Go durations such as "500ms".
 type fileConfig struct {
-	MaxDuration    duration          `json:"maxDuration"`
-	MaxMemory      size              `json:"maxMemory"`
-	MaxBody        size              `json:"maxBody"`
-	MaxResponse    size              `json:"maxResponse"`
-	MaxHeaders     int               `json:"maxHeaders"`
-	MaxHeaderBytes size              `json:"maxHeaderBytes"`
-	MaxInstances   int               `json:"maxInstances"`
-	MaxWait        duration          `json:"maxWait"`
-	Isolation      Isolation         `json:"isolation"`
+	MaxDuration    duration  `json:"maxDuration"`
+	MaxMemory      size      `json:"maxMemory"`
+	MaxBody        size      `json:"maxBody"`
+	MaxResponse    size      `json:"maxResponse"`
+	MaxHeaders     int       `json:"maxHeaders"`
+	MaxHeaderBytes size      `json:"maxHeaderBytes"`
+	MaxInstances   int       `json:"maxInstances"`
+	MaxWait        duration  `json:"maxWait"`
+	Isolation      Isolation `json:"isolation"`
 
 	MaxFetches          int  `json:"maxFetches"`
 	MaxFetchConcurrency int  `json:"maxFetchConcurrency"`
