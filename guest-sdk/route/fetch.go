@@ -328,23 +328,20 @@ func poll(handle int32) int32 {
 	return abi.OK
 }
 
-// WaitAny waits until the response of one of ps has arrived (its Response
-// would not wait) and returns that one's index, the lowest when several
-// are ready. A fetch whose Response has returned counts as arrived. It fails
-// with ErrInvalid when ps is empty or holds a closed fetch.
+// WaitAny waits until the response of one of ps has arrived or its fetch
+// failed, so that its Response would not wait, and returns its index: the
+// lowest when several are. A fetch whose Response has returned, or that was
+// closed, counts at once. It fails with ErrInvalid when ps is empty.
 func WaitAny(ps ...*PendingFetch) (int, error) {
+	if len(ps) == 0 {
+		return -1, &argError{"WaitAny call", "no pending fetch"}
+	}
 	handles := make([]uint32, 0, len(ps))
 	for i, p := range ps {
-		switch {
-		case p.done:
+		if p.done {
 			return i, nil
-		case p.closed:
-			return -1, &argError{"WaitAny argument: closed fetch", p.url}
 		}
 		handles = append(handles, uint32(p.handle))
-	}
-	if len(handles) == 0 {
-		return -1, &argError{"WaitAny call", "no pending fetch"}
 	}
 	i := hostcall.FetchPoll(handles, -1)
 	if i < 0 {
