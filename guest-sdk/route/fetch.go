@@ -6,6 +6,7 @@ package route
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -132,7 +133,8 @@ const (
 // checks it against the route's allowedOutboundHosts before a byte leaves,
 // and frames the body itself: host, connection, content-length,
 // transfer-encoding, keep-alive, upgrade, te, trailer and proxy-* headers
-// are dropped.
+// are dropped. Sending a FetchRequest does not change it, so it may be sent
+// again; it is not safe for concurrent modification.
 type FetchRequest struct {
 	Method   string // "" means "GET"
 	URL      string // absolute, http or https: "https://api.example.com/v1/items?page=2"
@@ -218,6 +220,10 @@ type PendingFetch struct {
 // with ErrInvalid (a malformed request), ErrDenied or ErrLimit; any other
 // failure arrives from Response. The host reads req.Body before StartFetch
 // returns, so req may be reused at once.
+//
+// StartFetch, Fetch, Get, PostJSON, FetchAll and WaitAny belong to the
+// request being served and are not safe for concurrent use: call them from
+// its Handler's goroutine.
 func StartFetch(req *FetchRequest) (*PendingFetch, error) {
 	method := req.Method
 	if method == "" {
@@ -334,7 +340,7 @@ func poll(handle int32) int32 {
 // closed, counts at once. It fails with ErrInvalid when ps is empty.
 func WaitAny(ps ...*PendingFetch) (int, error) {
 	if len(ps) == 0 {
-		return -1, &argError{"WaitAny call", "no pending fetch"}
+		return -1, fmt.Errorf("%w: WaitAny with no fetch", ErrInvalid)
 	}
 	handles := make([]uint32, 0, len(ps))
 	for i, p := range ps {

@@ -115,7 +115,10 @@ func Set(key string, value []byte, opts ...Option) error {
 	for _, o := range opts {
 		ttl = o.ttl
 	}
-	secs := (ttl + time.Second - 1) / time.Second // rounded up
+	secs := ttl / time.Second
+	if ttl%time.Second != 0 {
+		secs++ // rounded up
+	}
 	if ttl < 0 || secs > math.MaxInt32 {
 		return &hostcall.Error{Err: ErrInvalid, Msg: what + ": ttl " + ttl.String() + " is out of range (0 to 2^31-1 seconds)"}
 	}

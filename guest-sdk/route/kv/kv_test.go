@@ -249,3 +249,46 @@ func ExampleIncr() {
 	// {"visits":2}
 	// 2
 }
+
+// TestTTLRounding checks whole seconds rounded up, and the range.
+func TestTTLRounding(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	store := &routetest.KV{Now: func() time.Time { return now }}
+	tests := []struct {
+		ttl     time.Duration
+		alive   time.Duration // still there this long after
+		expired time.Duration // gone this long after (0: never checked)
+		wantErr error
+	}{
+		{ttl: time.Nanosecond, alive: 999 * time.Millisecond, expired: time.Second},
+		{ttl: time.Second, alive: 999 * time.Millisecond, expired: time.Second},
+		{ttl: time.Second + 1, alive: 1999 * time.Millisecond, expired: 2 * time.Second},
+		{ttl: math.MaxInt32 * time.Second, alive: 68 * 365 * 24 * time.Hour},
+		{ttl: math.MaxInt64, wantErr: kv.ErrInvalid},
+		{ttl: math.MinInt64, wantErr: kv.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ttl.String(), func(t *testing.T) {
+			var err error
+			in(store, func() { err = kv.SetString("k", "v", kv.TTL(tt.ttl)) })
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("Set: %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			start := now
+			now = start.Add(tt.alive)
+			if _, ok := store.Get("k"); !ok {
+				t.Errorf("gone after %v", tt.alive)
+			}
+			if tt.expired > 0 {
+				now = start.Add(tt.expired)
+				if _, ok := store.Get("k"); ok {
+					t.Errorf("still there after %v", tt.expired)
+				}
+			}
+			now = start
+		})
+	}
+}
