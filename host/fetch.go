@@ -334,14 +334,12 @@ func parseFetch(list []byte) (method string, u *url.URL, header http.Header, err
 	header = make(http.Header)
 	for len(rest) > 0 {
 		name, r, ok := abi.NextItem(rest)
-		if !ok {
-			return "", nil, nil, errors.New("the request list is malformed after the URL")
-		}
-		value, r, ok := abi.NextItem(r)
-		switch {
-		case !ok && len(r) == 0:
+		if ok && len(r) == 0 {
 			return "", nil, nil, fmt.Errorf("header %q has no value: want names and values alternately", name)
-		case !ok:
+		}
+		value, r, ok2 := abi.NextItem(r)
+		switch {
+		case !ok || !ok2:
 			return "", nil, nil, errors.New("the request list is malformed after the URL")
 		case !abi.ValidHeaderName(name):
 			return "", nil, nil, fmt.Errorf("header name %q is not a token", name)
