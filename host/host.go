@@ -16,10 +16,14 @@
 //	e := host.NewExchange(w, req, params)
 //	e.Body = http.MaxBytesReader(w, req.Body, maxBody)
 //	e.Done = stop // closed when the request must stop: ends a guest's sleep
-//	if _, err := get.Call(host.WithExchange(req.Context(), e)); err != nil {
+//	e.Deadline = limit // ends the guest's fetches
+//	e.Outbound = out   // where it may fetch (package internal/outbound); nil: nowhere
+//	_, err := get.Call(host.WithExchange(req.Context(), e))
+//	e.End() // cancels the fetches the guest left running
+//	if err != nil {
 //		// The guest failed or trapped: answer 500 unless e.HeadSent().
 //	}
-//	err := e.Finish()
+//	err = e.Finish()
 //
 // # Notes
 //
