@@ -95,6 +95,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	// blocked reading a slow body or writing to a slow client. Nothing
 	// touches the connection once the call has returned (deadline.disarm).
 	d := inst.deadline
+	armed := time.Now()
 	done := d.arm(w, lim.MaxDuration)
 
 	ex := &inst.ex
@@ -103,10 +104,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		ex.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
 	}
 	ex.Done = done
+	ex.Deadline = armed.Add(lim.MaxDuration) // the guest's fetches end with it
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders
 	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)
 	err = inst.fns[m].CallWithStack(host.WithExchange(r.Context(), ex), nil)
+	ex.End() // the guest's fetches end with its call, whatever its outcome
 	// From here on the timer leaves the connection alone. An instance whose
 	// time ran out cannot serve again, even if its guest returned in time.
 	timedOut := d.disarm()

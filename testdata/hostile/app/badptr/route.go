@@ -5,6 +5,8 @@
 // out of bounds — ?mode=huge: 0xFFFFFFF0, 0x7FFFFFFF; wrap: 0xFFFFFFF0, 0x20,
 // whose end overflows 32 bits — as pair ?arg=1 or 2, the other pair valid.
 // A call that returns (a function without a pointer) is answered "fn=code".
+// For fetch_poll the pair is (handles, 4×count); for fetch_head and
+// fetch_body_read, (buf, buf_len) after the handle.
 package main
 
 import (
@@ -64,6 +66,21 @@ func flush() int32
 //go:wasmimport wasmroute_v1 error_message
 func errorMessage(buf, bufLen uint32) int32
 
+//go:wasmimport wasmroute_v1 fetch_start
+func fetchStart(req, reqLen, body, bodyLen, flags uint32) int32
+
+//go:wasmimport wasmroute_v1 fetch_poll
+func fetchPoll(handles, count uint32, timeoutMS int32) int32
+
+//go:wasmimport wasmroute_v1 fetch_head
+func fetchHead(handle, buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 fetch_body_read
+func fetchBodyRead(handle, buf, bufLen uint32) int32
+
+//go:wasmimport wasmroute_v1 fetch_close
+func fetchClose(handle uint32) int32
+
 // calls takes two (pointer, length) pairs; each function uses the ones it has.
 var calls = map[string]func(p1, n1, p2, n2 uint32) int32{
 	"method":        func(p, n, _, _ uint32) int32 { return method(p, n) },
@@ -83,6 +100,16 @@ var calls = map[string]func(p1, n1, p2, n2 uint32) int32{
 	"body_write":    func(p, n, _, _ uint32) int32 { return bodyWrite(p, n) },
 	"error_message": func(p, n, _, _ uint32) int32 { return errorMessage(p, n) },
 	"flush":         func(_, _, _, _ uint32) int32 { return flush() },
+	// The pointer pairs of the fetch functions: fetch_start's request and
+	// body; fetch_poll's handles, as many as fit in the pair's length (at
+	// most 1024, the count fetch_poll takes, so that the range is what is
+	// checked); the buffer of fetch_head and fetch_body_read, whose handle
+	// (1) is checked after it. fetch_close takes no pointer.
+	"fetch_start":     func(p1, n1, p2, n2 uint32) int32 { return fetchStart(p1, n1, p2, n2, 0) },
+	"fetch_poll":      func(p, n, _, _ uint32) int32 { return fetchPoll(p, min(n/4, 1024), 0) },
+	"fetch_head":      func(p, n, _, _ uint32) int32 { return fetchHead(1, p, n) },
+	"fetch_body_read": func(p, n, _, _ uint32) int32 { return fetchBodyRead(1, p, n) },
+	"fetch_close":     func(p, _, _, _ uint32) int32 { return fetchClose(p) },
 }
 
 // buf is a valid buffer; it starts with "x-test", a valid name and value.
