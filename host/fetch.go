@@ -67,6 +67,7 @@ type fetch struct {
 	req     *http.Request
 	cancel  context.CancelFunc
 	maxBody int64         // Outbound.MaxBody
+	denied  func(string)  // Outbound.Denied
 	room    chan struct{} // buffered 1: the guest read some of buf
 
 	// Guarded by st.mu.
@@ -246,6 +247,9 @@ func (e *Exchange) fetchStart(ctx context.Context, list, body []byte, flags uint
 		return e.failf(abi.ErrDenied, "fetch %s: denied: this route has no allowedOutboundHosts", outbound.Redacted(u))
 	}
 	if err := o.Allow(u); err != nil {
+		if o.Denied != nil {
+			o.Denied(err.Error())
+		}
 		return e.fail(abi.ErrDenied, err)
 	}
 	st := e.fetchState(ctx)
@@ -277,7 +281,7 @@ func (e *Exchange) fetchStart(ctx context.Context, list, body []byte, flags uint
 	}
 	f := &fetch{
 		st: st, url: outbound.Redacted(u), client: client, req: req, cancel: cancel,
-		maxBody: o.MaxBody, room: make(chan struct{}, 1),
+		maxBody: o.MaxBody, denied: o.Denied, room: make(chan struct{}, 1),
 	}
 
 	st.mu.Lock()
@@ -471,6 +475,9 @@ func (f *fetch) failure(err error) (int32, string) {
 			msg = prefix + "redirected to " + denied.URL + ": " + strings.TrimPrefix(msg, "fetch "+denied.URL+": ")
 		default: // at dial time
 			msg = prefix + msg
+		}
+		if f.denied != nil {
+			f.denied(msg)
 		}
 		return abi.ErrDenied, msg
 	}

@@ -182,6 +182,9 @@ type Server struct {
 	compiled atomic.Int64   // modules compiled now, bounded by Config.MaxCompiled
 	output   outputLimit    // guest output logged, across requests
 
+	projectHosts []string // wasmroute.json's allowedOutboundHosts; nil: none set
+	policies     policies // outbound policies, one per list (services.go)
+
 	secretsMu sync.Mutex      // guards secrets while routes load
 	secrets   map[string]bool // values never logged (Config.Secrets, fromEnv)
 	redact    *strings.Replacer
@@ -201,6 +204,8 @@ type module struct {
 	allow   string
 	limits  Limits
 	pool    *pool
+
+	outbound *host.Outbound // what its guests may fetch
 
 	root *os.Root                       // the project's
 	path string                         // the file, in root
@@ -313,6 +318,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
 		stop:     make(chan struct{}),
 		secrets:  secrets,
+	}
+	if cfg.Untrusted {
+		// The operator's list is the most a tenant's files may list.
+		if s.policies.ceiling, err = s.policies.policy(cfg.AllowedOutboundHosts, "--allow-outbound"); err != nil {
+			return nil, fmt.Errorf("runtime: Config.AllowedOutboundHosts: %w", err)
+		}
+	}
+	if project.AllowedOutboundHosts != nil {
+		s.projectHosts = project.AllowedOutboundHosts
+		if _, err := s.policies.policy(s.projectHosts, "wasmroute.json"); err != nil {
+			load.Problems = append(load.Problems, err.Error())
+			s.projectHosts = []string{} // reported once, not once per route
+		}
 	}
 	if cfg.CacheDir != "" {
 		if s.cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
@@ -492,12 +510,16 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	if err != nil {
 		return nil, []string{err.Error()}, nil
 	}
+	out, err := s.outbound(file, conf.AllowedOutboundHosts, confFile, limits)
+	if err != nil {
+		return nil, []string{err.Error()}, nil
+	}
 	modCfg := moduleConfig()
 	for k, v := range mergeEnv(s.cfg.Env, env) {
 		modCfg = modCfg.WithEnv(k, v)
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
-		cfg: modCfg, log: s.log, onCompile: s.admit, js: js}
+		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out}
 	if js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
 	}
@@ -630,6 +652,7 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, rt := range s.runtimes {
 		errs = append(errs, rt.Close(ctx))
 	}
+	s.policies.close()
 	if s.cache != nil {
 		errs = append(errs, s.cache.Close(ctx))
 	}
