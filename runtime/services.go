@@ -86,4 +86,3 @@ func (s *Server) outbound(file string, routeHosts []string, confFile string, lim
 		},
 	}, nil
 }
-
