@@ -104,6 +104,10 @@ func BenchmarkIncrParallel(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			var commits int64
+			if backend == "bolt" {
+				commits = kv.BoltCommits(st)
+			}
 			b.ReportAllocs()
 			b.SetParallelism(32)
 			b.RunParallel(func(pb *testing.PB) {
@@ -114,6 +118,9 @@ func BenchmarkIncrParallel(b *testing.B) {
 					}
 				}
 			})
+			if backend == "bolt" {
+				b.ReportMetric(float64(b.N)/float64(kv.BoltCommits(st)-commits), "incr/commit")
+			}
 		})
 	}
 }

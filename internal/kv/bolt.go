@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -58,6 +59,8 @@ type boltStore struct {
 	mu      sync.Mutex
 	queue   []*boltOp // writes waiting for the next commit
 	running bool      // a writer is committing (or handing over)
+
+	commits atomic.Int64 // transactions committed, for benchmarks
 }
 
 func openBolt(ctx context.Context, dir string) (*boltStore, error) {
@@ -279,20 +282,29 @@ func (s *boltStore) write(o *boltOp) {
 	s.queue = nil
 	s.mu.Unlock()
 
-	s.commit(ops)
-	for _, p := range ops {
-		if p != o {
-			p.done <- false
+	// Even if the commit panics (a bug, a damaged file: wazero recovers a
+	// host function's panic and the server carries on), the writers
+	// waiting are answered and the next leader is named.
+	committed := false
+	defer func() {
+		for _, p := range ops {
+			if !committed {
+				p.err = errOp(p.op, p.key, errors.New("the store failed (panic)"))
+			}
+			if p != o {
+				p.done <- false
+			}
 		}
-	}
-
-	s.mu.Lock()
-	if len(s.queue) > 0 {
-		s.queue[0].done <- true
-	} else {
-		s.running = false
-	}
-	s.mu.Unlock()
+		s.mu.Lock()
+		if len(s.queue) > 0 {
+			s.queue[0].done <- true
+		} else {
+			s.running = false
+		}
+		s.mu.Unlock()
+	}()
+	s.commit(ops)
+	committed = true
 }
 
 // commit applies ops in one transaction. A write the caller's context gave
@@ -316,6 +328,7 @@ func (s *boltStore) commit(ops []*boltOp) {
 		return nil
 	})
 	if err == nil {
+		s.commits.Add(1)
 		return
 	}
 	if len(ops) == 1 {

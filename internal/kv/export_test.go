@@ -16,3 +16,6 @@ func RedisClient(s *Store) valkey.Client { return s.b.(*redisStore).c }
 func BoltBucket(ns string) []byte { return []byte("n:" + ns) }
 
 func RedisKey(ns, key string) string { return "wasmroute:{" + ns + "}:k:" + key }
+
+// BoltCommits returns how many transactions an embedded Store committed.
+func BoltCommits(s *Store) int64 { return s.b.(*boltStore).commits.Load() }
