@@ -7,6 +7,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/internal/kv"
 )
 
 // FuzzHostFunctions calls any host function with any arguments: it must
@@ -21,17 +24,19 @@ func FuzzHostFunctions(f *testing.F) {
 		f.Add(uint8(i), uint32(0xFFFFFFF0), uint32(0x20), uint32(0), uint32(0))
 	}
 	mod := newGuest(f)
+	ns := kvNamespace(f, kvStore(f), "fuzz", kv.Limits{MaxKeys: 100, MaxValue: 64})
 	initial := bytes.Repeat([]byte{marker}, memSize)
 	copy(initial, names)
 	f.Fuzz(func(t *testing.T, fn uint8, a, b, c, d uint32) {
 		hf := hostFuncs[int(fn)%len(hostFuncs)]
-		args := []uint32{a, b, c, d}[:len(hf.params)]
+		args := []uint32{a, b, c, d, a ^ d}[:len(hf.params)]
 		reset(mod, region{0, []byte(names)})
 		r, params := testRequest()
 		rec := httptest.NewRecorder()
 		e := NewExchange(rec, r, params)
 		e.Body = strings.NewReader("hello, body")
 		e.MaxResponseBytes = 8
+		e.KV = ns
 
 		got, err := call(WithExchange(context.Background(), e), hf.fn, mod, args...) // panics again on anything but a trap
 		mem, _ := mod.Memory().Read(0, memSize)
@@ -45,8 +50,15 @@ func FuzzHostFunctions(f *testing.F) {
 				if uint32(got) <= n {
 					copy(mem[buf:], initial[buf:buf+uint32(got)])
 				}
+			case "len_or_err":
+				if got >= 0 && uint32(got) <= n {
+					copy(mem[buf:], initial[buf:buf+uint32(got)])
+				}
 			case "n_or_err":
 				copy(mem[buf:], initial[buf:buf+n])
+			}
+			if hf.name == abi.FuncKVIncr && got == abi.OK { // the new value in inout
+				copy(mem[c:], initial[c:c+8])
 			}
 		}
 		if !bytes.Equal(initial, mem) {

@@ -47,7 +47,8 @@ type Namespace interface {
 	// the key is missing or expired. The caller owns the returned slice.
 	Get(ctx context.Context, key string) ([]byte, error)
 	// Set stores value under key, expiring after ttl (0 or less: never),
-	// rounded up to whole seconds. It returns once the write is durable.
+	// rounded up to whole seconds. It returns once the write is durable,
+	// and does not keep value.
 	// ErrTooLarge for a value over Limits.MaxValue; ErrLimit when key is
 	// new and the namespace holds Limits.MaxKeys keys.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
