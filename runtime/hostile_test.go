@@ -480,8 +480,11 @@ func hostileCases(e *hostileEnv, all bool) []hostileCase {
 	cases = append(cases, hostilePathCases()...)
 	for _, f := range abi.Funcs {
 		pairs := f.Params / 2 // (pointer, length) pairs; set_status and flush take none
-		if f.Name == abi.FuncSetStatus {
+		switch f.Name {
+		case abi.FuncSetStatus:
 			pairs = 0
+		case abi.FuncKVIncr:
+			pairs = 2 // key, and inout: a pointer to 8 bytes (kv_set's 5th argument is a ttl)
 		}
 		if pairs == 0 {
 			// No pointer to abuse: the huge value is an argument like any
