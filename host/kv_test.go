@@ -436,3 +436,39 @@ func (c consulted) Incr(context.Context, string, int64) (int64, error) {
 	c.t.Error("the namespace was consulted")
 	return 0, nil
 }
+
+// BenchmarkKVGet reads a 64-byte value of an embedded namespace through
+// kv_get (with a buffer large enough: one call), against the namespace's
+// Get called natively: the host function's own cost.
+func BenchmarkKVGet(b *testing.B) {
+	mod := newGuest(b)
+	ns := kvNamespace(b, kvStore(b), "bench", kv.Limits{})
+	ctx := context.Background()
+	if err := ns.Set(ctx, "key", []byte(strings.Repeat("v", 64)), 0); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("native", func(b *testing.B) {
+		buf := make([]byte, 256)
+		b.ReportAllocs()
+		for b.Loop() {
+			v, err := ns.Get(ctx, "key")
+			if err != nil {
+				b.Fatal(err)
+			}
+			copy(buf, v)
+		}
+	})
+	b.Run("host", func(b *testing.B) {
+		_, hctx := kvExchange(ns)
+		reset(mod, region{kvKeyAt, []byte("key")})
+		stack := make([]uint64, 4)
+		b.ReportAllocs()
+		for b.Loop() {
+			stack[0], stack[1], stack[2], stack[3] = kvKeyAt, 3, kvBufAt, 256
+			kvGetFn(hctx, mod, stack)
+			if int32(stack[0]) != 64 {
+				b.Fatalf("kv_get = %d", int32(stack[0]))
+			}
+		}
+	})
+}

@@ -140,7 +140,14 @@ type boltNS struct {
 }
 
 // keys returns the namespace's k bucket in tx.
-func (n *boltNS) keys(tx *bolt.Tx) *bolt.Bucket { return tx.Bucket(n.bucket).Bucket(bucketKeys) }
+func (n *boltNS) keys(tx *bolt.Tx) (*bolt.Bucket, error) {
+	if b := tx.Bucket(n.bucket); b != nil {
+		if k := b.Bucket(bucketKeys); k != nil {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("namespace %s: no bucket %s", n.name, n.bucket)
+}
 
 // A record is expiry (8 bytes) + value.
 func recordExpiry(rec []byte) int64 { return int64(binary.BigEndian.Uint64(rec)) }
@@ -156,7 +163,11 @@ func (n *boltNS) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	var v []byte
 	err := n.s.db.View(func(tx *bolt.Tx) error {
-		rec := n.keys(tx).Get([]byte(key))
+		keys, err := n.keys(tx)
+		if err != nil {
+			return err
+		}
+		rec := keys.Get([]byte(key))
 		if len(rec) >= 8 && !expired(recordExpiry(rec), time.Now().UnixMilli()) {
 			v = bytes.Clone(rec[8:])
 		}
@@ -180,7 +191,11 @@ func (n *boltNS) List(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
 	err := n.s.db.View(func(tx *bolt.Tx) error {
 		now := time.Now().UnixMilli()
-		c := n.keys(tx).Cursor()
+		b, err := n.keys(tx)
+		if err != nil {
+			return err
+		}
+		c := b.Cursor()
 		p := []byte(prefix)
 		i := 0
 		for k, rec := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, rec = c.Next() {
@@ -344,15 +359,15 @@ func (s *boltStore) commit(ops []*boltOp) {
 // changes nothing; an error returned aborts the transaction.
 func (o *boltOp) apply(tx *bolt.Tx, now int64) error {
 	n := o.ns
-	b := tx.Bucket(n.bucket)
-	if b == nil {
-		return fmt.Errorf("namespace %s: no bucket %s", n.name, n.bucket)
+	keys, err := n.keys(tx)
+	if err != nil {
+		return err
 	}
+	b := tx.Bucket(n.bucket)
 	if err := purge(b, now, purgeEach); err != nil {
 		return err
 	}
 	key := []byte(o.key)
-	keys := b.Bucket(bucketKeys)
 	old := keys.Get(key)
 	oldExp, exists := int64(0), old != nil
 	if exists {

@@ -43,4 +43,11 @@ func TestCommitFailsAlone(t *testing.T) {
 	if v, err := good.Get(ctx, "n"); err != nil || string(v) != "320" {
 		t.Errorf("good namespace's n = %s, %v; want 320", v, err)
 	}
+	// Reads of the broken namespace fail too, without a panic.
+	if _, err := bad.Get(ctx, "n"); err == nil || !strings.Contains(err.Error(), "no bucket n:bad") {
+		t.Errorf("Get in the broken namespace: %v", err)
+	}
+	if _, err := bad.List(ctx, ""); err == nil || !strings.Contains(err.Error(), "no bucket n:bad") {
+		t.Errorf("List in the broken namespace: %v", err)
+	}
 }
