@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/internal/kv"
 	"github.com/wasmroute/wasmroute/internal/outbound"
 )
 
@@ -28,6 +29,7 @@ func FuzzHostFunctions(f *testing.F) {
 		f.Add(uint8(i), uint32(0xFFFFFFF0), uint32(0x20), uint32(0), uint32(0))
 	}
 	mod := newGuest(f)
+	ns := kvNamespace(f, kvStore(f), "fuzz", kv.Limits{MaxKeys: 100, MaxValue: 64})
 	initial := bytes.Repeat([]byte{marker}, memSize)
 	copy(initial, names)
 	f.Fuzz(func(t *testing.T, fn uint8, a, b, c, d uint32) {
@@ -43,6 +45,7 @@ func FuzzHostFunctions(f *testing.F) {
 		e := NewExchange(rec, r, params)
 		e.Body = strings.NewReader("hello, body")
 		e.MaxResponseBytes = 8
+		e.KV = ns
 
 		got, err := call(WithExchange(context.Background(), e), hf.fn, mod, args...) // panics again on anything but a trap
 		mem, _ := mod.Memory().Read(0, memSize)
@@ -52,12 +55,19 @@ func FuzzHostFunctions(f *testing.F) {
 			// [buf, buf+len) when len fits; body_read may use all of it.
 			buf, n := args[len(args)-2], args[len(args)-1]
 			switch hf.result {
-			case "len", "len_or_err":
+			case "len":
 				if uint32(got) <= n {
+					copy(mem[buf:], initial[buf:buf+uint32(got)])
+				}
+			case "len_or_err":
+				if got >= 0 && uint32(got) <= n {
 					copy(mem[buf:], initial[buf:buf+uint32(got)])
 				}
 			case "n_or_err":
 				copy(mem[buf:], initial[buf:buf+n])
+			}
+			if hf.name == abi.FuncKVIncr && got == abi.OK { // the new value in inout
+				copy(mem[c:], initial[c:c+8])
 			}
 		}
 		if !bytes.Equal(initial, mem) {

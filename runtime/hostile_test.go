@@ -515,8 +515,10 @@ func hostilePointerPairs(f abi.Func) int {
 		return 0
 	case abi.FuncFetchPoll, abi.FuncFetchHead, abi.FuncFetchBodyRead:
 		return 1
+	case abi.FuncKVIncr:
+		return 2 // key, and inout: a pointer to 8 bytes
 	}
-	return f.Params / 2
+	return f.Params / 2 // kv_set's fifth argument is a ttl
 }
 
 // hostileStopped checks that the request was stopped at its deadline and logged.
