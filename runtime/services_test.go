@@ -18,6 +18,7 @@ import (
 
 	"github.com/wasmroute/wasmroute/internal/build"
 	"github.com/wasmroute/wasmroute/internal/routes"
+	"github.com/wasmroute/wasmroute/internal/testredis"
 )
 
 // The services tests serve testdata/services (Go guests that fetch, use
@@ -287,5 +288,167 @@ func TestFetchTenants(t *testing.T) {
 	err = ts.Errors()["greedy"]
 	if err == nil || !strings.Contains(err.Error(), "169.254.169.254") || strings.Contains(err.Error(), "evil.example") {
 		t.Errorf("tenant greedy: %v; want an error naming http://169.254.169.254 only", err)
+	}
+}
+
+// TestKV runs the key-value routes against both stores: the embedded one
+// and a real redis-server.
+func TestKV(t *testing.T) {
+	for _, backend := range []string{"embedded", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			cfg := Config{}
+			if backend == "redis" {
+				cfg.KV = testredis.Start(t)
+			}
+			srv, _ := serveServices(t, cfg, map[string]string{
+				"wasmroute.json": `{"maxKVKeys": 5, "maxKVValue": "16"}`,
+			})
+			kvCases(t, srv)
+		})
+	}
+}
+
+func kvCases(t *testing.T, srv string) {
+	steps := []struct {
+		target string
+		status int
+		body   string // a prefix of the answer
+	}{
+		{"/kv?op=get&key=a", 404, "kv: key not found"},
+		{"/kv?op=set&key=a&value=1", 200, `{"ok":true}`},
+		{"/kv?op=get&key=a", 200, `{"value":"1"}`},
+		{"/kv?op=incr&key=a&by=41", 200, `{"value":42}`},
+		{"/kv?op=get&key=a", 200, `{"value":"42"}`},
+		{"/kv?op=set&key=session:b&value=x&ttl=60", 200, `{"ok":true}`},
+		{"/kv?op=set&key=session:a&value=y", 200, `{"ok":true}`},
+		{"/kv?op=list&prefix=session:", 200, `{"keys":["session:a","session:b"]}`},
+		{"/kv?op=delete&key=session:a", 200, `{"ok":true}`},
+		{"/kv?op=list", 200, `{"keys":["a","session:b"]}`},
+		{"/kv?op=set&key=s&value=not-a-number", 200, `{"ok":true}`},
+		{"/kv?op=incr&key=s", 400, ""},
+		{"/kv?op=set&key=big&value=" + strings.Repeat("v", 17), 413, ""},
+		{"/kv?op=set&key=" + strings.Repeat("k", 513) + "&value=v", 400, ""},
+		{"/kv?op=set&key=d&value=v", 200, ""},
+		{"/kv?op=set&key=e&value=v", 200, ""},
+		{"/kv?op=set&key=f&value=v", 429, ""}, // the sixth key under maxKVKeys 5
+		{"/kv?op=set&key=a&value=overwritten", 200, ""},
+	}
+	for _, s := range steps {
+		a := get(t, srv+s.target)
+		if a.status != s.status || !strings.HasPrefix(a.body, s.body) {
+			t.Errorf("GET %.80s = %d %q, want %d %q…", s.target, a.status, a.body, s.status, s.body)
+		}
+	}
+	if a := get(t, srv+"/kv?op=set&key=f&value=v"); !strings.Contains(a.body, "maxKVKeys") {
+		t.Errorf("past maxKVKeys: %q does not name the limit", a.body)
+	}
+	if a := get(t, srv+"/kv?op=set&key=big&value="+strings.Repeat("v", 17)); !strings.Contains(a.body, "maxKVValue") {
+		t.Errorf("past maxKVValue: %q does not name the limit", a.body)
+	}
+
+	// Concurrent increments from many requests add up exactly.
+	const n, conns = 200, 16
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, conns)
+	var failed atomic.Int32
+	for range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if a := get(t, srv+"/kv?op=incr&key=d"); a.status != 400 { // d holds "v"
+				failed.Add(1)
+			}
+			if a := get(t, srv+"/kv?op=incr&key=e&by=0"); a.status != 400 {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	get(t, srv+"/kv?op=set&key=d&value=0")
+	for range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if a := get(t, srv+"/kv?op=incr&key=d"); a.status != 200 {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if a := get(t, srv+"/kv?op=get&key=d"); failed.Load() != 0 || a.body != fmt.Sprintf(`{"value":"%d"}`, n) {
+		t.Errorf("%d concurrent increments: %s, %d failed", n, a.body, failed.Load())
+	}
+}
+
+// TestKVTenants checks that tenants sharing a store see only their own
+// namespace, whatever the key.
+func TestKVTenants(t *testing.T) {
+	for _, backend := range []string{"embedded", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			root := t.TempDir()
+			for _, name := range []string{"acme", "evil"} {
+				if err := os.Rename(servicesProject(t, nil), filepath.Join(root, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := Config{CacheDir: hostileCacheDir(), Logger: slog.New(slog.DiscardHandler)}
+			if backend == "redis" {
+				cfg.KV = testredis.Start(t)
+			}
+			ts, err := NewTenants(context.Background(), TenantsConfig{Dir: root, Domain: "test", Project: cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ts.Close(context.Background())
+			srv := httptest.NewServer(ts)
+			defer srv.Close()
+			call := func(tenant, target string) answer {
+				req, _ := http.NewRequest("GET", srv.URL+target, nil)
+				req.Host = tenant + ".test"
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return answer{status: resp.StatusCode, body: string(b)}
+			}
+			call("acme", "/kv?op=set&key=secret&value=acme-data")
+			for _, key := range []string{"secret", "acme:secret", "../acme/secret", "wasmroute:acme:k:secret", "\x00secret"} {
+				if a := call("evil", "/kv?op=get&key="+q(key)); a.status != 404 && a.status != 400 {
+					t.Errorf("tenant evil reads %q: %d %q", key, a.status, a.body)
+				}
+			}
+			if a := call("evil", "/kv?op=list"); a.body != `{"keys":null}` && a.body != `{"keys":[]}` {
+				t.Errorf("tenant evil lists %s", a.body)
+			}
+			if a := call("acme", "/kv?op=get&key=secret"); a.body != `{"value":"acme-data"}` {
+				t.Errorf("tenant acme reads %s", a.body)
+			}
+			if _, err := os.Stat(filepath.Join(root, ".wasmroute", "data")); (backend == "embedded") != (err == nil) {
+				t.Errorf("data folder in the tenants' folder: %v (backend %s)", err, backend)
+			}
+		})
+	}
+}
+
+// TestSecrets checks that a value mapped from the server's environment
+// reaches its guest and never the log.
+func TestSecrets(t *testing.T) {
+	const secret = "sk-live-0123456789"
+	t.Setenv("WASMROUTE_TEST_API_KEY", secret)
+	srv, logs := serveServices(t, Config{Env: map[string]string{"PLAIN": "visible"}}, map[string]string{
+		"wasmroute.json": `{"env": {"API_KEY": {"fromEnv": "WASMROUTE_TEST_API_KEY"}}}`,
+	})
+	if a := get(t, srv+"/env?name=API_KEY"); a.body != secret {
+		t.Errorf("guest reads API_KEY = %q", a.body)
+	}
+	if a := get(t, srv+"/env?name=HOME"); a.body != "" {
+		t.Errorf("guest reads the server's HOME = %q", a.body)
+	}
+	get(t, srv+"/env?print=API_KEY")
+	get(t, srv+"/env?print=PLAIN")
+	if l := logs.String(); strings.Contains(l, secret) || !strings.Contains(l, "[redacted]") || !strings.Contains(l, "visible") {
+		t.Errorf("log shows the secret, or not the redaction, or hides a plain value:\n%s", l)
 	}
 }
