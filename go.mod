@@ -3,6 +3,7 @@ module github.com/wasmroute/wasmroute
 go 1.26.8
 
 require (
+	code.dny.dev/ssrf v0.3.0
 	github.com/evanw/esbuild v0.28.2
 	github.com/google/go-cmp v0.7.0
 	github.com/julienschmidt/httprouter v1.3.0

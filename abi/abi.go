@@ -355,17 +355,17 @@ var Funcs = [...]Func{
 	{FuncBodyWrite, 2, 1},
 	{FuncFlush, 0, 1},
 	{FuncErrorMessage, 2, 1},
-}
-
-// Services lists the host functions of ModuleName added after the first
-// release, for outbound HTTP and the key-value store, in the order above.
-// Funcs will include them once the host serves them.
-var Services = [...]Func{
 	{FuncFetchStart, 5, 1},
 	{FuncFetchPoll, 3, 1},
 	{FuncFetchHead, 3, 1},
 	{FuncFetchBodyRead, 3, 1},
 	{FuncFetchClose, 1, 1},
+}
+
+// Services lists the host functions of ModuleName added after the first
+// release that the host does not serve yet, for the key-value store, in the
+// order above. Funcs will include them once the host serves them.
+var Services = [...]Func{
 	{FuncKVGet, 4, 1},
 	{FuncKVSet, 5, 1},
 	{FuncKVDelete, 2, 1},

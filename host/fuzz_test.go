@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/wasmroute/wasmroute/abi"
 )
 
 // FuzzHostFunctions calls any host function with any arguments: it must
@@ -25,7 +27,11 @@ func FuzzHostFunctions(f *testing.F) {
 	copy(initial, names)
 	f.Fuzz(func(t *testing.T, fn uint8, a, b, c, d uint32) {
 		hf := hostFuncs[int(fn)%len(hostFuncs)]
-		args := []uint32{a, b, c, d}[:len(hf.params)]
+		flags := uint32(fn) / uint32(len(hostFuncs)) // fetch_start's fifth argument
+		args := []uint32{a, b, c, d, flags}[:len(hf.params)]
+		if hf.name == abi.FuncFetchPoll && int32(c) > 2 {
+			args[2] = c % 3 // a timeout of at most 2ms (an Exchange without fetches has no handle)
+		}
 		reset(mod, region{0, []byte(names)})
 		r, params := testRequest()
 		rec := httptest.NewRecorder()
@@ -41,7 +47,7 @@ func FuzzHostFunctions(f *testing.F) {
 			// [buf, buf+len) when len fits; body_read may use all of it.
 			buf, n := args[len(args)-2], args[len(args)-1]
 			switch hf.result {
-			case "len":
+			case "len", "len_or_err":
 				if uint32(got) <= n {
 					copy(mem[buf:], initial[buf:buf+uint32(got)])
 				}

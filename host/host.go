@@ -109,7 +109,8 @@ type Exchange struct {
 	// with abi.ErrFailed ("no key-value store").
 	KV kv.Namespace
 
-	errMsg string // error_message: the last fetch_* or kv_* error
+	errMsg  string   // error_message: the last fetch_* or kv_* error
+	fetches *fetches // the request's outbound fetches, from the first fetch_start to End
 
 	w      http.ResponseWriter
 	r      *http.Request
@@ -157,10 +158,13 @@ func NewExchange(w http.ResponseWriter, r *http.Request, params []routes.Param) 
 }
 
 // Reset makes e the Exchange of a new request, as NewExchange(w, r, params)
-// would return, Body, the limits and Done included (all zero), but keeps the
-// buffers and timer e allocated: a runtime may keep one Exchange per module
-// instance rather than allocate one per request.
+// would return, Body, the limits, Done, Deadline, Outbound, KV and
+// error_message's message included (all zero), but keeps the buffers and
+// timer e allocated: a runtime may keep one Exchange per module instance
+// rather than allocate one per request. It ends the previous request's
+// fetches first, as End does.
 func (e *Exchange) Reset(w http.ResponseWriter, r *http.Request, params []routes.Param) {
+	e.End()
 	*e = Exchange{
 		w: w, r: r, params: params,
 		timer:        e.timer,
@@ -310,6 +314,11 @@ var hostFuncs = [...]hostFunc{
 	{abi.FuncBodyWrite, bodyWriteFn, []string{"buf", "buf_len"}, "err"},
 	{abi.FuncFlush, flushFn, nil, "err"},
 	{abi.FuncErrorMessage, errorMessageFn, []string{"buf", "buf_len"}, "len"},
+	{abi.FuncFetchStart, fetchStartFn, []string{"req", "req_len", "body", "body_len", "flags"}, "handle_or_err"},
+	{abi.FuncFetchPoll, fetchPollFn, []string{"handles", "count", "timeout_ms"}, "index_or_err"},
+	{abi.FuncFetchHead, fetchHeadFn, []string{"handle", "buf", "buf_len"}, "len_or_err"},
+	{abi.FuncFetchBodyRead, fetchBodyReadFn, []string{"handle", "buf", "buf_len"}, "n_or_err"},
+	{abi.FuncFetchClose, fetchCloseFn, []string{"handle"}, "err"},
 }
 
 // trap is the value a host function panics with to trap its guest. wazero

@@ -245,10 +245,12 @@ func TestValuesCache(t *testing.T) {
 	}
 }
 
-// pointerPairs returns the stack indexes of fn's (ptr, len) parameters.
+// pointerPairs returns the stack indexes of fn's (ptr, len) parameters:
+// a parameter x followed by x_len. (fetch_poll's handles and count are
+// tested in TestFetchPollOutOfBounds.)
 func pointerPairs(f hostFunc) []int {
 	var pairs []int
-	for i := 0; i+1 < len(f.params); i += 2 {
+	for i := 0; i+1 < len(f.params); i++ {
 		if f.params[i+1] == f.params[i]+"_len" {
 			pairs = append(pairs, i)
 		}
@@ -283,7 +285,7 @@ func TestOutOfBounds(t *testing.T) {
 					body := strings.NewReader("hello")
 					e.Body = body
 					args := make([]uint32, len(f.params))
-					for i := 0; i < len(args); i += 2 {
+					for _, i := range pointerPairs(f) {
 						args[i], args[i+1] = 0x10, 4 // a valid range
 					}
 					args[at], args[at+1] = b.ptr, b.n

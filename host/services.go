@@ -11,20 +11,32 @@ import (
 )
 
 // Outbound is what a route's guest may reach over HTTP, and how much:
-// Exchange.Outbound. Package internal/outbound builds one from a route's
-// allowedOutboundHosts.
+// Exchange.Outbound. Package internal/outbound builds the Client and Allow
+// from a route's allowedOutboundHosts:
+//
+//	p, err := outbound.Parse(entries, "wasmroute.json")
+//	...
+//	e.Outbound = &host.Outbound{Client: p.Client(), Allow: p.Allow, MaxFetches: 50, MaxConcurrency: 6, MaxBody: 10 << 20}
+//
+// One Outbound may serve many requests at once: the host only reads it.
 type Outbound struct {
 	// Client sends the guest's requests. Its transport must check the
 	// address it dials (loopback, private... refused) and its
-	// CheckRedirect each hop, as internal/outbound's do.
+	// CheckRedirect each hop, as internal/outbound's do. An error of its
+	// that is an *outbound.DeniedError (errors.As) is the fetch's
+	// abi.ErrDenied; any other, abi.ErrFailed. For fetch_start's manual
+	// and error redirect modes, the host sends through a copy of it with
+	// another CheckRedirect. Nil: every fetch_start is abi.ErrDenied.
 	Client *http.Client
-	// Allow reports why the guest may not send a request to u, or nil. Its
-	// message reaches the guest (error_message) and the log, so it names
-	// the allow-list entry to add.
+	// Allow reports why the guest may not send a request to u, or nil.
+	// Its message reaches the guest (error_message), so it names the
+	// allow-list entry to add; it must not show the URL's userinfo or
+	// query. Nil: every fetch_start is abi.ErrDenied.
 	Allow func(u *url.URL) error
-	// MaxFetches bounds fetch_start calls per request, MaxConcurrency
-	// those in flight at once (later ones wait in line), MaxBody each
-	// response body. Zero: no bound.
+	// MaxFetches bounds fetch_start calls per request (the next is
+	// abi.ErrLimit), MaxConcurrency those in flight at once (later ones
+	// wait in line), MaxBody each response body (past it,
+	// fetch_body_read returns abi.ErrTooLarge). Zero: no bound.
 	MaxFetches     int
 	MaxConcurrency int
 	MaxBody        int64
