@@ -56,13 +56,15 @@ const reasons = new Map(Object.entries({
 }).map(([k, v]) => [+k, v]));
 
 const noFragment = url => { const i = url.indexOf('#'); return i < 0 ? url : url.slice(0, i); };
+// shown is a URL as messages show it: without its query, which may hold a
+// key (as the host's messages do).
+const shown = url => { const i = url.search(/[?#]/); return i < 0 ? url : url.slice(0, i); };
 
-// makeFetch returns a fetch function over the given natives (fetchStart,
-// fetchHead, fetchBodyRead, fetchClose, errorMessage) and waiting functions
-// (wait(handle) → a promise resolved when the handle is ready, forget(handle),
-// live() → whether handles made now are still the request's). Without
-// arguments, the host's natives and the engine's event loop (io.js): the
-// global fetch. The platform's tests give fakes.
+// makeFetch returns a fetch function over fake.natives (fetchStart,
+// fetchHead, fetchBodyRead, fetchClose, errorMessage) and fake's waiting
+// functions (wait(handle): a promise resolved when the handle is ready;
+// forget(handle)). Without fake, the host's natives and the engine's event
+// loop (io.js): the global fetch. The platform's tests give fakes.
 export function makeFetch(fake) {
   const natives = () => fake ? fake.natives : host;
   const wait = fake ? fake.wait : io.wait, forget = fake ? fake.forget : io.forget;
@@ -95,7 +97,8 @@ export function makeFetch(fake) {
     if (!accept) list.push('accept', '*/*');
     const mode = request.redirect;
     const h = N.fetchStart(list, body, mode === 'manual' ? 1 : mode === 'error' ? 2 : 0);
-    if (h < 0) return reject(new TypeError('fetch failed', { cause: hostError(N, h, `fetch ${request.url}`) }));
+    const what = `fetch ${shown(request.url)}`;
+    if (h < 0) return reject(new TypeError('fetch failed', { cause: hostError(N, h, what) }));
 
     // The fetch's state: settled once the promise is, closed once the
     // handle is; controller is the body stream's.
@@ -111,8 +114,8 @@ export function makeFetch(fake) {
       forget(h);
       if (!stale()) N.fetchClose(h);
     };
-    const ended = () => new TypeError('fetch failed', { cause: new Error(`fetch ${request.url}: the request that started it has ended`) });
-    const fail = (code, what) => new TypeError(what, { cause: hostError(N, code, `fetch ${request.url}`) });
+    const ended = () => new TypeError('fetch failed', { cause: new Error(`${what}: the request that started it has ended`) });
+    const fail = (code, message) => new TypeError(message, { cause: hostError(N, code, what) });
     function onAbort() {
       if (closed) return;
       close();
@@ -159,7 +162,7 @@ export function makeFetch(fake) {
           const r = N.fetchBodyRead(h, CHUNK);
           if (r === ErrPending) return wait(h).then(read);
           if (typeof r === 'number') {
-            const e = fail(r, `fetch ${request.url}: reading the response body failed`);
+            const e = fail(r, `${what}: reading the response body failed`);
             close();
             throw e;
           }
