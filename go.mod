@@ -10,7 +10,11 @@ require (
 	github.com/tetratelabs/wazero v1.12.0
 )
 
-require golang.org/x/sys v0.44.0
+require (
+	github.com/valkey-io/valkey-go v1.0.79
+	go.etcd.io/bbolt v1.5.0
+	golang.org/x/sys v0.47.0
+)
 
 // Route sources live in bracketed folders the go command cannot name as
 // packages; they are built by file list (wasmroute build).

@@ -251,9 +251,10 @@ const (
 	// (body, body_len) is the request body, sent whole. flags selects the
 	// redirect mode: 0 follow (up to 10 hops, each checked again), 1 manual
 	// (a 3xx is the response), 2 error (a redirect fails with ErrFailed).
-	// ErrInvalid for a malformed request, ErrDenied when the URL is not
-	// allowed, ErrLimit past maxFetches. Requests past maxFetchConcurrency
-	// wait in line for a free slot.
+	// ErrInvalid for a malformed request (CONNECT, TRACE, TRACK and URLs
+	// with userinfo included), ErrDenied when the URL is not allowed,
+	// ErrLimit past maxFetches. Requests past maxFetchConcurrency wait in
+	// line for a free slot.
 	//
 	//	fetch_start(req i32, req_len i32, body i32, body_len i32, flags i32) -> (handle_or_err i32)
 	FuncFetchStart = "fetch_start"
@@ -262,7 +263,7 @@ const (
 	// u32, little-endian) is ready: its fetch_head, or once the head is
 	// taken its fetch_body_read, would not return ErrPending. It returns the
 	// index of the first ready handle, or ErrPending once timeout_ms passed
-	// (-1: no timeout; count 0 with a timeout is a sleep). ErrInvalid for an
+	// (0: no wait; negative: no timeout; count 0 with a timeout is a sleep). ErrInvalid for an
 	// unknown handle, a count above 1024 or count 0 without a timeout.
 	//
 	//	fetch_poll(handles i32, count i32, timeout_ms i32) -> (index_or_err i32)
@@ -270,9 +271,10 @@ const (
 
 	// FuncFetchHead writes the response head of handle as a list: the
 	// status (decimal text), the final URL, then header names (lowercase)
-	// and values alternately, in the order received. A getter, except that
-	// it returns ErrPending before the head arrived, and the fetch's error
-	// when it failed: ErrDenied, ErrFailed. ErrInvalid for an unknown handle.
+	// and values alternately, names sorted, each name's values in the
+	// order received. A getter, except that it returns ErrPending before
+	// the head arrived, and the fetch's error when it failed: ErrDenied,
+	// ErrFailed. ErrInvalid for an unknown handle.
 	//
 	//	fetch_head(handle i32, buf i32, buf_len i32) -> (len_or_err i32)
 	FuncFetchHead = "fetch_head"
@@ -360,12 +362,6 @@ var Funcs = [...]Func{
 	{FuncFetchHead, 3, 1},
 	{FuncFetchBodyRead, 3, 1},
 	{FuncFetchClose, 1, 1},
-}
-
-// Services lists the host functions of ModuleName added after the first
-// release that the host does not serve yet, for the key-value store, in the
-// order above. Funcs will include them once the host serves them.
-var Services = [...]Func{
 	{FuncKVGet, 4, 1},
 	{FuncKVSet, 5, 1},
 	{FuncKVDelete, 2, 1},

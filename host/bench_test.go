@@ -2,6 +2,8 @@ package host
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,6 +12,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmroute/wasmroute/abi"
 )
 
 // benchExchange returns a guest, a context with an Exchange whose response
@@ -137,4 +141,76 @@ func BenchmarkPollOneoff(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkFetch makes one GET of a 5-byte body from a loopback server:
+// through the host functions as a guest makes it (fetch_start, fetch_poll,
+// fetch_head, fetch_body_read to the end, fetch_close, then End as at the
+// end of a request), against a plain http.Client. Both reuse their
+// keep-alive connection.
+func BenchmarkFetch(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	defer srv.Close()
+	b.Run("native", func(b *testing.B) {
+		client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		defer client.CloseIdleConnections()
+		buf := make([]byte, readLen)
+		b.ReportAllocs()
+		for b.Loop() {
+			req, err := http.NewRequestWithContext(context.Background(), "GET", srv.URL+"/", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				if _, err := resp.Body.Read(buf); err != nil {
+					break
+				}
+			}
+			resp.Body.Close()
+		}
+	})
+	b.Run("host", func(b *testing.B) {
+		ft := newFetchTest(b, Outbound{MaxFetches: 50, MaxConcurrency: 6, MaxBody: 10 << 20})
+		l := list("GET", srv.URL+"/")
+		reset(ft.mod, region{reqAt, l}, region{handlesAt, []byte{1, 0, 0, 0}})
+		start, poll := fnByName(abi.FuncFetchStart).fn, fnByName(abi.FuncFetchPoll).fn
+		head, read := fnByName(abi.FuncFetchHead).fn, fnByName(abi.FuncFetchBodyRead).fn
+		closeFn := fnByName(abi.FuncFetchClose).fn
+		stack := make([]uint64, 5)
+		b.ReportAllocs()
+		for b.Loop() {
+			copy(stack, []uint64{reqAt, uint64(len(l)), bodyAt, 0, 0})
+			start(ft.ctx, ft.mod, stack)
+			if h := api.DecodeI32(stack[0]); h != 1 {
+				b.Fatalf("fetch_start = %d (%s)", h, ft.e.errMsg)
+			}
+			for taken, done := false, false; !done; {
+				copy(stack, []uint64{handlesAt, 1, api.EncodeI32(-1)})
+				poll(ft.ctx, ft.mod, stack)
+				if !taken {
+					copy(stack, []uint64{1, headAt, headLen})
+					head(ft.ctx, ft.mod, stack)
+					taken = true
+					continue
+				}
+				copy(stack, []uint64{1, readAt, readLen})
+				read(ft.ctx, ft.mod, stack)
+				switch n := api.DecodeI32(stack[0]); {
+				case n == 0:
+					done = true
+				case n < 0 && n != abi.ErrPending:
+					b.Fatalf("fetch_body_read = %d (%s)", n, ft.e.errMsg)
+				}
+			}
+			stack[0] = 1
+			closeFn(ft.ctx, ft.mod, stack)
+			ft.e.End()
+		}
+	})
 }

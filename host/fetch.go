@@ -67,6 +67,7 @@ type fetch struct {
 	req     *http.Request
 	cancel  context.CancelFunc
 	maxBody int64         // Outbound.MaxBody
+	denied  func(string)  // Outbound.Denied
 	room    chan struct{} // buffered 1: the guest read some of buf
 
 	// Guarded by st.mu.
@@ -246,6 +247,9 @@ func (e *Exchange) fetchStart(ctx context.Context, list, body []byte, flags uint
 		return e.failf(abi.ErrDenied, "fetch %s: denied: this route has no allowedOutboundHosts", outbound.Redacted(u))
 	}
 	if err := o.Allow(u); err != nil {
+		if o.Denied != nil {
+			o.Denied(err.Error())
+		}
 		return e.fail(abi.ErrDenied, err)
 	}
 	st := e.fetchState(ctx)
@@ -277,7 +281,7 @@ func (e *Exchange) fetchStart(ctx context.Context, list, body []byte, flags uint
 	}
 	f := &fetch{
 		st: st, url: outbound.Redacted(u), client: client, req: req, cancel: cancel,
-		maxBody: o.MaxBody, room: make(chan struct{}, 1),
+		maxBody: o.MaxBody, denied: o.Denied, room: make(chan struct{}, 1),
 	}
 
 	st.mu.Lock()
@@ -334,14 +338,12 @@ func parseFetch(list []byte) (method string, u *url.URL, header http.Header, err
 	header = make(http.Header)
 	for len(rest) > 0 {
 		name, r, ok := abi.NextItem(rest)
-		if !ok {
-			return "", nil, nil, errors.New("the request list is malformed after the URL")
-		}
-		value, r, ok := abi.NextItem(r)
-		switch {
-		case !ok && len(r) == 0:
+		if ok && len(r) == 0 {
 			return "", nil, nil, fmt.Errorf("header %q has no value: want names and values alternately", name)
-		case !ok:
+		}
+		value, r, ok2 := abi.NextItem(r)
+		switch {
+		case !ok || !ok2:
 			return "", nil, nil, errors.New("the request list is malformed after the URL")
 		case !abi.ValidHeaderName(name):
 			return "", nil, nil, fmt.Errorf("header name %q is not a token", name)
@@ -473,6 +475,9 @@ func (f *fetch) failure(err error) (int32, string) {
 			msg = prefix + "redirected to " + denied.URL + ": " + strings.TrimPrefix(msg, "fetch "+denied.URL+": ")
 		default: // at dial time
 			msg = prefix + msg
+		}
+		if f.denied != nil {
+			f.denied(msg)
 		}
 		return abi.ErrDenied, msg
 	}

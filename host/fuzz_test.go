@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/internal/kv"
+	"github.com/wasmroute/wasmroute/internal/outbound"
 )
 
 // FuzzHostFunctions calls any host function with any arguments: it must
@@ -23,6 +29,7 @@ func FuzzHostFunctions(f *testing.F) {
 		f.Add(uint8(i), uint32(0xFFFFFFF0), uint32(0x20), uint32(0), uint32(0))
 	}
 	mod := newGuest(f)
+	ns := kvNamespace(f, kvStore(f), "fuzz", kv.Limits{MaxKeys: 100, MaxValue: 64})
 	initial := bytes.Repeat([]byte{marker}, memSize)
 	copy(initial, names)
 	f.Fuzz(func(t *testing.T, fn uint8, a, b, c, d uint32) {
@@ -38,6 +45,7 @@ func FuzzHostFunctions(f *testing.F) {
 		e := NewExchange(rec, r, params)
 		e.Body = strings.NewReader("hello, body")
 		e.MaxResponseBytes = 8
+		e.KV = ns
 
 		got, err := call(WithExchange(context.Background(), e), hf.fn, mod, args...) // panics again on anything but a trap
 		mem, _ := mod.Memory().Read(0, memSize)
@@ -47,12 +55,19 @@ func FuzzHostFunctions(f *testing.F) {
 			// [buf, buf+len) when len fits; body_read may use all of it.
 			buf, n := args[len(args)-2], args[len(args)-1]
 			switch hf.result {
-			case "len", "len_or_err":
+			case "len":
 				if uint32(got) <= n {
+					copy(mem[buf:], initial[buf:buf+uint32(got)])
+				}
+			case "len_or_err":
+				if got >= 0 && uint32(got) <= n {
 					copy(mem[buf:], initial[buf:buf+uint32(got)])
 				}
 			case "n_or_err":
 				copy(mem[buf:], initial[buf:buf+n])
+			}
+			if hf.name == abi.FuncKVIncr && got == abi.OK { // the new value in inout
+				copy(mem[c:], initial[c:c+8])
 			}
 		}
 		if !bytes.Equal(initial, mem) {
@@ -148,4 +163,93 @@ func FuzzPollOneoff(f *testing.F) {
 			t.Errorf("poll_oneoff(%#x, %#x, %d, %#x) wrote memory outside out and result.nevents", in, out, n, nevents)
 		}
 	})
+}
+
+// FuzzFetchStart calls fetch_start with any request list, body and flags,
+// through a client that answers at once: it must return a handle or an
+// abi error explained by error_message, write no guest memory, and send
+// only requests a server can take (a method that is a token, an absolute
+// http or https URL, valid headers, none of those the host frames).
+func FuzzFetchStart(f *testing.F) {
+	f.Add(list("GET", "https://example.com/x?a=1", "accept", "*/*"), []byte(nil), uint8(0))
+	f.Add(list("POST", "http://127.0.0.1:8080/", "content-type", "text/plain", "content-length", "99", "host", "evil"), []byte("body"), uint8(1))
+	f.Add(list("GET", "http://[::1]/", "x", "a\r\nb"), []byte(nil), uint8(2))
+	f.Add(list("CONNECT", "http://x:1/"), []byte(nil), uint8(0))
+	f.Add(list("GET", "http://u:p@x/", "a"), []byte(nil), uint8(3))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 'G'}, []byte(nil), uint8(0))
+	sent := make(chan string, 1)
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent <- checkSent(r)
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("ok")), Request: r}, nil
+	})}
+	p, err := outbound.Parse([]string{"*://*:*"}, "wasmroute.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	o := &Outbound{Client: client, Allow: p.Allow, MaxFetches: 1}
+	mod := newGuest(f)
+	f.Fuzz(func(t *testing.T, req, body []byte, flags uint8) {
+		req, body = req[:min(len(req), 0x3000)], body[:min(len(body), 0x1000)]
+		reset(mod, region{reqAt, req}, region{bodyAt, body})
+		initial, _ := mod.Memory().Read(0, memSize)
+		initial = bytes.Clone(initial)
+		e := NewExchange(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), nil)
+		e.Outbound = o
+		defer e.End()
+		ctx := WithExchange(context.Background(), e)
+		h, err := call(ctx, fetchStartFn, mod, reqAt, uint32(len(req)), bodyAt, uint32(len(body)), uint32(flags))
+		if err != nil {
+			t.Fatalf("fetch_start trapped for ranges inside memory: %v", err)
+		}
+		switch {
+		case h > 0:
+			if h != 1 {
+				t.Errorf("first handle %d", h)
+			}
+			select {
+			case got := <-sent:
+				if got != "" {
+					t.Errorf("fetch_start(%q) sent a request it should not have: %s", req, got)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("fetch_start(%q) = %d, but its request was not sent", req, h)
+			}
+		case h == abi.ErrInvalid || h == abi.ErrDenied:
+			if e.errMsg == "" {
+				t.Errorf("fetch_start(%q) = %d without a message", req, h)
+			}
+		default:
+			t.Errorf("fetch_start(%q) = %d", req, h)
+		}
+		if got, _ := mod.Memory().Read(0, memSize); !bytes.Equal(initial, got) {
+			t.Errorf("fetch_start(%q) wrote guest memory", req)
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// checkSent says what is wrong with a request the host sent, or "".
+func checkSent(r *http.Request) string {
+	switch {
+	case !abi.ValidHeaderName(r.Method) || r.Method == "CONNECT" || r.Method == "TRACE" || r.Method == "TRACK":
+		return fmt.Sprintf("method %q", r.Method)
+	case r.URL.Scheme != "http" && r.URL.Scheme != "https" || r.URL.Host == "" || r.URL.User != nil || r.URL.Opaque != "":
+		return fmt.Sprintf("URL %q", r.URL)
+	case r.Host != r.URL.Host:
+		return fmt.Sprintf("Host %q for URL %q", r.Host, r.URL)
+	}
+	for k, vs := range r.Header {
+		if !abi.ValidHeaderName(k) || droppedHeader(k) || k != http.CanonicalHeaderKey(k) {
+			return fmt.Sprintf("header %q", k)
+		}
+		for _, v := range vs {
+			if !abi.ValidHeaderValue(v) {
+				return fmt.Sprintf("header %s: %q", k, v)
+			}
+		}
+	}
+	return ""
 }

@@ -16,10 +16,14 @@
 //	e := host.NewExchange(w, req, params)
 //	e.Body = http.MaxBytesReader(w, req.Body, maxBody)
 //	e.Done = stop // closed when the request must stop: ends a guest's sleep
-//	if _, err := get.Call(host.WithExchange(req.Context(), e)); err != nil {
+//	e.Deadline = limit // ends the guest's fetches
+//	e.Outbound = out   // where it may fetch (package internal/outbound); nil: nowhere
+//	_, err := get.Call(host.WithExchange(req.Context(), e))
+//	e.End() // cancels the fetches the guest left running
+//	if err != nil {
 //		// The guest failed or trapped: answer 500 unless e.HeadSent().
 //	}
-//	err := e.Finish()
+//	err = e.Finish()
 //
 // # Notes
 //
@@ -106,7 +110,7 @@ type Exchange struct {
 	Outbound *Outbound
 
 	// KV is the project's key-value namespace. Nil: every kv_* call fails
-	// with abi.ErrFailed ("no key-value store").
+	// with abi.ErrFailed ("no key-value store is configured").
 	KV kv.Namespace
 
 	errMsg  string   // error_message: the last fetch_* or kv_* error
@@ -148,6 +152,10 @@ type Exchange struct {
 	headerValues  lastList
 	paramValues   lastList
 	rc            *http.ResponseController
+
+	// What kv_get and kv_list read and could not write: the guest's next
+	// call for the same key or prefix gets it.
+	kvGet, kvList kvKept
 }
 
 // NewExchange returns the Exchange of one request: the guest reads r (its
@@ -319,6 +327,11 @@ var hostFuncs = [...]hostFunc{
 	{abi.FuncFetchHead, fetchHeadFn, []string{"handle", "buf", "buf_len"}, "len_or_err"},
 	{abi.FuncFetchBodyRead, fetchBodyReadFn, []string{"handle", "buf", "buf_len"}, "n_or_err"},
 	{abi.FuncFetchClose, fetchCloseFn, []string{"handle"}, "err"},
+	{abi.FuncKVGet, kvGetFn, []string{"key", "key_len", "buf", "buf_len"}, "len_or_err"},
+	{abi.FuncKVSet, kvSetFn, []string{"key", "key_len", "value", "value_len", "ttl_seconds"}, "err"},
+	{abi.FuncKVDelete, kvDeleteFn, []string{"key", "key_len"}, "err"},
+	{abi.FuncKVList, kvListFn, []string{"prefix", "prefix_len", "buf", "buf_len"}, "len_or_err"},
+	{abi.FuncKVIncr, kvIncrFn, []string{"key", "key_len", "inout"}, "err"},
 }
 
 // trap is the value a host function panics with to trap its guest. wazero

@@ -284,7 +284,7 @@ func TestOutOfBounds(t *testing.T) {
 					e := NewExchange(rec, r, params)
 					body := strings.NewReader("hello")
 					e.Body = body
-					args := make([]uint32, len(f.params))
+					args := make([]uint32, len(f.params)) // other arguments 0: kv_incr's inout is valid
 					for _, i := range pointerPairs(f) {
 						args[i], args[i+1] = 0x10, 4 // a valid range
 					}

@@ -40,6 +40,10 @@ type Outbound struct {
 	MaxFetches     int
 	MaxConcurrency int
 	MaxBody        int64
+	// Denied, when set, is told the message of each fetch the policy
+	// refuses (Allow, an address dialled, a redirect), for the log. It may
+	// be called from another goroutine than the guest's.
+	Denied func(msg string)
 }
 
 // errorMessageFn supports abi.FuncErrorMessage: it writes the explanation

@@ -83,7 +83,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		// still there, an empty 200 would look like a success.
 		panic(http.ErrAbortHandler)
 	case err != nil:
-		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", s.output.admit(s.log, rt.Pattern, errorOutput(err)))
+		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", s.guestOutput(rt.Pattern, errorOutput(err)))
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
@@ -95,6 +95,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	// blocked reading a slow body or writing to a slow client. Nothing
 	// touches the connection once the call has returned (deadline.disarm).
 	d := inst.deadline
+	armed := time.Now()
 	done := d.arm(w, lim.MaxDuration)
 
 	ex := &inst.ex
@@ -103,14 +104,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		ex.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
 	}
 	ex.Done = done
+	ex.Deadline = armed.Add(lim.MaxDuration) // the guest's fetches end with it
+	ex.Outbound = rt.outbound
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders
 	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)
 	err = inst.fns[m].CallWithStack(host.WithExchange(r.Context(), ex), nil)
+	ex.End() // the guest's fetches end with its call, whatever its outcome
 	// From here on the timer leaves the connection alone. An instance whose
 	// time ran out cannot serve again, even if its guest returned in time.
 	timedOut := d.disarm()
-	out := s.output.admit(s.log, rt.Pattern, inst.out.take())
+	out := s.guestOutput(rt.Pattern, inst.out.take())
 	var exit *sys.ExitError
 	switch {
 	case err != nil && timedOut:

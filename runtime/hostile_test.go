@@ -479,14 +479,11 @@ func hostileCases(e *hostileEnv, all bool) []hostileCase {
 	}
 	cases = append(cases, hostilePathCases()...)
 	for _, f := range abi.Funcs {
-		pairs := f.Params / 2 // (pointer, length) pairs; set_status and flush take none
-		if f.Name == abi.FuncSetStatus {
-			pairs = 0
-		}
+		pairs := hostilePointerPairs(f)
 		if pairs == 0 {
 			// No pointer to abuse: the huge value is an argument like any
 			// other and the guest carries on.
-			want := map[string]string{abi.FuncSetStatus: "set_status=-1", abi.FuncFlush: "flush=0"}[f.Name]
+			want := map[string]string{abi.FuncSetStatus: "set_status=-1", abi.FuncFlush: "flush=0", abi.FuncFetchClose: "fetch_close=-1"}[f.Name]
 			cases = append(cases, hostileCase{name: "badptr/" + f.Name, target: "/badptr?fn=" + f.Name,
 				status: 200, within: 5 * time.Second, once: true, check: hostileBody(want)})
 			continue
@@ -505,6 +502,23 @@ func hostileCases(e *hostileEnv, all bool) []hostileCase {
 		}
 	}
 	return cases
+}
+
+// hostilePointerPairs returns how many (pointer, length) pairs f takes, as
+// testdata/hostile/app/badptr passes them: its i32 parameters in twos, but
+// for set_status, flush and fetch_close, which take none; fetch_poll, whose
+// (handles, count) is one pair of 4×count bytes; fetch_head and
+// fetch_body_read, whose one pair (buf, buf_len) follows the handle.
+func hostilePointerPairs(f abi.Func) int {
+	switch f.Name {
+	case abi.FuncSetStatus, abi.FuncFlush, abi.FuncFetchClose:
+		return 0
+	case abi.FuncFetchPoll, abi.FuncFetchHead, abi.FuncFetchBodyRead:
+		return 1
+	case abi.FuncKVIncr:
+		return 2 // key, and inout: a pointer to 8 bytes
+	}
+	return f.Params / 2 // kv_set's fifth argument is a ttl
 }
 
 // hostileStopped checks that the request was stopped at its deadline and logged.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -59,6 +60,18 @@ type Limits struct {
 	// Isolation says what a request can see of the requests an instance
 	// served before it. Default IsolationInstance.
 	Isolation Isolation
+
+	// MaxFetches bounds the outbound HTTP requests (fetch) one request may
+	// start; past it fetch fails with abi.ErrLimit. Default 50.
+	MaxFetches int
+
+	// MaxFetchConcurrency bounds the outbound requests of one request in
+	// flight at once; later ones wait in line. Default 6.
+	MaxFetchConcurrency int
+
+	// MaxFetchBody bounds each outbound response body, in bytes; reading
+	// past it fails with abi.ErrTooLarge. Default 10 MiB.
+	MaxFetchBody int64
 }
 
 // Isolation is a route's isolation mode.
@@ -89,6 +102,10 @@ var DefaultLimits = Limits{
 	MaxInstances:   8,
 	MaxWait:        5 * time.Second,
 	Isolation:      IsolationInstance,
+
+	MaxFetches:          50,
+	MaxFetchConcurrency: 6,
+	MaxFetchBody:        10 << 20,
 }
 
 // Or returns l with each zero field taken from def.
@@ -103,6 +120,10 @@ func (l Limits) Or(def Limits) Limits {
 		MaxInstances:   or(l.MaxInstances, def.MaxInstances),
 		MaxWait:        or(l.MaxWait, def.MaxWait),
 		Isolation:      or(l.Isolation, def.Isolation),
+
+		MaxFetches:          or(l.MaxFetches, def.MaxFetches),
+		MaxFetchConcurrency: or(l.MaxFetchConcurrency, def.MaxFetchConcurrency),
+		MaxFetchBody:        or(l.MaxFetchBody, def.MaxFetchBody),
 	}
 }
 
@@ -117,7 +138,8 @@ func or[T comparable](v, def T) T {
 // check reports a limit that cannot work.
 func (l Limits) check() error {
 	var errs []string
-	if l.MaxDuration < 0 || l.MaxBody < 0 || l.MaxResponse < 0 || l.MaxHeaders < 0 || l.MaxHeaderBytes < 0 || l.MaxInstances < 0 || l.MaxWait < 0 {
+	if l.MaxDuration < 0 || l.MaxBody < 0 || l.MaxResponse < 0 || l.MaxHeaders < 0 || l.MaxHeaderBytes < 0 || l.MaxInstances < 0 || l.MaxWait < 0 ||
+		l.MaxFetches < 0 || l.MaxFetchConcurrency < 0 || l.MaxFetchBody < 0 {
 		errs = append(errs, "limits cannot be negative")
 	}
 	if l.MaxMemory != 0 && (l.MaxMemory < wasmPageSize || l.MaxMemory > 4<<30) {
@@ -155,6 +177,9 @@ func (l Limits) above(ceiling Limits) []string {
 	size("maxHeaderBytes", l.MaxHeaderBytes, ceiling.MaxHeaderBytes)
 	count("maxInstances", l.MaxInstances, ceiling.MaxInstances)
 	dur("maxWait", l.MaxWait, ceiling.MaxWait)
+	count("maxFetches", l.MaxFetches, ceiling.MaxFetches)
+	count("maxFetchConcurrency", l.MaxFetchConcurrency, ceiling.MaxFetchConcurrency)
+	size("maxFetchBody", l.MaxFetchBody, ceiling.MaxFetchBody)
 	check("isolation", l.Isolation == IsolationInstance, ceiling.Isolation == IsolationRequest, string(l.Isolation), string(ceiling.Isolation))
 	return over
 }
@@ -163,20 +188,41 @@ func (l Limits) above(ceiling Limits) []string {
 // route.json (one route's). Sizes are strings such as "64MiB" or numbers of
 // bytes; durations are Go durations such as "500ms".
 type fileConfig struct {
-	MaxDuration    duration          `json:"maxDuration"`
-	MaxMemory      size              `json:"maxMemory"`
-	MaxBody        size              `json:"maxBody"`
-	MaxResponse    size              `json:"maxResponse"`
-	MaxHeaders     int               `json:"maxHeaders"`
-	MaxHeaderBytes size              `json:"maxHeaderBytes"`
-	MaxInstances   int               `json:"maxInstances"`
-	MaxWait        duration          `json:"maxWait"`
-	Isolation      Isolation         `json:"isolation"`
-	Env            map[string]string `json:"env"`
+	MaxDuration    duration  `json:"maxDuration"`
+	MaxMemory      size      `json:"maxMemory"`
+	MaxBody        size      `json:"maxBody"`
+	MaxResponse    size      `json:"maxResponse"`
+	MaxHeaders     int       `json:"maxHeaders"`
+	MaxHeaderBytes size      `json:"maxHeaderBytes"`
+	MaxInstances   int       `json:"maxInstances"`
+	MaxWait        duration  `json:"maxWait"`
+	Isolation      Isolation `json:"isolation"`
 
-	// MaxTenantInstances is for wasmroute.json only: the instances in use
-	// at once across all the project's routes.
+	MaxFetches          int  `json:"maxFetches"`
+	MaxFetchConcurrency int  `json:"maxFetchConcurrency"`
+	MaxFetchBody        size `json:"maxFetchBody"`
+
+	// AllowedOutboundHosts lists the destinations the guests may fetch
+	// (internal/outbound's syntax); nil: inherit, empty: none.
+	AllowedOutboundHosts []string `json:"allowedOutboundHosts"`
+
+	// Env is the guests' environment: each value a string, or
+	// {"fromEnv": "NAME"} to take the server's variable NAME, a secret.
+	Env map[string]envValue `json:"env"`
+
+	// For wasmroute.json only:
+
+	// MaxTenantInstances: the instances in use at once across all the
+	// project's routes.
 	MaxTenantInstances int `json:"maxTenantInstances"`
+
+	// KV selects the key-value store ("redis://host:port"); empty: the
+	// embedded one. Not for a tenant.
+	KV string `json:"kv"`
+
+	// MaxKVKeys and MaxKVValue bound the project's key-value namespace.
+	MaxKVKeys  int  `json:"maxKVKeys"`
+	MaxKVValue size `json:"maxKVValue"`
 }
 
 func (c fileConfig) limits() Limits {
@@ -190,6 +236,10 @@ func (c fileConfig) limits() Limits {
 		MaxInstances:   c.MaxInstances,
 		MaxWait:        time.Duration(c.MaxWait),
 		Isolation:      c.Isolation,
+
+		MaxFetches:          c.MaxFetches,
+		MaxFetchConcurrency: c.MaxFetchConcurrency,
+		MaxFetchBody:        int64(c.MaxFetchBody),
 	}
 }
 
@@ -219,25 +269,41 @@ func parseConfig(b []byte, name string, routeFile bool) (fileConfig, error) {
 	if err := c.limits().check(); err != nil {
 		return c, fmt.Errorf("%s: %w", name, err)
 	}
-	if c.MaxTenantInstances < 0 {
-		return c, fmt.Errorf("%s: maxTenantInstances cannot be negative", name)
+	if c.MaxTenantInstances < 0 || c.MaxKVKeys < 0 {
+		return c, fmt.Errorf("%s: maxTenantInstances and maxKVKeys cannot be negative", name)
 	}
-	if routeFile && c.MaxTenantInstances != 0 {
-		return c, fmt.Errorf("%s: maxTenantInstances belongs in the project's wasmroute.json", name)
+	if routeFile {
+		for key, set := range map[string]bool{"maxTenantInstances": c.MaxTenantInstances != 0, "kv": c.KV != "", "maxKVKeys": c.MaxKVKeys != 0, "maxKVValue": c.MaxKVValue != 0} {
+			if set {
+				return c, fmt.Errorf("%s: %s belongs in the project's wasmroute.json", name, key)
+			}
+		}
 	}
-	for k := range c.Env {
+	if c.KV != "" && !strings.HasPrefix(c.KV, "redis://") && !strings.HasPrefix(c.KV, "rediss://") {
+		return c, fmt.Errorf("%s: kv %q: want redis://HOST:PORT (or rediss://), or no kv key for the embedded store", name, redactURL(c.KV))
+	}
+	for k, v := range c.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return c, fmt.Errorf("%s: env: bad variable name %q", name, k)
+		}
+		if v.FromEnv != "" && strings.ContainsAny(v.FromEnv, "=\x00") {
+			return c, fmt.Errorf("%s: env %s: bad fromEnv name %q", name, k, v.FromEnv)
 		}
 	}
 	return c, nil
 }
 
 // within checks c's limits against the operator's ceilings.
-func (c fileConfig) within(name string, ceiling Limits, maxTenantInstances int) error {
+func (c fileConfig) within(name string, ceiling Limits, maxTenantInstances int, kvCeiling kvLimits) error {
 	over := c.limits().above(ceiling)
 	if c.MaxTenantInstances > maxTenantInstances {
 		over = append(over, fmt.Sprintf("maxTenantInstances %d is above the operator's ceiling of %d", c.MaxTenantInstances, maxTenantInstances))
+	}
+	if c.MaxKVKeys > kvCeiling.keys {
+		over = append(over, fmt.Sprintf("maxKVKeys %d is above the operator's ceiling of %d", c.MaxKVKeys, kvCeiling.keys))
+	}
+	if int64(c.MaxKVValue) > kvCeiling.value {
+		over = append(over, fmt.Sprintf("maxKVValue %s is above the operator's ceiling of %s", FormatSize(int64(c.MaxKVValue)), FormatSize(kvCeiling.value)))
 	}
 	if len(over) > 0 {
 		return fmt.Errorf("%s: %s", name, strings.Join(over, "; "))
@@ -246,16 +312,82 @@ func (c fileConfig) within(name string, ceiling Limits, maxTenantInstances int) 
 }
 
 // mergeEnv returns base with over's variables set over it.
-func mergeEnv(base, over map[string]string) map[string]string {
+func mergeEnv[V any](base, over map[string]V) map[string]V {
 	if len(over) == 0 {
 		return base
 	}
 	env := maps.Clone(base)
 	if env == nil {
-		env = make(map[string]string, len(over))
+		env = make(map[string]V, len(over))
 	}
 	maps.Copy(env, over)
 	return env
+}
+
+// envValue is one variable of a config file's env: a string, or
+// {"fromEnv": "NAME"}, the server's variable NAME, read at load time and
+// treated as a secret (never logged).
+type envValue struct {
+	Value   string
+	FromEnv string
+}
+
+func (v *envValue) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &v.Value); err == nil {
+		return nil
+	}
+	var ref struct {
+		FromEnv string `json:"fromEnv"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ref); err != nil || ref.FromEnv == "" {
+		return fmt.Errorf(`want a string or {"fromEnv": "NAME"}, got %.40s`, b)
+	}
+	v.FromEnv = ref.FromEnv
+	return nil
+}
+
+// resolveEnv turns a config file's env into values, reading fromEnv
+// variables from the server's environment (lookup: os.LookupEnv) and
+// adding their values to secrets. untrusted files (a tenant's) may not
+// read the server's environment.
+func resolveEnv(name string, env map[string]envValue, untrusted bool, lookup func(string) (string, bool), secrets map[string]bool) (map[string]string, error) {
+	if len(env) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		if v.FromEnv == "" {
+			out[k] = v.Value
+			continue
+		}
+		if untrusted {
+			return nil, fmt.Errorf("%s: env %s: fromEnv reads the server's environment, which only the operator may map (in the grants file)", name, k)
+		}
+		val, ok := lookup(v.FromEnv)
+		if !ok {
+			return nil, fmt.Errorf("%s: env %s: fromEnv %s is not set in the server's environment", name, k, v.FromEnv)
+		}
+		out[k] = val
+		secrets[val] = true
+	}
+	return out, nil
+}
+
+// kvLimits are a project's key-value limits (0: the store's defaults).
+type kvLimits struct {
+	keys  int
+	value int64
+}
+
+// redactURL drops a URL's password, for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // duration is a time.Duration read from JSON as "1.5s".

@@ -313,3 +313,73 @@ func TestInitializationTimeLimit(t *testing.T) {
 		t.Errorf("GET /hello = %d", got.Status)
 	}
 }
+
+// TestServiceConfig checks the keys of the outbound, key-value and env
+// services: their errors name the file and key, fetch limits are ceilings
+// like the others, and the server's environment reaches a guest only where
+// a trusted file maps it.
+func TestServiceConfig(t *testing.T) {
+	t.Setenv("WASMROUTE_TEST_SECRET", "s3cr3t-value")
+	dir := project(t, map[string]string{"a": "hello", "b": "hello", "c": "hello", "d": "hello", "e": "hello"})
+	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"kv": "memcached://x", "maxKVKeys": 20000}`)
+	writeFile(t, filepath.Join(dir, "app/a/route.json"), `{"maxFetches": 1000, "maxFetchConcurrency": 100, "maxFetchBody": "1GiB"}`)
+	writeFile(t, filepath.Join(dir, "app/b/route.json"), `{"env": {"KEY": {"fromEnv": "WASMROUTE_TEST_UNSET"}}}`)
+	writeFile(t, filepath.Join(dir, "app/c/route.json"), `{"env": {"KEY": {"value": "x"}}}`)
+	writeFile(t, filepath.Join(dir, "app/d/route.json"), `{"maxKVValue": "1KiB"}`)
+	writeFile(t, filepath.Join(dir, "app/e/route.json"), `{"maxFetches": -1}`)
+	_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("New: %v, want a *LoadError", err)
+	}
+	want := []string{
+		"app/a/route.json: maxFetches 1000 is above the operator's ceiling of 50; " +
+			"maxFetchConcurrency 100 is above the operator's ceiling of 6; " +
+			"maxFetchBody 1GiB is above the operator's ceiling of 10MiB",
+		"app/b/route.json: env KEY: fromEnv WASMROUTE_TEST_UNSET is not set in the server's environment",
+		`app/c/route.json: want a string or {"fromEnv": "NAME"}, got {"value": "x"}`,
+		"app/d/route.json: maxKVValue belongs in the project's wasmroute.json",
+		"app/e/route.json: limits cannot be negative",
+		`wasmroute.json: kv "memcached://x": want redis://HOST:PORT (or rediss://), or no kv key for the embedded store`,
+	}
+	if diff := cmp.Diff(want, le.Problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+
+	// A tenant's files may not read the server's environment nor pick the
+	// store; the operator's ceiling on keys holds.
+	dir = project(t, map[string]string{"a": "hello"})
+	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"kv": "redis://127.0.0.1:1", "maxKVKeys": 20000, "env": {"K": {"fromEnv": "WASMROUTE_TEST_SECRET"}}}`)
+	_, err = New(context.Background(), Config{Dir: dir, Untrusted: true, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.As(err, &le) {
+		t.Fatalf("New: %v, want a *LoadError", err)
+	}
+	want = []string{
+		"wasmroute.json: env K: fromEnv reads the server's environment, which only the operator may map (in the grants file)",
+		"wasmroute.json: kv: the key-value store is the operator's choice, not a tenant's",
+		"wasmroute.json: maxKVKeys 20000 is above the operator's ceiling of 10000",
+	}
+	if diff := cmp.Diff(want, le.Problems); diff != "" {
+		t.Errorf("untrusted problems (-want +got):\n%s", diff)
+	}
+
+	// Trusted, the mapping works, and its value is a secret.
+	writeFile(t, filepath.Join(dir, "wasmroute.json"), `{"env": {"K": {"fromEnv": "WASMROUTE_TEST_SECRET"}, "PLAIN": "p"}}`)
+	s, _ := newServer(t, Config{Dir: dir, Env: map[string]string{"OP": "o"}})
+	if got := s.cfg.Env; !cmp.Equal(got, map[string]string{"K": "s3cr3t-value", "PLAIN": "p", "OP": "o"}) {
+		t.Errorf("env = %v", got)
+	}
+	if got := s.redacted("key=s3cr3t-value."); got != "key=[redacted]." {
+		t.Errorf("redacted = %q", got)
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	r := redactor(map[string]bool{"abc": true, "abcdef": true, "": true})
+	if got := r.Replace("xabcdefy abc ab"); got != "x[redacted]y [redacted] ab" {
+		t.Errorf("Replace = %q", got)
+	}
+	if redactor(map[string]bool{"": true}) != nil {
+		t.Error("redactor of no secret is not nil")
+	}
+}

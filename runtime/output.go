@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"cmp"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,4 +186,36 @@ func (l *outputLimit) clock() time.Time {
 		return l.now()
 	}
 	return time.Now()
+}
+
+// redactor returns a replacer of each secret value by "[redacted]", or nil
+// when there is none.
+func redactor(secrets map[string]bool) *strings.Replacer {
+	values := slices.Collect(maps.Keys(secrets))
+	values = slices.DeleteFunc(values, func(v string) bool { return v == "" })
+	if len(values) == 0 {
+		return nil
+	}
+	// At one position the first value in argument order wins: longest
+	// first, so that a secret holding another is replaced whole.
+	slices.SortFunc(values, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	pairs := make([]string, 0, 2*len(values))
+	for _, v := range values {
+		pairs = append(pairs, v, "[redacted]")
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// redacted returns out with the Server's secrets replaced.
+func (s *Server) redacted(out string) string {
+	if s.redact == nil || out == "" {
+		return out
+	}
+	return s.redact.Replace(out)
+}
+
+// guestOutput returns what to log of out, what one call of route printed:
+// secrets redacted, within the output rate (outputLimit.admit).
+func (s *Server) guestOutput(route, out string) string {
+	return s.output.admit(s.log, route, s.redacted(out))
 }

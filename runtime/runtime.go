@@ -85,8 +85,45 @@ type Config struct {
 
 	// Env is the environment every guest of the project sees; wasmroute.json
 	// and route.json add to it. Nothing of the host's environment reaches a
-	// guest unless it is put here.
+	// guest unless it is put here or mapped with {"fromEnv": "NAME"} in a
+	// config file.
 	Env map[string]string
+
+	// Secrets are added to Env, but their values are never logged: guest
+	// output holding one has it replaced by "[redacted]". Values the config
+	// files take from the server's environment (fromEnv) join them.
+	Secrets map[string]string
+
+	// AllowedOutboundHosts lists the destinations guests may fetch, such as
+	// "https://api.example.com" or "http://127.0.0.1:*", for routes whose
+	// route.json and project's wasmroute.json list none. Empty: no network.
+	AllowedOutboundHosts []string
+
+	// Untrusted marks a project whose files come from a tenant rather than
+	// the operator: its wasmroute.json and route.json files may not read
+	// the server's environment (fromEnv), choose a key-value store, or list
+	// outbound destinations beyond AllowedOutboundHosts. Tenants sets it.
+	Untrusted bool
+
+	// KV selects the key-value store guests reach with kv_*: empty, the
+	// embedded store in DataDir; "redis://HOST:PORT", Redis or Valkey, which
+	// several replicas can share. The project's wasmroute.json may set its
+	// own unless Untrusted.
+	KV string
+
+	// DataDir holds the embedded key-value store. Empty: .wasmroute/data
+	// in the project folder.
+	DataDir string
+
+	// KVNamespace names the project's namespace in the store: no key of
+	// one namespace reaches another. Empty: the project folder's name.
+	KVNamespace string
+
+	// MaxKVKeys and MaxKVValue bound the project's namespace: its number of
+	// keys and each value's size. Zero: 10,000 and 1 MiB. wasmroute.json may
+	// lower them.
+	MaxKVKeys  int
+	MaxKVValue int64
 
 	// IdleTimeout closes an instance that has served no request for this
 	// long, giving its memory back. Zero: 5 minutes; negative: never.
@@ -118,6 +155,8 @@ type Config struct {
 }
 
 const (
+	defaultMaxKVKeys          = 10_000
+	defaultMaxKVValue         = 1 << 20
 	defaultIdleTimeout        = 5 * time.Minute
 	defaultMaxTenantInstances = 32
 	wasmPageSize              = 64 << 10
@@ -142,6 +181,13 @@ type Server struct {
 	warming  sync.WaitGroup // warmEngines
 	compiled atomic.Int64   // modules compiled now, bounded by Config.MaxCompiled
 	output   outputLimit    // guest output logged, across requests
+
+	projectHosts []string // wasmroute.json's allowedOutboundHosts; nil: none set
+	policies     policies // outbound policies, one per list (services.go)
+
+	secretsMu sync.Mutex      // guards secrets while routes load
+	secrets   map[string]bool // values never logged (Config.Secrets, fromEnv)
+	redact    *strings.Replacer
 }
 
 // route is a loaded route: its table entry and its module.
@@ -158,6 +204,8 @@ type module struct {
 	allow   string
 	limits  Limits
 	pool    *pool
+
+	outbound *host.Outbound // what its guests may fetch
 
 	root *os.Root                       // the project's
 	path string                         // the file, in root
@@ -207,16 +255,35 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// lower them, never raise them.
 	ceiling := cfg.Limits.Or(DefaultLimits)
 	maxTenant := cmp.Or(cfg.MaxTenantInstances, defaultMaxTenantInstances)
+	kvCeiling := kvLimits{cmp.Or(cfg.MaxKVKeys, defaultMaxKVKeys), cmp.Or(cfg.MaxKVValue, defaultMaxKVValue)}
 	project, err := readConfig(root, "wasmroute.json", false)
 	if err == nil {
-		err = project.within("wasmroute.json", ceiling, maxTenant)
+		err = project.within("wasmroute.json", ceiling, maxTenant, kvCeiling)
 	}
 	if err != nil {
 		load.Problems = append(load.Problems, err.Error())
 	}
 	cfg.Limits = project.limits().Or(ceiling)
 	cfg.MaxTenantInstances = cmp.Or(project.MaxTenantInstances, maxTenant)
-	cfg.Env = mergeEnv(cfg.Env, project.Env)
+	cfg.MaxKVKeys = cmp.Or(project.MaxKVKeys, kvCeiling.keys)
+	cfg.MaxKVValue = cmp.Or(int64(project.MaxKVValue), kvCeiling.value)
+	if project.KV != "" {
+		if cfg.Untrusted {
+			load.Problems = append(load.Problems, "wasmroute.json: kv: the key-value store is the operator's choice, not a tenant's")
+		} else {
+			cfg.KV = project.KV
+		}
+	}
+	secrets := map[string]bool{}
+	for _, v := range cfg.Secrets {
+		secrets[v] = true
+	}
+	cfg.Env = mergeEnv(cfg.Env, cfg.Secrets)
+	if env, err := resolveEnv("wasmroute.json", project.Env, cfg.Untrusted, os.LookupEnv, secrets); err != nil {
+		load.Problems = append(load.Problems, err.Error())
+	} else {
+		cfg.Env = mergeEnv(cfg.Env, env)
+	}
 
 	folders, err := routes.Scan(cfg.Dir)
 	if err != nil && len(folders) == 0 {
@@ -250,6 +317,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		engines:  map[runtimeKey]*engine{},
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
 		stop:     make(chan struct{}),
+		secrets:  secrets,
+	}
+	if cfg.Untrusted {
+		// The operator's list is the most a tenant's files may list.
+		if s.policies.ceiling, err = s.policies.policy(cfg.AllowedOutboundHosts, "--allow-outbound"); err != nil {
+			return nil, fmt.Errorf("runtime: Config.AllowedOutboundHosts: %w", err)
+		}
+	}
+	if project.AllowedOutboundHosts != nil {
+		s.projectHosts = project.AllowedOutboundHosts
+		if _, err := s.policies.policy(s.projectHosts, "wasmroute.json"); err != nil {
+			load.Problems = append(load.Problems, err.Error())
+			s.projectHosts = []string{} // reported once, not once per route
+		}
 	}
 	if cfg.CacheDir != "" {
 		if s.cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
@@ -258,6 +339,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	modules, errs := s.loadAll(ctx, served)
 	load.Problems = append(load.Problems, errs...)
+	s.redact = redactor(s.secrets)
 	if len(load.Problems) > 0 {
 		s.Close(ctx)
 		sort.Strings(load.Problems)
@@ -375,7 +457,7 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	confFile := "app/" + joinDir(dir, "route.json")
 	conf, err := readConfig(s.root, confFile, true)
 	if err == nil {
-		err = conf.within(confFile, s.ceiling, 0)
+		err = conf.within(confFile, s.ceiling, 0, kvLimits{})
 	}
 	if err != nil {
 		return nil, []string{err.Error()}, nil
@@ -422,12 +504,22 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	if _, err := rt(); err != nil {
 		return nil, []string{err.Error()}, nil
 	}
+	s.secretsMu.Lock()
+	env, err := resolveEnv(confFile, conf.Env, s.cfg.Untrusted, os.LookupEnv, s.secrets)
+	s.secretsMu.Unlock()
+	if err != nil {
+		return nil, []string{err.Error()}, nil
+	}
+	out, err := s.outbound(file, conf.AllowedOutboundHosts, confFile, limits)
+	if err != nil {
+		return nil, []string{err.Error()}, nil
+	}
 	modCfg := moduleConfig()
-	for k, v := range mergeEnv(s.cfg.Env, conf.Env) {
+	for k, v := range mergeEnv(s.cfg.Env, env) {
 		modCfg = modCfg.WithEnv(k, v)
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
-		cfg: modCfg, log: s.log, onCompile: s.admit, js: js}
+		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out}
 	if js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
 	}
@@ -484,7 +576,7 @@ func (s *Server) CompileAll(ctx context.Context) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				if out := errorOutput(err); out != "" {
+				if out := s.redacted(errorOutput(err)); out != "" {
 					err = fmt.Errorf("%w\nguest output:\n%s", err, out)
 				}
 				problems = append(problems, err.Error())
@@ -560,6 +652,7 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, rt := range s.runtimes {
 		errs = append(errs, rt.Close(ctx))
 	}
+	s.policies.close()
 	if s.cache != nil {
 		errs = append(errs, s.cache.Close(ctx))
 	}

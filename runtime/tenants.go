@@ -50,8 +50,15 @@ type Grant struct {
 	// MaxTenantInstances, when set, replaces Project.MaxTenantInstances.
 	MaxTenantInstances int
 	// Env is added to Project.Env for the tenant, under its own
-	// wasmroute.json's.
-	Env map[string]string
+	// wasmroute.json's, and Secrets to Project.Secrets.
+	Env     map[string]string
+	Secrets map[string]string
+	// AllowedOutboundHosts, when not nil, replaces
+	// Project.AllowedOutboundHosts for the tenant.
+	AllowedOutboundHosts []string
+	// MaxKVKeys and MaxKVValue, when set, replace Project's.
+	MaxKVKeys  int
+	MaxKVValue int64
 }
 
 // ReadGrants reads an operator's grants file: a JSON object mapping each
@@ -73,7 +80,25 @@ func ReadGrants(path string) (map[string]Grant, error) {
 		if err != nil {
 			return nil, err
 		}
-		grants[name] = Grant{Limits: c.limits(), MaxTenantInstances: c.MaxTenantInstances, Env: c.Env}
+		if c.KV != "" {
+			return nil, fmt.Errorf("%s: tenant %q: kv: tenants share the server's store (--kv)", path, name)
+		}
+		g := Grant{Limits: c.limits(), MaxTenantInstances: c.MaxTenantInstances, AllowedOutboundHosts: c.AllowedOutboundHosts,
+			MaxKVKeys: c.MaxKVKeys, MaxKVValue: int64(c.MaxKVValue)}
+		// The grants file is the operator's: it may map the server's
+		// environment, and what it maps is secret.
+		env, err := resolveEnv(fmt.Sprintf("%s: tenant %q", path, name), c.Env, false, os.LookupEnv, map[string]bool{})
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range env {
+			if c.Env[k].FromEnv != "" {
+				g.Secrets = mergeEnv(g.Secrets, map[string]string{k: v})
+			} else {
+				g.Env = mergeEnv(g.Env, map[string]string{k: v})
+			}
+		}
+		grants[name] = g
 	}
 	return grants, nil
 }
@@ -141,6 +166,8 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 		pc := cfg.Project
 		pc.Dir = filepath.Join(cfg.Dir, name)
 		pc.IsolateBuilds = true
+		pc.Untrusted = true
+		pc.KVNamespace = name
 		pc.Logger = log.With("tenant", name)
 		if err := tenantName(name); err != nil {
 			t.failed[name] = err
@@ -151,6 +178,12 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 			pc.Limits = g.Limits.Or(pc.Limits)
 			pc.MaxTenantInstances = cmp.Or(g.MaxTenantInstances, pc.MaxTenantInstances)
 			pc.Env = mergeEnv(pc.Env, g.Env)
+			pc.Secrets = mergeEnv(pc.Secrets, g.Secrets)
+			if g.AllowedOutboundHosts != nil {
+				pc.AllowedOutboundHosts = g.AllowedOutboundHosts
+			}
+			pc.MaxKVKeys = cmp.Or(g.MaxKVKeys, pc.MaxKVKeys)
+			pc.MaxKVValue = cmp.Or(g.MaxKVValue, pc.MaxKVValue)
 		}
 		wg.Go(func() {
 			s, err := New(ctx, pc)

@@ -208,9 +208,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(hosts, "host", "with --tenants: HOST=TENANT sends requests for HOST to TENANT (repeatable)")
 	grantsFile := fs.String("grants", "", "with --tenants: a JSON file granting named tenants other limits than the flags', e.g. {\"acme\": {\"maxDuration\": \"2m\"}}")
 	env := mapFlag{}
-	fs.Var(env, "env", "NAME=VALUE set in every guest's environment (repeatable); guests see nothing else of the host's")
+	fs.Var(env, "env", "NAME=VALUE set in every guest's environment (repeatable), under the config files' env; guests see nothing of the server's own environment unless a config file maps it")
+	var allowOutbound listFlag
+	fs.Var(&allowOutbound, "allow-outbound", "a destination guests may fetch, e.g. https://api.example.com, https://*.example.org:8443 or http://127.0.0.1:* (repeatable); used where no wasmroute.json or route.json lists allowedOutboundHosts; with --tenants, the most a tenant may list (see --grants). None: no network")
+	kvURL := fs.String("kv", "", "the key-value store: empty for the embedded one in --data-dir, or redis://HOST:PORT (Redis or Valkey), which replicas can share")
+	dataDir := fs.String("data-dir", "", "folder of the embedded key-value store (default DIR/.wasmroute/data)")
+	maxKVKeys := fs.Int("max-kv-keys", 10_000, "keys per project or tenant in the key-value store")
+	var maxKVValue int64 = 1 << 20
+	fs.Var(sizeFlag{&maxKVValue}, "max-kv-value", "size of a value in the key-value store")
 	var lim runtime.Limits
 	d := runtime.DefaultLimits
+	// Size flags show their defaults in --help only when set before
+	// they are declared.
+	lim.MaxMemory, lim.MaxBody, lim.MaxResponse, lim.MaxHeaderBytes, lim.MaxFetchBody = d.MaxMemory, d.MaxBody, d.MaxResponse, d.MaxHeaderBytes, d.MaxFetchBody
 	fs.DurationVar(&lim.MaxDuration, "max-duration", d.MaxDuration, "wall-clock limit per request; then 504")
 	fs.Var(sizeFlag{&lim.MaxMemory}, "max-memory", "linear memory per instance, e.g. 64MiB")
 	fs.Var(sizeFlag{&lim.MaxBody}, "max-body", "request body limit; larger bodies get 413")
@@ -222,9 +232,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	idleTimeout := fs.Duration("idle-timeout", 5*time.Minute, "close an instance idle this long (negative: never)")
 	maxCompiled := fs.Int("max-compiled", 256, "modules kept compiled at once per project or tenant; past it the least recently used is dropped, with its idle instances, and recompiled from the cache when asked again (0: no bound)")
 	fs.DurationVar(&lim.MaxWait, "max-wait", d.MaxWait, "how long a request waits for a free instance; then 503")
+	fs.IntVar(&lim.MaxFetches, "max-fetches", d.MaxFetches, "outbound requests (fetch) per request")
+	fs.IntVar(&lim.MaxFetchConcurrency, "max-fetch-concurrency", d.MaxFetchConcurrency, "outbound requests of one request in flight at once; more wait in line")
+	fs.Var(sizeFlag{&lim.MaxFetchBody}, "max-fetch-body", "outbound response body limit")
 	isolationFlag(fs, &lim.Isolation)
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS): keep it well above the cores, so that runaway guests, each holding one until stopped, leave Ps for everything else")
-	lim.MaxMemory, lim.MaxBody, lim.MaxResponse, lim.MaxHeaderBytes = d.MaxMemory, d.MaxBody, d.MaxResponse, d.MaxHeaderBytes
 	dir, ok := parse(fs, args, stderr)
 	if !ok {
 		return 2
@@ -255,8 +267,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxTenantInstances: *maxTenant,
 		Env:                env,
 		IdleTimeout:        *idleTimeout,
-		MaxCompiled:        *maxCompiled,
-		LazyCompile:        true,
+
+		AllowedOutboundHosts: allowOutbound,
+		KV:                   *kvURL,
+		DataDir:              *dataDir,
+		MaxKVKeys:            *maxKVKeys,
+		MaxKVValue:           maxKVValue,
+
+		MaxCompiled: *maxCompiled,
+		LazyCompile: true,
 	}
 	var (
 		handler http.Handler
@@ -347,6 +366,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // mapFlag collects repeated NAME=VALUE flags.
+// listFlag is a repeatable flag's values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, " ") }
+
+func (l *listFlag) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
 type mapFlag map[string]string
 
 func (m mapFlag) String() string { return "" }

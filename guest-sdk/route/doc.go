@@ -4,9 +4,11 @@
 //
 // A route is a wasip1 reactor that exports one function per HTTP method it
 // serves. Each calls Serve with a Handler, which reads the Request and writes
-// the Response through the wasmroute_v1 host functions (package abi). The
-// package is lean: it does not import net/http, which alone makes a module
-// about 5.6 MB and each instance about 9 MB of memory.
+// the Response through the wasmroute_v1 host functions (package abi), and
+// may call other services through the host (Fetch) and keep data in the
+// project's key-value store (package route/kv). The package is lean: it
+// does not import net/http, which alone makes a module about 5.6 MB and
+// each instance about 9 MB of memory.
 //
 // # A route
 //
@@ -103,6 +105,12 @@
 //	res := routetest.Run(blog.Show, req)
 //	// res.Status, res.Header, res.Body, res.Flushes
 //
+// A handler's outbound requests go to routetest.Request.Fetch (an
+// http.Handler through routetest.FetchHandler, or the network through
+// http.DefaultTransport.RoundTrip) and its key-value calls to
+// routetest.Request.KV, an in-memory namespace; without them, fetches are
+// denied and kv calls fail, as on a host with nothing configured.
+//
 // # Streaming
 //
 // Write sends bytes in order; Flush pushes what was written to the client
@@ -117,10 +125,61 @@
 //		time.Sleep(time.Second)
 //	}
 //
+// # Outbound HTTP
+//
+// Fetch sends a request through the host, which checks it against the
+// route's allowedOutboundHosts before a byte leaves (with none configured,
+// every request is denied); Get and PostJSON are short forms. The
+// response's Body streams from the host as it is read:
+//
+//	resp, err := route.Get("https://api.example.com/v1/items")
+//	if err != nil {
+//		// e.g. fetch https://api.example.com/v1/items: denied: add
+//		// "https://api.example.com" to allowedOutboundHosts
+//		w.Text(502, err.Error())
+//		return
+//	}
+//	defer resp.Close()
+//	w.SetHeader("Content-Type", resp.Header.Get("content-type"))
+//	io.Copy(w, resp.Body) // streamed through, never held whole
+//
+// Nothing waits until asked to: StartFetch returns at once and
+// PendingFetch.Response waits, so requests started one after the other run
+// at the same time. FetchAll does this for several, like Promise.all, and
+// WaitAny takes whichever answers first:
+//
+//	resps, err := route.FetchAll(
+//		&route.FetchRequest{URL: "https://api.example.com/users/1"},
+//		&route.FetchRequest{URL: "https://api.example.com/users/1/orders"},
+//	)
+//
+// The guest has one thread: goroutines do not make fetches concurrent,
+// starting them before waiting does. A failure is ErrDenied, ErrLimit,
+// ErrFetchFailed, ErrTooLarge or ErrInvalid (test with errors.Is), wrapped
+// with the host's explanation.
+//
+// # Key-value store
+//
+// Package route/kv keeps bytes under string keys in the project's
+// namespace, shared by its routes and instances, with optional expiry and
+// an atomic counter:
+//
+//	n, err := kv.Incr("visits:"+r.Param("slug"), 1)
+//	err = kv.SetJSON("last", post, kv.TTL(24*time.Hour))
+//	v, err := kv.Get("greeting") // kv.ErrNotFound when absent
+//
+// # Environment
+//
+// os.Getenv and os.Environ read the variables the operator configured for
+// the route (env in wasmroute.json or route.json), and nothing else: never
+// the server's own environment. That is where a route finds its secrets,
+// such as an API token for Fetch; keep them out of responses and logs.
+//
 // # Errors
 //
 // Methods that change the response return an error for what the host
 // refused: ErrInvalid, ErrHeadersSent, ErrBodyNotAllowed, ErrTooLarge,
 // ErrClosed. A handler can ignore them, since the host validates everything,
-// but a streaming handler should stop at ErrClosed.
+// but a streaming handler should stop at ErrClosed. Outbound requests fail
+// with the errors above.
 package route

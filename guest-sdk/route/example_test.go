@@ -2,6 +2,7 @@ package route_test
 
 import (
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/wasmroute/wasmroute/guest-sdk/route"
@@ -42,4 +43,31 @@ func ExampleRequest_ParamValues() {
 	// Output:
 	// {"path":["x","y"]}
 	// {"path":[]}
+}
+
+func ExampleFetchAll() {
+	// dashboard asks two upstream services at the same time.
+	dashboard := func(w *route.Response, r *route.Request) {
+		resps, err := route.FetchAll(
+			&route.FetchRequest{URL: "https://users.test/me"},
+			&route.FetchRequest{URL: "https://orders.test/recent"},
+		)
+		if err != nil {
+			w.Text(502, err.Error())
+			return
+		}
+		var out []any
+		for _, resp := range resps {
+			b, _ := resp.ReadAll()
+			out = append(out, string(b))
+		}
+		w.JSON(200, out)
+	}
+	req := routetest.NewRequest("GET", "/dashboard", nil)
+	req.Fetch = routetest.FetchHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.Host+r.URL.Path)
+	}))
+	fmt.Println(string(routetest.Run(dashboard, req).Body))
+	// Output:
+	// ["users.test/me","orders.test/recent"]
 }

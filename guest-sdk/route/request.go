@@ -1,7 +1,6 @@
 package route
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -296,16 +295,7 @@ func (r *Request) ReadAll() ([]byte, error) { return io.ReadAll(r.Body()) }
 
 // DecodeJSON decodes the body, which must hold exactly one JSON value, into
 // v, as json.Unmarshal would. It reads the body as a stream.
-func (r *Request) DecodeJSON(v any) error {
-	dec := json.NewDecoder(r.Body())
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("route: request body has data after the JSON value")
-	}
-	return nil
-}
+func (r *Request) DecodeJSON(v any) error { return decodeJSON(r.Body(), v, "request body") }
 
 // body reads the request body through the host.
 type body struct {

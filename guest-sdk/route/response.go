@@ -104,16 +104,26 @@ func (w *Response) Flush() error { return codeError(hostFlush()) }
 // request isolation, on every request, unless an init function warms it
 // (json.Marshal of a zero value), since init's work is kept in the snapshot.
 func (w *Response) JSON(status int, v any) error {
+	body, err := marshalJSON(v)
+	if err != nil {
+		return err
+	}
+	return w.send(status, "application/json", body)
+}
+
+// marshalJSON encodes v as JSON does: appendJSON when it can, else
+// encoding/json without HTML escaping or the trailing newline.
+func marshalJSON(v any) ([]byte, error) {
 	if body, ok := appendJSON(make([]byte, 0, 256), v); ok {
-		return w.send(status, "application/json", body)
+		return body, nil
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return err
+		return nil, err
 	}
-	return w.send(status, "application/json", bytes.TrimSuffix(b.Bytes(), []byte{'\n'}))
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
 }
 
 // Text writes s with the given status and Content-Type

@@ -42,8 +42,8 @@ var spare []byte
 var (
 	// ErrInvalid reports an argument the host refused: a status outside
 	// 200..999, a header name that is not an HTTP token, a header value with
-	// a control character other than tab (such as CR, LF or NUL), or a
-	// cookie that cannot be written.
+	// a control character other than tab (such as CR, LF or NUL), a
+	// cookie that cannot be written, or a malformed FetchRequest.
 	ErrInvalid = errors.New("route: invalid argument")
 	// ErrHeadersSent reports a change to the status or headers after the
 	// body started (the first non-empty Write or the first Flush sends them).
@@ -52,7 +52,8 @@ var (
 	// (204, 304).
 	ErrBodyNotAllowed = errors.New("route: status does not allow a body")
 	// ErrTooLarge reports a size limit reached: the request body is longer
-	// than the route's body limit, or the response grew past its limit.
+	// than the route's body limit, the response grew past its limit, or a
+	// fetched response body past the route's maxFetchBody.
 	ErrTooLarge = errors.New("route: size limit reached")
 	// ErrClosed reports that the client is gone: nothing more can be read
 	// or written.

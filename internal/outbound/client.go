@@ -42,6 +42,8 @@ const MaxResponseHeaderBytes = 64 << 10
 //     the origin (scheme, host and port) of the first request.
 //   - The response head is at most MaxResponseHeaderBytes. The client has
 //     no overall timeout: give each request a context with a deadline.
+//   - The *url.Error its Do returns shows the URL whole, query included:
+//     show the *DeniedError inside it, or Redacted, rather than log it.
 func (p *Policy) Client() *http.Client { return p.client }
 
 // Close closes the idle connections of p's Client. The Client stays usable.

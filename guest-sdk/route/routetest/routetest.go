@@ -13,14 +13,29 @@
 //		}
 //	}
 //
-// This package imports net/http for its Header type; it is meant for tests
-// only and is never built into a guest.
+// A handler's outbound requests (route.Fetch) go to Request.Fetch, a
+// function in net/http's shape: http.DefaultTransport.RoundTrip reaches the
+// network, FetchHandler serves them from an http.Handler in process. Its
+// key-value calls (package route/kv) go to Request.KV, an in-memory
+// namespace with the host's semantics. Without them a fetch is denied and a
+// kv call fails, as on a host with no allowedOutboundHosts and no store:
+//
+//	store := &routetest.KV{}
+//	req := routetest.NewRequest("GET", "/api/weather?city=Oslo", nil)
+//	req.Fetch = routetest.FetchHandler(fakeWeatherAPI) // an http.Handler
+//	req.KV = store
+//	res := routetest.Run(weather, req)
+//	cached, ok := store.Get("weather:Oslo")
+//
+// This package imports net/http for its Header type and the outbound
+// stand-in; it is meant for tests only and is never built into a guest.
 package routetest
 
 import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime/debug"
 	"sort"
@@ -63,6 +78,59 @@ type Request struct {
 	// many flushes: later reads, writes and flushes fail with
 	// route.ErrClosed.
 	CloseAfterFlushes int
+
+	// Fetch answers the handler's outbound requests, one call per hop:
+	// redirects are followed (or not) by the stand-in, as the RedirectMode
+	// says, so give it a round trip that does not follow them itself:
+	// http.DefaultTransport.RoundTrip to reach the network, FetchHandler(h)
+	// to serve them in process. The request's context ends when the
+	// handler closes the response or returns. An error wrapping ErrDenied
+	// fails the fetch with route.ErrDenied, any other with
+	// route.ErrFetchFailed. Nil: every fetch fails with route.ErrDenied,
+	// as on a host whose route has no allowedOutboundHosts.
+	//
+	// Unlike the host, the stand-in checks no allow-list and no address:
+	// whatever Fetch reaches, the handler reaches.
+	Fetch func(*http.Request) (*http.Response, error)
+	// MaxFetches, when positive, is the route's maxFetches: the fetch after
+	// that many fails with route.ErrLimit.
+	MaxFetches int
+	// MaxFetchBody, when positive, is the route's maxFetchBody: reading a
+	// response body past it fails with route.ErrTooLarge.
+	MaxFetchBody int64
+
+	// KV is the project's key-value namespace, which package route/kv
+	// reaches. Share one between Runs to keep data from one request to the
+	// next. Nil: every kv call fails with kv.ErrFailed, as on a host
+	// without a store.
+	KV *KV
+}
+
+// ErrDenied, wrapped in an error a Request.Fetch function returns, makes the
+// fetch fail with route.ErrDenied, as the host's policy would, e.g.
+//
+//	fmt.Errorf("%w: add %q to allowedOutboundHosts", routetest.ErrDenied, "https://"+req.URL.Host)
+var ErrDenied = standin.ErrDenied
+
+// FetchHandler returns a Request.Fetch function that serves each outbound
+// request with h in process, as httptest.NewRecorder records it: the
+// response arrives once h returns. h sees the request as a server would
+// (RequestURI, Host); redirects it answers are followed by the stand-in.
+func FetchHandler(h http.Handler) func(*http.Request) (*http.Response, error) {
+	return func(out *http.Request) (*http.Response, error) {
+		in := out.Clone(out.Context())
+		in.RequestURI = out.URL.RequestURI()
+		in.Host = out.URL.Host
+		in.RemoteAddr = "192.0.2.1:1234"
+		if in.Body == nil {
+			in.Body = http.NoBody // a server's request always has one
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, in)
+		resp := rec.Result()
+		resp.Request = out
+		return resp, nil
+	}
 }
 
 // Param is a route param and its values.
@@ -147,6 +215,12 @@ func exchange(req *Request) *standin.Exchange {
 		BodyLimit:         req.BodyLimit,
 		ResponseLimit:     req.ResponseLimit,
 		CloseAfterFlushes: req.CloseAfterFlushes,
+		Fetch:             req.Fetch,
+		MaxFetches:        req.MaxFetches,
+		MaxFetchBody:      req.MaxFetchBody,
+	}
+	if req.KV != nil {
+		x.KV = namespace{req.KV}
 	}
 	if x.Method == "" {
 		x.Method = "GET"

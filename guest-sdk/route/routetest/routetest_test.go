@@ -1,15 +1,18 @@
 package routetest_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wasmroute/wasmroute/guest-sdk/route"
+	"github.com/wasmroute/wasmroute/guest-sdk/route/kv"
 	"github.com/wasmroute/wasmroute/guest-sdk/route/routetest"
 )
 
@@ -110,4 +113,58 @@ func ExampleResult_Chunks() {
 	fmt.Printf("%q\n", res.Chunks())
 	// Output:
 	// ["data: 0\n\n" "data: 1\n\n" "data: 2\n\n"]
+}
+
+func ExampleFetchHandler() {
+	// weather calls an upstream API and answers its temperature.
+	weather := func(w *route.Response, r *route.Request) {
+		resp, err := route.Get("https://api.weather.test/v1?city=" + r.Query().Get("city"))
+		if err != nil {
+			w.Text(502, err.Error())
+			return
+		}
+		var report struct{ Temp float64 }
+		if err := resp.JSON(&report); err != nil {
+			w.Text(502, err.Error())
+			return
+		}
+		w.JSON(200, map[string]any{"temp": report.Temp})
+	}
+
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"temp":%d}`, len(r.URL.Query().Get("city")))
+	})
+	req := routetest.NewRequest("GET", "/weather?city=Oslo", nil)
+	req.Fetch = routetest.FetchHandler(api)
+	fmt.Println(string(routetest.Run(weather, req).Body))
+
+	// Without Fetch, every outbound request is denied, as on a host whose
+	// route has no allowedOutboundHosts.
+	res := routetest.Run(weather, routetest.NewRequest("GET", "/weather?city=Oslo", nil))
+	fmt.Println(res.Status, string(res.Body))
+	// Output:
+	// {"temp":4}
+	// 502 fetch https://api.weather.test/v1?city=Oslo: denied: add "https://api.weather.test" to allowedOutboundHosts (in a test: set routetest.Request.Fetch)
+}
+
+func ExampleKV() {
+	remember := func(w *route.Response, r *route.Request) {
+		name, err := kv.GetString("name")
+		if errors.Is(err, kv.ErrNotFound) {
+			name = "stranger"
+		}
+		kv.SetString("name", r.Query().Get("name"), kv.TTL(time.Hour))
+		w.Text(200, "last time: "+name)
+	}
+	store := &routetest.KV{}
+	for _, name := range []string{"ada", "grace"} {
+		req := routetest.NewRequest("GET", "/remember?name="+name, nil)
+		req.KV = store
+		fmt.Println(string(routetest.Run(remember, req).Body))
+	}
+	fmt.Println(store.Keys())
+	// Output:
+	// last time: stranger
+	// last time: ada
+	// [name]
 }

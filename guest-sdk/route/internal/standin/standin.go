@@ -1,14 +1,19 @@
-// Package standin is the in-memory host that package route talks to when it
-// is not built for wasip1. It implements every function of the wasmroute_v1
-// ABI (package abi) over an Exchange, with the host's buffer protocol, list
-// encoding, validation and error codes, so that the SDK code above the raw
-// import layer runs unchanged in native tests.
+// Package standin is the in-memory host that packages route and route/kv
+// talk to when they are not built for wasip1. It implements every function
+// of the wasmroute_v1 ABI (package abi) over an Exchange, with the host's
+// buffer protocol, list encoding, validation and error codes, so that the
+// SDK code above the raw import layer runs unchanged in native tests.
+//
+// The request and response functions are in this file; error_message, the
+// outbound HTTP (fetch_*) and key-value (kv_*) functions in services.go,
+// which answers them from the Exchange's Fetch function and Namespace.
 //
 // Package routetest is its public face; nothing else should import it.
 package standin
 
 import (
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -51,8 +56,34 @@ type Exchange struct {
 	HeadSent   bool  // the first body write or flush happened
 	Closed     bool  // the client is gone
 
+	// Services (services.go).
+
+	// Fetch answers the outbound requests, one call per hop: the stand-in
+	// follows redirects itself, as the host does. An error wrapping
+	// ErrDenied fails the fetch with abi.ErrDenied, any other with
+	// abi.ErrFailed. Nil: every fetch_start is abi.ErrDenied, as on a host
+	// whose route has no allowedOutboundHosts.
+	Fetch func(*http.Request) (*http.Response, error)
+	// MaxFetches, when positive, bounds fetch_start calls (abi.ErrLimit
+	// past it); MaxFetchBody, when positive, each response body
+	// (abi.ErrTooLarge past it).
+	MaxFetches   int
+	MaxFetchBody int64
+	// KV is the key-value namespace. Nil: every kv_* call is
+	// abi.ErrFailed, as on a host without a store.
+	KV Namespace
+
+	// Trace records each fetch_* and kv_* call in order with its result,
+	// e.g. "fetch_start GET https://a.test/ -> 1" or
+	// "fetch_body_read 1 -> ErrPending". OnCall, when set, is called with
+	// each entry as it is recorded, on the guest's goroutine.
+	Trace  []string
+	OnCall func(call string)
+
 	bodyRead int64 // bytes the guest has received
 	bodyEOF  bool
+
+	svc services
 }
 
 var (
@@ -71,6 +102,7 @@ func Run(x *Exchange, f func()) {
 	}
 	current.Store(x)
 	defer current.Store(nil)
+	defer x.closeFetches() // as the host does when the method returns
 	f()
 }
 
