@@ -12,7 +12,7 @@
 declare module 'wasmroute:kv' {
   /**
    * A failed call of the key-value store. Its message is the host's
-   * explanation, e.g. `kv.set "k": value too large (1.5 MiB > maxKVValue 1 MiB)`.
+   * explanation: the key, and the limit reached or what the store said.
    */
   export class KVError extends Error {
     /** The ABI error: 'ErrInvalid', 'ErrTooLarge', 'ErrLimit' or 'ErrFailed'. */
