@@ -106,6 +106,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	ex.Done = done
 	ex.Deadline = armed.Add(lim.MaxDuration) // the guest's fetches end with it
 	ex.Outbound = rt.outbound
+	ex.KV = s.kv
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders
 	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)

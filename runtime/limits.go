@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -279,8 +280,8 @@ func parseConfig(b []byte, name string, routeFile bool) (fileConfig, error) {
 			}
 		}
 	}
-	if c.KV != "" && !strings.HasPrefix(c.KV, "redis://") && !strings.HasPrefix(c.KV, "rediss://") {
-		return c, fmt.Errorf("%s: kv %q: want redis://HOST:PORT (or rediss://), or no kv key for the embedded store", name, redactURL(c.KV))
+	if u, err := url.Parse(c.KV); c.KV != "" && (err != nil || !slices.Contains([]string{"redis", "rediss", "valkey", "valkeys", "unix"}, u.Scheme)) {
+		return c, fmt.Errorf("%s: kv %q: want redis://HOST:PORT (or rediss://, valkey://, unix://), or no kv key for the embedded store", name, redactURL(c.KV))
 	}
 	for k, v := range c.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {

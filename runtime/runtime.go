@@ -54,6 +54,7 @@ import (
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
 	"github.com/wasmroute/wasmroute/internal/jsbuild"
+	"github.com/wasmroute/wasmroute/internal/kv"
 	"github.com/wasmroute/wasmroute/internal/routes"
 	"github.com/wasmroute/wasmroute/internal/wasmbin"
 )
@@ -152,6 +153,8 @@ type Config struct {
 
 	// Progress, when set, is told as each module finishes compiling.
 	Progress func(done, total int, file string)
+
+	store *store // shared by Tenants; nil: the Server opens its own
 }
 
 const (
@@ -184,6 +187,8 @@ type Server struct {
 
 	projectHosts []string // wasmroute.json's allowedOutboundHosts; nil: none set
 	policies     policies // outbound policies, one per list (services.go)
+	kv           *namespace
+	ownStore     *store // the store the Server opened, not Tenants'
 
 	secretsMu sync.Mutex      // guards secrets while routes load
 	secrets   map[string]bool // values never logged (Config.Secrets, fromEnv)
@@ -319,6 +324,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		stop:     make(chan struct{}),
 		secrets:  secrets,
 	}
+	if cfg.store == nil {
+		s.ownStore = &store{cfg: kv.Config{URL: cfg.KV, Dir: cmp.Or(cfg.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}}
+		cfg.store = s.ownStore
+	}
+	s.kv = &namespace{store: cfg.store, name: cmp.Or(cfg.KVNamespace, namespaceName(cfg.Dir)), lim: kv.Limits{MaxKeys: cfg.MaxKVKeys, MaxValue: cfg.MaxKVValue}}
 	if cfg.Untrusted {
 		// The operator's list is the most a tenant's files may list.
 		if s.policies.ceiling, err = s.policies.policy(cfg.AllowedOutboundHosts, "--allow-outbound"); err != nil {
@@ -653,6 +663,9 @@ func (s *Server) Close(ctx context.Context) error {
 		errs = append(errs, rt.Close(ctx))
 	}
 	s.policies.close()
+	if s.ownStore != nil {
+		errs = append(errs, s.ownStore.close())
+	}
 	if s.cache != nil {
 		errs = append(errs, s.cache.Close(ctx))
 	}

@@ -1,16 +1,20 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wasmroute/wasmroute/host"
+	"github.com/wasmroute/wasmroute/internal/kv"
 	"github.com/wasmroute/wasmroute/internal/outbound"
 )
 
 // This file gives guests their services: outbound HTTP under each route's
-// allowedOutboundHosts.
+// allowedOutboundHosts, and the project's key-value namespace.
 
 // policies are a Server's outbound policies, one per distinct list and
 // source, so that routes sharing a list share its connections, while a
@@ -85,4 +89,131 @@ func (s *Server) outbound(file string, routeHosts []string, confFile string, lim
 			}
 		},
 	}, nil
+}
+
+// store opens a key-value store on first use and keeps it: a project that
+// never calls kv_* never creates its data folder or connects to Redis.
+type store struct {
+	cfg kv.Config
+	mu  sync.Mutex
+	s   *kv.Store
+}
+
+// open returns the store, opening it if need be; a failure is not kept, so
+// the next call tries again.
+func (st *store) open(ctx context.Context) (*kv.Store, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.s == nil {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		s, err := kv.Open(ctx, st.cfg)
+		if err != nil {
+			return nil, err
+		}
+		st.s = s
+	}
+	return st.s, nil
+}
+
+func (st *store) close() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.s == nil {
+		return nil
+	}
+	err := st.s.Close()
+	st.s = nil
+	return err
+}
+
+// namespace is a project's kv.Namespace, its store opened on first use.
+type namespace struct {
+	store *store
+	name  string
+	lim   kv.Limits
+
+	mu sync.Mutex
+	ns kv.Namespace
+}
+
+func (n *namespace) get(ctx context.Context) (kv.Namespace, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ns != nil {
+		return n.ns, nil
+	}
+	s, err := n.store.open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the key-value store is unavailable: %w", err)
+	}
+	if n.ns, err = s.Namespace(n.name, n.lim); err != nil {
+		return nil, err
+	}
+	return n.ns, nil
+}
+
+func (n *namespace) Get(ctx context.Context, key string) ([]byte, error) {
+	ns, err := n.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ns.Get(ctx, key)
+}
+
+func (n *namespace) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	ns, err := n.get(ctx)
+	if err != nil {
+		return err
+	}
+	return ns.Set(ctx, key, value, ttl)
+}
+
+func (n *namespace) Delete(ctx context.Context, key string) error {
+	ns, err := n.get(ctx)
+	if err != nil {
+		return err
+	}
+	return ns.Delete(ctx, key)
+}
+
+func (n *namespace) List(ctx context.Context, prefix string) ([]string, error) {
+	ns, err := n.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ns.List(ctx, prefix)
+}
+
+func (n *namespace) Incr(ctx context.Context, key string, by int64) (int64, error) {
+	ns, err := n.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return ns.Incr(ctx, key, by)
+}
+
+// namespaceName makes a namespace name of a project folder's name:
+// lowercase, with every character kv refuses replaced by '-'.
+func namespaceName(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, filepath.Base(abs))
+	if len(name) > kv.MaxNamespace {
+		name = name[:kv.MaxNamespace]
+	}
+	if name == "" || name == "." || name == ".." {
+		name = "default"
+	}
+	return name
 }

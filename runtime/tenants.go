@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/wasmroute/wasmroute/internal/kv"
 )
 
 // TenantsConfig configures Tenants.
@@ -123,6 +125,7 @@ func tenantName(name string) error {
 // Tenants is an http.Handler, safe for concurrent use.
 type Tenants struct {
 	cfg     TenantsConfig
+	store   *store // every tenant's, one namespace each
 	servers map[string]*Server
 	failed  map[string]error
 }
@@ -141,6 +144,9 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 	}
 	log := cmp.Or(cfg.Project.Logger, slog.Default())
 	t := &Tenants{cfg: cfg, servers: map[string]*Server{}, failed: map[string]error{}}
+	// One store for all, each tenant's namespace named after it; the data
+	// folder's name starts with ".", so it is no tenant's.
+	t.store = &store{cfg: kv.Config{URL: cfg.Project.KV, Dir: cmp.Or(cfg.Project.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}}
 	hasFolder := func(name string) bool {
 		return slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == name && e.IsDir() })
 	}
@@ -168,6 +174,7 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 		pc.IsolateBuilds = true
 		pc.Untrusted = true
 		pc.KVNamespace = name
+		pc.store = t.store
 		pc.Logger = log.With("tenant", name)
 		if err := tenantName(name); err != nil {
 			t.failed[name] = err
@@ -256,5 +263,6 @@ func (t *Tenants) Close(ctx context.Context) error {
 	for _, s := range t.servers {
 		errs = append(errs, s.Close(ctx))
 	}
+	errs = append(errs, t.store.close())
 	return errors.Join(errs...)
 }

@@ -1,0 +1,291 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wasmroute/wasmroute/internal/build"
+	"github.com/wasmroute/wasmroute/internal/routes"
+)
+
+// The services tests serve testdata/services (Go guests that fetch, use
+// the key-value store and read their environment) behind a real listener,
+// with an upstream on 127.0.0.1.
+
+var (
+	servicesOnce sync.Once
+	servicesErr  error
+)
+
+// servicesProject builds testdata/services once per test binary and
+// returns a copy of its modules in a new project folder, with files (a
+// path relative to the project, e.g. "wasmroute.json" or
+// "app/proxy/route.json", to its content).
+func servicesProject(t *testing.T, files map[string]string) string {
+	t.Helper()
+	src := filepath.Join("..", "testdata", "services")
+	servicesOnce.Do(func() {
+		folders, err := routes.Scan(src)
+		if err != nil {
+			servicesErr = err
+			return
+		}
+		var dirs []string
+		for _, f := range folders {
+			dirs = append(dirs, f.Dir)
+		}
+		servicesErr = build.Go(context.Background(), src, dirs, nil)
+	})
+	if servicesErr != nil {
+		t.Fatal(servicesErr)
+	}
+	dir := t.TempDir()
+	for _, route := range []string{"proxy", "parallel", "kv", "env"} {
+		hostileCopy(t, filepath.Join(src, "app", route, "route.wasm"), filepath.Join(dir, "app", route, "route.wasm"))
+	}
+	for name, content := range files {
+		writeFile(t, filepath.Join(dir, filepath.FromSlash(name)), content)
+	}
+	return dir
+}
+
+// serveServices serves a services project on a real 127.0.0.1 listener.
+func serveServices(t *testing.T, cfg Config, files map[string]string) (string, *syncBuffer) {
+	t.Helper()
+	cfg.Dir = servicesProject(t, files)
+	cfg.CacheDir = hostileCacheDir()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	s, logs := newServer(t, cfg)
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts.URL, logs
+}
+
+// upstream is a loopback server the guests fetch from. It counts the
+// requests it serves at once and notes those whose client went away.
+type upstream struct {
+	*httptest.Server
+	inFlight, maxInFlight atomic.Int32
+	cancelled             chan string // the path of a request whose context ended
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{cancelled: make(chan string, 16)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "hello from upstream")
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(200 * time.Millisecond)
+		io.WriteString(w, "slow")
+	})
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			u.cancelled <- r.URL.Path
+		case <-time.After(10 * time.Second):
+		}
+	})
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(strings.Repeat("x", 4<<10)))
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := u.inFlight.Add(1)
+		defer u.inFlight.Add(-1)
+		for m := u.maxInFlight.Load(); n > m && !u.maxInFlight.CompareAndSwap(m, n); m = u.maxInFlight.Load() {
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+type answer struct {
+	status  int
+	body    string
+	elapsed time.Duration
+}
+
+func get(t *testing.T, target string) answer {
+	t.Helper()
+	start := time.Now()
+	resp, err := http.Get(target)
+	if err != nil {
+		t.Fatalf("GET %s: %v", target, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, string(b), time.Since(start)}
+}
+
+func q(v string) string { return url.QueryEscape(v) }
+
+func TestFetch(t *testing.T) {
+	up := newUpstream(t)
+	port := up.URL[strings.LastIndex(up.URL, ":")+1:]
+	other := newUpstream(t) // another port: not allowed
+	srv, logs := serveServices(t, Config{}, map[string]string{
+		"wasmroute.json":          `{"allowedOutboundHosts": ["http://127.0.0.1:` + port + `"]}`,
+		"app/parallel/route.json": `{"maxFetches": 4, "maxFetchConcurrency": 2, "maxFetchBody": "1KiB"}`,
+	})
+
+	t.Run("allowed", func(t *testing.T) {
+		if a := get(t, srv+"/proxy?url="+q(up.URL+"/hello")); a.status != 200 || a.body != "hello from upstream" {
+			t.Errorf("proxy /hello = %d %q", a.status, a.body)
+		}
+	})
+	t.Run("denied names the entry", func(t *testing.T) {
+		a := get(t, srv+"/proxy?url="+q(other.URL+"/hello"))
+		want := fmt.Sprintf(`fetch %s/hello: denied: add "%s" to allowedOutboundHosts in wasmroute.json`, other.URL, other.URL)
+		if a.status != 502 || !strings.Contains(a.body, want) {
+			t.Errorf("proxy to another port = %d %q, want 502 with %q", a.status, a.body, want)
+		}
+		if !strings.Contains(logs.String(), "fetch denied") {
+			t.Errorf("the denial is not logged:\n%s", logs)
+		}
+	})
+	t.Run("redirect to a denied host", func(t *testing.T) {
+		a := get(t, srv+"/proxy?url="+q(up.URL+"/redirect?to="+q(other.URL+"/hello")))
+		if a.status != 502 || !strings.Contains(a.body, "redirected to "+other.URL+"/hello") || !strings.Contains(a.body, `add "`+other.URL+`"`) {
+			t.Errorf("redirect to another port = %d %q", a.status, a.body)
+		}
+	})
+	t.Run("in parallel", func(t *testing.T) {
+		// Two 200 ms calls take ~200 ms, not 400.
+		a := get(t, srv+"/parallel?url="+q(up.URL+"/slow")+"&url="+q(up.URL+"/slow"))
+		if a.status != 200 || a.body != `{"bodies":["slow","slow"],"statuses":[200,200]}` || a.elapsed > 390*time.Millisecond {
+			t.Errorf("two 200ms fetches = %d %q in %v, want both within 390ms", a.status, a.body, a.elapsed)
+		}
+	})
+	t.Run("maxFetchConcurrency", func(t *testing.T) {
+		up.maxInFlight.Store(0)
+		a := get(t, srv+"/parallel"+strings.Repeat("?url="+q(up.URL+"/slow"), 1)+strings.Repeat("&url="+q(up.URL+"/slow"), 3))
+		if a.status != 200 || a.elapsed < 390*time.Millisecond || up.maxInFlight.Load() != 2 {
+			t.Errorf("four 200ms fetches, two at a time = %d %q in %v, upstream saw %d at once; want 200 in >= 400ms, 2 at once", a.status, a.body, a.elapsed, up.maxInFlight.Load())
+		}
+	})
+	t.Run("maxFetches", func(t *testing.T) {
+		a := get(t, srv+"/parallel?url="+q(up.URL+"/hello")+strings.Repeat("&url="+q(up.URL+"/hello"), 4))
+		if a.status != 502 || !strings.Contains(a.body, "maxFetches (4)") {
+			t.Errorf("five fetches under maxFetches 4 = %d %q", a.status, a.body)
+		}
+	})
+	t.Run("maxFetchBody", func(t *testing.T) {
+		a := get(t, srv+"/parallel?url="+q(up.URL+"/big"))
+		if a.status != 502 || !strings.Contains(a.body, "maxFetchBody") {
+			t.Errorf("4KiB under maxFetchBody 1KiB = %d %q", a.status, a.body)
+		}
+	})
+}
+
+// TestFetchAddresses checks the addresses a policy that allows any host
+// still refuses, at dial time: loopback (also by a name, as a rebinding
+// DNS answer would give), private, link-local (cloud metadata), and their
+// IPv4-mapped forms.
+func TestFetchAddresses(t *testing.T) {
+	up := newUpstream(t)
+	port := up.URL[strings.LastIndex(up.URL, ":")+1:]
+	srv, _ := serveServices(t, Config{AllowedOutboundHosts: []string{"http://*:*"}}, nil)
+	for _, tc := range []struct{ url, want string }{
+		{"http://127.0.0.1:" + port + "/hello", "loopback"},
+		{"http://localhost:" + port + "/hello", "loopback"},
+		{"http://[::ffff:127.0.0.1]:" + port + "/hello", "loopback"},
+		{"http://169.254.169.254/latest/meta-data/", "link-local"},
+		{"http://10.1.2.3/", "private"},
+		{"http://[::1]:" + port + "/", "loopback"},
+	} {
+		a := get(t, srv+"/proxy?url="+q(tc.url))
+		if a.status != 502 || !strings.Contains(a.body, "address is "+tc.want) || !strings.Contains(a.body, "to allowedOutboundHosts") {
+			t.Errorf("proxy %s = %d %q, want 502: address is %s, and the entry to add", tc.url, a.status, a.body, tc.want)
+		}
+	}
+	if a := get(t, srv+"/proxy?url="+q("file:///etc/passwd")); a.status != 502 {
+		t.Errorf("proxy file:///etc/passwd = %d %q, want 502", a.status, a.body)
+	}
+}
+
+// TestFetchEnds checks that a guest's fetch ends with its request: at the
+// route's maxDuration, and when its client leaves; a healthy route answers
+// meanwhile.
+func TestFetchEnds(t *testing.T) {
+	up := newUpstream(t)
+	port := up.URL[strings.LastIndex(up.URL, ":")+1:]
+	srv, _ := serveServices(t, Config{AllowedOutboundHosts: []string{"http://127.0.0.1:" + port}}, map[string]string{
+		"app/parallel/route.json": `{"maxDuration": "500ms"}`,
+	})
+
+	done := make(chan answer, 1)
+	go func() { done <- get(t, srv+"/parallel?url="+q(up.URL+"/hang")) }()
+	if a := get(t, srv+"/env?name=X"); a.status != 200 || a.elapsed > time.Second {
+		t.Errorf("healthy route while a fetch hangs: %d in %v", a.status, a.elapsed)
+	}
+	if a := <-done; a.status != 504 || a.elapsed > 1500*time.Millisecond {
+		t.Errorf("fetch past maxDuration 500ms = %d %q in %v, want 504", a.status, a.body, a.elapsed)
+	}
+	select {
+	case <-up.cancelled:
+	case <-time.After(time.Second):
+		t.Error("upstream request not cancelled at maxDuration")
+	}
+
+	// A client that leaves cancels the upstream request.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv+"/proxy?url="+q(up.URL+"/hang"), nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("client with a 300ms timeout got %d", resp.StatusCode)
+	}
+	select {
+	case <-up.cancelled:
+	case <-time.After(2 * time.Second):
+		t.Error("upstream request not cancelled when the client left")
+	}
+}
+
+// TestFetchTenants checks that a tenant's allowedOutboundHosts must stay
+// within the operator's, and that an IP literal is not covered by a
+// wildcard.
+func TestFetchTenants(t *testing.T) {
+	root := t.TempDir()
+	for _, name := range []string{"good", "greedy"} {
+		dir := servicesProject(t, nil)
+		if err := os.Rename(dir, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(root, "good", "wasmroute.json"), `{"allowedOutboundHosts": ["https://api.example.com"]}`)
+	writeFile(t, filepath.Join(root, "greedy", "wasmroute.json"), `{"allowedOutboundHosts": ["http://169.254.169.254", "https://evil.example"]}`)
+	ts, err := NewTenants(context.Background(), TenantsConfig{Dir: root, Project: Config{
+		AllowedOutboundHosts: []string{"https://*"}, CacheDir: hostileCacheDir(), Logger: slog.New(slog.DiscardHandler),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Close(context.Background())
+	if ts.Server("good") == nil {
+		t.Errorf("tenant good failed: %v", ts.Errors()["good"])
+	}
+	err = ts.Errors()["greedy"]
+	if err == nil || !strings.Contains(err.Error(), "169.254.169.254") || strings.Contains(err.Error(), "evil.example") {
+		t.Errorf("tenant greedy: %v; want an error naming http://169.254.169.254 only", err)
+	}
+}
