@@ -20,16 +20,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// upstream is the server the routes of TestJSServices fetch from, on
+// jsUpstream is the server the routes of TestJSServices fetch from, on
 // loopback (so their allowedOutboundHosts names 127.0.0.1).
-type upstream struct {
+type jsUpstream struct {
 	*httptest.Server
 	inflight, most atomic.Int32
 	cancelled      chan string // the paths whose request the client cancelled
 }
 
-func newUpstream(t *testing.T) *upstream {
-	u := &upstream{cancelled: make(chan string, 10)}
+func newJSUpstream(t *testing.T) *jsUpstream {
+	u := &jsUpstream{cancelled: make(chan string, 10)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		n := u.inflight.Add(1)
@@ -203,7 +203,7 @@ export function GET() { return Response.json({ atInit: atInit ?? null, nodeAtIni
 // TestJSServices serves TypeScript routes that fetch from an upstream
 // server, use the key-value store and read their environment.
 func TestJSServices(t *testing.T) {
-	up := newUpstream(t)
+	up := newJSUpstream(t)
 	secret := "s3cr3t-" + rand.Text()
 	files := map[string]string{
 		"wasmroute.json":          fmt.Sprintf(`{"allowedOutboundHosts": ["http://127.0.0.1:*"], "env": {"UPSTREAM": %q, "GREETING": "hello"}}`, up.URL),
