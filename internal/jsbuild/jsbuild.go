@@ -5,13 +5,15 @@
 // An engine instance evaluates two scripts (internal/jsengine/CONTRACT.md):
 //
 //   - the platform ([Platform]), the same for every route: the Web globals
-//     (platform/web), the dispatcher that serves a request with the route's
-//     handlers (platform/dispatch.js) and the next/* modules, bundled from
-//     the files embedded in this package into one classic script;
+//     (platform/web, fetch included), process.env (platform/env.js), the
+//     dispatcher that serves a request with the route's handlers
+//     (platform/dispatch.js), the next/* modules and wasmroute:kv, bundled
+//     from the files embedded in this package into one classic script;
 //   - the route's bundle ([Build]), an ES module holding the route file and
 //     everything it imports: the project's modules and its node_modules.
-//     Its imports of next/server, next/headers and next/navigation are
-//     small modules that take their values from the platform.
+//     Its imports of next/server, next/headers, next/navigation and
+//     wasmroute:kv are small modules that take their values from the
+//     platform.
 //
 // [PlatformInput] and [Bundle.RouteInput] lay both out as the engine's init
 // input.
@@ -86,8 +88,8 @@ func (e *BuildError) Error() string {
 // The bundle holds the route and every module it imports: relative imports,
 // tsconfig.json "paths", and packages from dir's node_modules. "next/server",
 // "next/headers" and "next/navigation" are always wasmroute's own, even when
-// node_modules/next exists; other next/* modules, Node.js built-ins and
-// files outside dir are errors. TypeScript types are stripped; syntax newer
+// node_modules/next exists, and so is "wasmroute:kv"; other next/* and
+// wasmroute:* modules, Node.js built-ins and files outside dir are errors. TypeScript types are stripped; syntax newer
 // than ES2023 is lowered; top-level await is kept.
 //
 // A failed build returns a *BuildError.

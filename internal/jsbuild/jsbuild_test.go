@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -53,7 +54,9 @@ func TestPlatform(t *testing.T) {
 	for _, want := range []string{
 		"delete globalThis.__wasmroute_host",
 		`("wasmroute.next",`,
+		`("wasmroute.kv",`,
 		".register({dispatch:",
+		"io:", "ready:",
 		`(this,"NextRequest")`,
 	} {
 		if !strings.Contains(code, want) {
@@ -65,18 +68,20 @@ func TestPlatform(t *testing.T) {
 	}
 }
 
-// TestNextModules checks that each next/* module a route imports exports
-// exactly what the platform's implementation does.
-func TestNextModules(t *testing.T) {
-	for _, name := range []string{"server", "headers", "navigation"} {
+// TestPlatformModules checks that each next/* and wasmroute:* module a
+// route imports exports exactly what the platform's implementation does.
+func TestPlatformModules(t *testing.T) {
+	for _, name := range []string{"next/server", "next/headers", "next/navigation", "wasmroute/kv"} {
 		t.Run(name, func(t *testing.T) {
-			shim := exportsOf(t, "platform/next/"+name+".js")
-			impl := exportsOf(t, "platform/next/impl/"+name+".js")
+			dir, base := path.Split(name)
+			shim := exportsOf(t, "platform/"+name+".js")
+			impl := exportsOf(t, "platform/"+dir+"impl/"+base+".js")
 			impl = slices.DeleteFunc(impl, func(s string) bool {
-				return slices.Contains([]string{"NextURL", "begin", "end", "setCookies", "navigationResponse"}, s) // the dispatcher's
+				return slices.Contains([]string{"NextURL", "begin", "end", "setCookies", "navigationResponse", "init"}, s) // the platform's
 			})
+			shim = slices.DeleteFunc(shim, func(s string) bool { return s == "default" })
 			if diff := cmp.Diff(impl, shim); diff != "" {
-				t.Errorf("next/%s exports (-impl +shim):\n%s", name, diff)
+				t.Errorf("%s exports (-impl +shim):\n%s", name, diff)
 			}
 		})
 	}
@@ -132,6 +137,17 @@ export type Unused = string;
 			exports:  []string{"GET", "POST"},
 			contains: []string{`async function GET(req, { params })`, `"catchAll": []`, `Symbol.for("wasmroute.next")`},
 			excludes: []string{"interface", "satisfies", "Promise<Response>", "Unused"},
+		},
+		{
+			name: "wasmroute:kv",
+			files: map[string]string{"app/count/route.ts": `import { kv, type KVError } from "wasmroute:kv";
+import store from "wasmroute:kv";
+export async function POST() { return Response.json({ n: await kv.incr("n"), same: store === kv }); }
+`},
+			file:     "app/count/route.ts",
+			methods:  []string{"POST"},
+			exports:  []string{"POST"},
+			contains: []string{`Symbol.for("wasmroute.kv")`, `await kv.incr("n")`},
 		},
 		{
 			name: "javascript with top-level await",
@@ -291,6 +307,11 @@ export function GET() { return new Response(fs + randomUUID()); }
 			name:  "other next modules",
 			files: map[string]string{"app/route.ts": "import { revalidatePath } from \"next/cache\";\nexport function GET() { revalidatePath(\"/\"); return new Response(); }\n"},
 			want:  []string{`app/route.ts:1:32: "next/cache" is not available: wasmroute provides next/server, next/headers and next/navigation`},
+		},
+		{
+			name:  "other wasmroute modules",
+			files: map[string]string{"app/route.ts": "import { cache } from \"wasmroute:cache\";\nexport function GET() { return new Response(cache); }\n"},
+			want:  []string{`app/route.ts:1:23: "wasmroute:cache" is not available: wasmroute provides wasmroute:kv`},
 		},
 		{
 			name:  "a name next/server lacks",

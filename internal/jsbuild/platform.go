@@ -12,7 +12,8 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 )
 
-// The platform's sources: index.js, dispatch.js, glue.js, next/ and web/.
+// The platform's sources: index.js, dispatch.js, glue.js, env.js, stack.js,
+// next/, wasmroute/ and web/.
 //
 //go:embed platform
 var embedded embed.FS
@@ -102,9 +103,15 @@ func loader(fsys fs.FS) func(api.OnLoadArgs) (api.OnLoadResult, error) {
 	}
 }
 
-// nextModules are the next/* modules a route may import, served by
-// platform/next/<name>.js.
-var nextModules = map[string]bool{"next/server": true, "next/headers": true, "next/navigation": true}
+// platformModules are the modules of the platform a route may import, and
+// the files that serve them: next/* (Next.js's), wasmroute:* (wasmroute's
+// services).
+var platformModules = map[string]string{
+	"next/server":     "platform/next/server.js",
+	"next/headers":    "platform/next/headers.js",
+	"next/navigation": "platform/next/navigation.js",
+	"wasmroute:kv":    "platform/wasmroute/kv.js",
+}
 
 // Packages are looked up as an edge runtime does (Next.js's, Vercel's,
 // Cloudflare's): Web APIs, no Node.js.
@@ -116,8 +123,8 @@ var (
 // resolving marks build.Resolve calls made by the resolver itself.
 type resolving struct{}
 
-// resolver resolves a route's imports: next/* to the platform's modules, the
-// rest as esbuild does, kept inside the project folder root, with messages
+// resolver resolves a route's imports: next/* and wasmroute:* to the
+// platform's modules, the rest as esbuild does, kept inside the project folder root, with messages
 // that say what to do.
 func resolver(root string) api.Plugin {
 	return api.Plugin{
@@ -128,11 +135,14 @@ func resolver(root string) api.Plugin {
 					return api.OnResolveResult{}, nil
 				}
 				p := args.Path
-				if nextModules[p] {
-					return api.OnResolveResult{Path: "platform/" + p + ".js", Namespace: ns}, nil
+				if file, ok := platformModules[p]; ok {
+					return api.OnResolveResult{Path: file, Namespace: ns}, nil
 				}
 				if p == "next" || strings.HasPrefix(p, "next/") {
 					return api.OnResolveResult{}, fmt.Errorf("%q is not available: wasmroute provides next/server, next/headers and next/navigation", p)
+				}
+				if strings.HasPrefix(p, "wasmroute:") {
+					return api.OnResolveResult{}, fmt.Errorf("%q is not available: wasmroute provides wasmroute:kv", p)
 				}
 				if builtin, ok := strings.CutPrefix(p, "node:"); ok {
 					return api.OnResolveResult{}, nodeBuiltin(builtin)

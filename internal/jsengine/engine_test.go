@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -28,11 +29,13 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmroute/wasmroute/host"
+	"github.com/wasmroute/wasmroute/internal/outbound"
 	"github.com/wasmroute/wasmroute/internal/routes"
 )
 
 // platform is a minimal platform script (a kind-1 record): it takes the
-// host object, implements setTimeout on nextTimer/runTimers, and dispatches
+// host object, implements setTimeout on nextTimer/runTimers and waitHandle
+// on io/ready, and dispatches
 // a request to globalThis.routes[path], the route module's table. A
 // handler's error becomes a 500 whose body names it.
 const platform = `
@@ -53,7 +56,13 @@ function report(kind, e) {
 	H.write(2, kind + ": " + String(e) + (e && e.stack ? "\n" + e.stack : "") + "\n");
 }
 
+// The handles waited on (handle → resolve), for the io and ready hooks.
+const waiting = new Map();
+globalThis.waitHandle = h => new Promise(resolve => waiting.set(h, resolve));
+
 H.register({
+	io() { return [...waiting.keys()]; },
+	ready(h) { const r = waiting.get(h); waiting.delete(h); r(); },
 	async dispatch(method) {
 		const route = globalThis.routes[H.path()];
 		try {
@@ -108,6 +117,32 @@ const units = s => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i));
 
 await sleep(5);
 const initRandom = Math.random();
+
+// What the services and the environment give during initialization.
+const atInit = { env: H.env() };
+for (const [name, call] of [
+	["errorMessage", () => H.errorMessage()],
+	["fetchStart", () => H.fetchStart(["GET", "http://127.0.0.1/"], undefined, 0)],
+	["kvGet", () => H.kvGet("k")],
+]) {
+	try { atInit[name] = "returned " + call(); } catch (e) { atInit[name] = e.name + ": " + e.message; }
+}
+
+// whole reads a fetch's head and body, waiting on the handle between.
+async function whole(h) {
+	let head;
+	while ((head = H.fetchHead(h)) === -8) await waitHandle(h);
+	if (typeof head === "number") return { error: head, message: H.errorMessage() };
+	const parts = [];
+	for (;;) {
+		const b = H.fetchBodyRead(h, 3);
+		if (b === -8) { await waitHandle(h); continue; }
+		if (typeof b === "number") throw new Error("fetchBodyRead: " + b);
+		if (b.byteLength === 0) break;
+		parts.push(...new Uint8Array(b));
+	}
+	return { head, body: H.utf8Decode(new Uint8Array(parts), false), close: H.fetchClose(h) };
+}
 
 globalThis.routes = {
 	async "/natives"(method) {
@@ -198,6 +233,60 @@ globalThis.routes = {
 		H.bodyWrite("ok");
 	},
 	async "/ok"() { H.bodyWrite("ok"); },
+	async "/env"() {
+		const env = H.env();
+		json({ atInit, env, nullProto: Object.getPrototypeOf(env) === null });
+	},
+	async "/fetch"() {
+		const base = decodeURIComponent(H.query());
+		const t0 = H.hrtime();
+		const a = H.fetchStart(["GET", base + "/slow"], undefined, 0);
+		const b = H.fetchStart(["POST", base + "/echo", "x-latin1", "caf\u00e9", "content-type", "text/plain"], new Uint8Array([104, 105, 33]).subarray(0, 2), 0);
+		const c = H.fetchStart(["GET", base + "/slow"], undefined, 0);
+		const [ra, rb, rc] = await Promise.all([whole(a), whole(b), whole(c)]);
+		json({
+			ra, rb, rc, ms: H.hrtime() - t0,
+			notLatin1: H.fetchStart(["GET", base + "/echo", "x-v", "\u0100"], undefined, 0),
+			notArray: (() => { try { return H.fetchStart("GET", undefined, 0); } catch (e) { return e.name; } })(),
+			closedAgain: H.fetchClose(a), headClosed: H.fetchHead(a),
+			pollNone: H.fetchPoll([], 0), pollUnknown: H.fetchPoll([9999], 0), pollTooMany: H.fetchPoll(new Array(1025).fill(1), 0),
+		});
+	},
+	async "/fetch/denied"() {
+		json({ h: H.fetchStart(["GET", decodeURIComponent(H.query()) + "/slow"], undefined, 0), message: H.errorMessage() });
+	},
+	async "/fetch/hang"() {
+		const h = H.fetchStart(["GET", decodeURIComponent(H.query()) + "/hang"], undefined, 0);
+		await waitHandle(h);
+		H.bodyWrite("ready?");
+	},
+	async "/kv/args"() {
+		const r = {};
+		for (const [name, call] of [
+			["unsafe", () => H.kvIncr("k", 2 ** 53)],
+			["fraction", () => H.kvIncr("k", 1.5)],
+			["nan", () => H.kvIncr("k", NaN)],
+			["bigOver", () => H.kvIncr("k", 2n ** 63n)],
+			["string", () => H.kvIncr("k", "1")],
+			["bigMin", () => H.kvIncr("k", -(2n ** 63n))],
+			["number", () => H.kvIncr("k", -(2 ** 53 - 1))],
+			["loneKey", () => H.kvGet("a\ud800")],
+			["loneSet", () => H.kvSet("\udc00", "v", 0)],
+			["ttlFraction", () => H.kvSet("k", "v", 1.5)],
+			["ttlNegative", () => H.kvSet("k", "v", -1)],
+			["objectValue", () => H.kvSet("k", {}, 0)],
+			["set", () => H.kvSet("k", new DataView(new ArrayBuffer(4)), 60)],
+			["message", () => H.errorMessage()],
+			["list", () => H.kvList("")],
+			["delete", () => H.kvDelete("k")],
+		]) {
+			try {
+				const v = call();
+				r[name] = typeof v === "bigint" ? "bigint" : v;
+			} catch (e) { r[name] = e.name; }
+		}
+		json(r);
+	},
 };
 `
 
@@ -269,6 +358,7 @@ func compileEngine(cfg wazero.RuntimeConfig) (*engine, error) {
 type instance struct {
 	mod    api.Module
 	output *syncBuffer
+	setup  func(*host.Exchange) // called on each request's exchange, if set
 }
 
 type syncBuffer struct {
@@ -302,7 +392,7 @@ func (e *engine) initialize(t testing.TB, input []byte, cfg wazero.ModuleConfig)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mod.Close(context.Background()) })
-	in := &instance{mod, out}
+	in := &instance{mod: mod, output: out}
 	_, err = mod.ExportedFunction("_initialize").Call(context.Background())
 	return in, err
 }
@@ -323,7 +413,11 @@ func (in *instance) serve(ctx context.Context, req *http.Request, params ...rout
 	w := httptest.NewRecorder()
 	e := host.NewExchange(w, req, params)
 	e.Body = req.Body
+	if in.setup != nil {
+		in.setup(e)
+	}
 	_, err := in.mod.ExportedFunction(req.Method).Call(host.WithExchange(ctx, e))
+	e.End()
 	if err == nil {
 		err = e.Finish()
 	}
@@ -867,4 +961,200 @@ func BenchmarkDispatch(b *testing.B) {
 			e.Finish()
 		}
 	})
+}
+
+// TestEnv checks env(): null during initialization, when nothing of the
+// environment may reach memory (a snapshot is taken there), and the
+// instance's environment, read at the call, while a request is served.
+// The services' natives throw during initialization.
+func TestEnv(t *testing.T) {
+	secret := "s3cr3t-" + rand.Text()
+	cfg := wazero.NewModuleConfig().WithRandSource(rand.Reader).WithSysWalltime().WithSysNanotime().
+		WithEnv("SECRET", secret).WithEnv("UTF", "é€").WithEnv("EMPTY", "").WithEnv("__proto__", "p")
+	in, err := shared(t).initialize(t, initInput, cfg)
+	if err != nil {
+		t.Fatalf("_initialize: %v\n%s", err, in.output)
+	}
+	mem, _ := in.mod.Memory().Read(0, in.mod.Memory().Size())
+	if bytes.Contains(mem, []byte(secret)) {
+		t.Errorf("the memory after _initialize holds an environment variable's value")
+	}
+	_, got := in.get(t, "GET", "/env", nil)
+	var r struct {
+		AtInit    map[string]any
+		Env       map[string]string
+		NullProto bool
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("%v: %s", err, got)
+	}
+	const during = " is available only while a request is served, not during initialization (at a module's top level)"
+	wantInit := map[string]any{
+		"env":          nil,
+		"errorMessage": "TypeError: errorMessage" + during,
+		"fetchStart":   "TypeError: fetchStart" + during,
+		"kvGet":        "TypeError: kvGet" + during,
+	}
+	if diff := cmp.Diff(wantInit, r.AtInit); diff != "" {
+		t.Errorf("during initialization (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"SECRET": secret, "UTF": "é€", "EMPTY": "", "__proto__": "p"}, r.Env); diff != "" {
+		t.Errorf("env() (-want +got):\n%s", diff)
+	}
+	if !r.NullProto {
+		t.Errorf("env()'s object has a prototype")
+	}
+}
+
+// upstream serves the fetch tests: /slow after 100 ms, with a header value
+// that is not UTF-8; /echo, what it was sent; /hang, never.
+func upstream(t *testing.T) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(100 * time.Millisecond)
+		w.Header()["X-Latin1"] = []string{"caf\xe9"}
+		io.WriteString(w, "slow")
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %x %s %s", r.Method, r.Header.Get("X-Latin1"), r.Header.Get("Content-Type"), b)
+	})
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func allowLoopback(t *testing.T) func(*host.Exchange) {
+	p, err := outbound.Parse([]string{"http://127.0.0.1:*"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	o := &host.Outbound{Client: p.Client(), Allow: p.Allow}
+	return func(e *host.Exchange) { e.Outbound = o }
+}
+
+// TestFetch runs three fetches at once through the natives and the event
+// loop (the hooks io and ready), and the natives' checks.
+func TestFetch(t *testing.T) {
+	up := upstream(t)
+	in := ready(t)
+	in.setup = allowLoopback(t)
+	_, got := in.get(t, "GET", "/fetch?"+url.QueryEscape(up.URL), nil)
+	type result struct {
+		Head  []string
+		Body  string
+		Close int
+	}
+	var r struct {
+		RA, RB, RC                         result
+		Ms                                 float64
+		NotLatin1                          int
+		NotArray                           string
+		ClosedAgain, HeadClosed            int
+		PollNone, PollUnknown, PollTooMany int
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("%v: %s\n%s", err, got, in.output)
+	}
+	for _, slow := range []result{r.RA, r.RC} {
+		head := map[string]string{}
+		for i := 2; i+1 < len(slow.Head); i += 2 {
+			head[slow.Head[i]] = slow.Head[i+1]
+		}
+		if len(slow.Head) < 2 || slow.Head[0] != "200" || slow.Head[1] != up.URL+"/slow" || head["x-latin1"] != "café" || slow.Body != "slow" || slow.Close != 0 {
+			t.Errorf("/slow: %+v, want 200, its URL, x-latin1 café (one char per byte), slow", slow)
+		}
+	}
+	if want := "POST 636166e9 text/plain hi"; r.RB.Body != want || r.RB.Head[0] != "200" {
+		t.Errorf("/echo: %+v, want 200 %q", r.RB, want)
+	}
+	if r.Ms > 190 {
+		t.Errorf("two fetches of 100 ms took %v ms: not at once", r.Ms)
+	}
+	want := []int{-1, -1, -1, -8, -1, -1}
+	if diff := cmp.Diff(want, []int{r.NotLatin1, r.ClosedAgain, r.HeadClosed, r.PollNone, r.PollUnknown, r.PollTooMany}); diff != "" || r.NotArray != "TypeError" {
+		t.Errorf("notLatin1, closedAgain, headClosed, pollNone, pollUnknown, pollTooMany (-want +got):\n%s\nnotArray %s", diff, r.NotArray)
+	}
+
+	// Without an outbound policy, every fetch is denied, with a message.
+	in.setup = nil
+	_, got = in.get(t, "GET", "/fetch/denied?"+url.QueryEscape(up.URL), nil)
+	var d struct {
+		H       int
+		Message string
+	}
+	if err := json.Unmarshal([]byte(got), &d); err != nil || d.H != -6 || d.Message == "" {
+		t.Errorf("denied: %s (%v), want h -6 and a message", got, err)
+	}
+}
+
+// TestFetchStopsAtDeadline checks that a request waiting on a handle in
+// the event loop stops when its context ends.
+func TestFetchStopsAtDeadline(t *testing.T) {
+	up := upstream(t)
+	in := ready(t)
+	in.setup = allowLoopback(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := in.serve(ctx, httptest.NewRequest("GET", "/fetch/hang?"+url.QueryEscape(up.URL), nil))
+	var exit *sys.ExitError
+	if !errors.As(err, &exit) {
+		t.Errorf("a request waiting on a fetch past its deadline returned %v, want an exit\n%s", err, in.output)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopped after %v", d)
+	}
+}
+
+// TestKVArgs checks the kv natives' argument checks, which never reach the
+// host, and that the others do (with no store: ErrFailed).
+func TestKVArgs(t *testing.T) {
+	in := ready(t)
+	_, got := in.get(t, "GET", "/kv/args", nil)
+	var r map[string]any
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("%v: %s", err, got)
+	}
+	if msg, _ := r["message"].(string); msg == "" {
+		t.Errorf("errorMessage() after a failed kvIncr is empty")
+	}
+	delete(r, "message")
+	want := map[string]any{
+		"unsafe": "RangeError", "fraction": "RangeError", "nan": "RangeError", "bigOver": "RangeError", "string": "TypeError",
+		"bigMin": -9.0, "number": -9.0,
+		"loneKey": -1.0, "loneSet": -1.0, "ttlFraction": -1.0, "ttlNegative": -1.0, "objectValue": "TypeError",
+		"set": -9.0, "list": -9.0, "delete": -9.0,
+	}
+	if diff := cmp.Diff(want, r); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestRegisterIO checks the optional hooks io and ready.
+func TestRegisterIO(t *testing.T) {
+	e := shared(t)
+	const hooks = "dispatch() {}, nextTimer() { return -1 }, runTimers() {}, report() {}"
+	for src, want := range map[string]string{
+		"{ " + hooks + ", io() { return [] } }":             "TypeError: register: hooks.io and hooks.ready go together",
+		"{ " + hooks + ", io: 1, ready() {} }":              "TypeError: register: hooks.io is not a function",
+		"{ " + hooks + ", io() { return [] }, ready: {} }":  "TypeError: register: hooks.ready is not a function",
+		"{ " + hooks + ", io() { return [] }, ready() {} }": "",
+	} {
+		in, err := e.initialize(t, record(1, "p.js", "__wasmroute_host.register("+src+")"), nil)
+		if out := in.output.String(); (want == "") != (err == nil) || !strings.Contains(out, want) {
+			t.Errorf("register(%s): %v, output %q, want %q", src, err, out, want)
+		}
+	}
+	// An io hook that returns something else than handles traps the request.
+	in, err := e.initialize(t, record(1, "p.js", `__wasmroute_host.register({ dispatch() { return new Promise(() => {}) },
+		nextTimer() { return -1 }, runTimers() {}, report() {}, io() { return "1" }, ready() {} })`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.serve(context.Background(), httptest.NewRequest("GET", "/", nil)); err == nil || !strings.Contains(in.output.String(), "io did not return an array of handles") {
+		t.Errorf("io returning a string: %v, output %q", err, in.output)
+	}
 }

@@ -2,7 +2,8 @@
 // NextRequest from the host's getters, calls the method's handler as
 // Next.js does, handler(request, { params }), and writes the Response it
 // returns through the host (internal/jsengine/CONTRACT.md).
-import { AbortController, Headers, Response, clearAllTimers, incomingRequest, responseBody, responseHeaderPairs } from "./glue.js";
+import { AbortController, Headers, Response, clearAllTimers, clearIO, incomingRequest, responseBody, responseHeaderPairs } from "./glue.js";
+import { beginEnv, endEnv } from "./env.js";
 import { begin, end, setCookies } from "./next/impl/headers.js";
 import { navigationResponse } from "./next/impl/navigation.js";
 import { NextRequest } from "./next/impl/server.js";
@@ -60,6 +61,8 @@ const done = Promise.resolve();
 function finish() {
 	end();
 	clearAllTimers();
+	clearIO();
+	endEnv();
 	ac = null;
 	pairs = null;
 }
@@ -102,6 +105,7 @@ const signal = () => controller().signal;
 // handler or the body is async. When it throws, the request is not ended.
 function serve(method) {
 	let res;
+	beginEnv(log);
 	try {
 		const request = incoming();
 		const handler = route?.ns[method];

@@ -16,6 +16,10 @@
 //       without making the Headers of a response whose headers no one
 //       has asked for.
 //   setStackMapper(fn) -> console maps the stack traces it prints with fn.
+//   io(), ready(handle) -> the engine's hooks for the handles fetch() waits
+//       on; clearIO() drops them when a request ends.
+//   hostError(natives, code, what) -> the Error of a fetch* or kv* native's
+//       error code, its message the host's explanation.
 //   parseHref(input) -> the href of the absolute URL input, or null.
 //   jsonResponse(C, text, init) -> a C (Response or a subclass) of the JSON
 //       text, as Response.json makes it.
@@ -26,6 +30,10 @@ export {
 	Response,
 	URL,
 	clearAllTimers,
+	clearIO,
+	hostError,
+	io,
+	ready,
 	headerPairs,
 	incomingRequest,
 	jsonResponse,

@@ -199,6 +199,55 @@ static void call_hook(JSValueConst hook, const char *what, double *d)
     JS_FreeValue(ctx, v);
 }
 
+/* The handles the io hook gave, for fetch_poll; at most MAX_WAIT of them. */
+#define MAX_WAIT 1024
+static uint32_t waiting[MAX_WAIT];
+
+/* pending_io calls the io hook, if the platform registered one, and keeps
+   the handles it returns (an array of numbers) in waiting: their count. It
+   traps if the hook throws or returns anything else. */
+static uint32_t pending_io(void)
+{
+    if (!JS_IsFunction(ctx, hooks.io))
+        return 0;
+    JSValue v = JS_Call(ctx, hooks.io, JS_UNDEFINED, 0, NULL);
+    uint32_t n = 0;
+    int ok = !JS_IsException(v) && JS_IsArray(ctx, v) > 0;
+    if (ok) {
+        JSValue l = JS_GetPropertyStr(ctx, v, "length");
+        ok = !JS_IsException(l) && JS_ToUint32(ctx, &n, l) == 0;
+    }
+    if (n > MAX_WAIT)
+        n = MAX_WAIT; /* the first ones; the others are polled once these are done */
+    for (uint32_t i = 0; ok && i < n; i++) {
+        JSValue h = JS_GetPropertyUint32(ctx, v, i);
+        ok = !JS_IsException(h) && JS_IsNumber(h) && JS_ToUint32(ctx, &waiting[i], h) == 0;
+        JS_FreeValue(ctx, h);
+    }
+    JS_FreeValue(ctx, v);
+    if (!ok) {
+        if (!JS_HasException(ctx))
+            die("io did not return an array of handles (numbers)");
+        JSValue e = JS_GetException(ctx);
+        print_error("io threw: ", e);
+        __builtin_trap();
+    }
+    return n;
+}
+
+/* ready tells the platform that handle is ready; it traps if that throws. */
+static void ready(uint32_t handle)
+{
+    JSValue h = JS_NewUint32(ctx, handle);
+    JSValue v = JS_Call(ctx, hooks.ready, JS_UNDEFINED, 1, (JSValueConst *)&h);
+    if (JS_IsException(v)) {
+        JSValue e = JS_GetException(ctx);
+        print_error("ready threw: ", e);
+        __builtin_trap();
+    }
+    JS_FreeValue(ctx, v);
+}
+
 /*
  * settle runs the event loop (CONTRACT.md, "A request") until p settles and
  * returns its state; never_msg is what it dies with when nothing can
@@ -218,11 +267,27 @@ static JSPromiseStateEnum settle(JSValueConst p, const char *never_msg)
             die(never_msg);
         double t;
         call_hook(hooks.next_timer, "nextTimer threw: ", &t);
-        if (!(t >= 0))
-            die(never_msg);
-        if (t > 0)
-            sleep_ms(t);
-        call_hook(hooks.run_timers, "runTimers threw: ", NULL);
+        uint32_t n = pending_io();
+        if (n == 0) {
+            if (!(t >= 0))
+                die(never_msg);
+            if (t > 0)
+                sleep_ms(t);
+            call_hook(hooks.run_timers, "runTimers threw: ", NULL);
+            continue;
+        }
+        /* Wait for a handle or the next timer, whichever comes first. */
+        int32_t timeout = !(t >= 0) ? -1 : t >= MAX_SLEEP_MS ? (int32_t)MAX_SLEEP_MS : (int32_t)t + ((int32_t)t < t);
+        int32_t r = wr_fetch_poll(waiting, n, timeout);
+        if (r >= 0 && (uint32_t)r < n) {
+            ready(waiting[r]);
+        } else if (r != ERR_PENDING) {
+            char msg[80];
+            snprintf(msg, sizeof msg, "fetch_poll of the handles io returned failed: error %d", (int)r);
+            die(msg);
+        }
+        if (t >= 0)
+            call_hook(hooks.run_timers, "runTimers threw: ", NULL);
     }
 }
 
@@ -395,6 +460,7 @@ static void serve(int method)
     JS_UpdateStackTop(rt); /* the method's frame is the stack's top */
     if (!JS_IsFunction(ctx, hooks.dispatch))
         die("no dispatch hook: the platform script did not call register");
+    in_request = 1;
     JSValue p = JS_Call(ctx, hooks.dispatch, JS_UNDEFINED, 1, (JSValueConst *)&method_values[method]);
     if (JS_IsException(p)) {
         JSValue e = JS_GetException(ctx);
@@ -407,6 +473,7 @@ static void serve(int method)
         __builtin_trap();
     }
     JS_FreeValue(ctx, p);
+    in_request = 0;
 }
 
 #define METHOD(name, i) \

@@ -70,7 +70,7 @@ function fmt(v, ctx, level, top) {
 function fmtObject(v, ctx, level) {
   const tag = tagOf(v);
   const name = ctorName(v);
-  let prefix = '', braces = ['{', '}'], entries = [], keys = Object.keys(v), special = null;
+  let prefix = '', braces = ['{', '}'], entries = [], keys = Object.keys(v), special = null, cause = false;
   if (typeof v === 'function') {
     const src = Function.prototype.toString.call(v);
     special = src.startsWith('class') ? `[class ${v.name || '(anonymous)'}]` : `[Function: ${v.name || '(anonymous)'}]`;
@@ -79,7 +79,9 @@ function fmtObject(v, ctx, level) {
   } else if (v instanceof Error) {
     special = errorString(v);
     keys = keys.filter(k => k !== 'stack' && k !== 'message');
-    if (!keys.length) return level ? `[${special.split('\n')[0]}]` : special;
+    // A cause (own, not enumerable: new Error(m, { cause })) is shown as Node.js shows it.
+    cause = Object.hasOwn(v, 'cause') && !keys.includes('cause');
+    if (!keys.length && !cause) return level ? `[${special.split('\n')[0]}]` : special;
   } else if (tag === 'Date') {
     special = isNaN(v) ? 'Invalid Date' : v.toISOString();
     if (!keys.length) return special;
@@ -134,6 +136,7 @@ function fmtObject(v, ctx, level) {
     else if (tag !== 'Object') prefix = `Object [${tag}] `;
     if (name && name !== 'Object' && tag !== 'Object' && tag !== name) prefix = `${name} [${tag}] `;
   }
+  if (cause) entries.push(`[cause]: ${fmt(v.cause, ctx, level + 1)}`);
   for (const k of [...keys, ...Object.getOwnPropertySymbols(v).filter(s => Object.prototype.propertyIsEnumerable.call(v, s))]) {
     const d = Object.getOwnPropertyDescriptor(v, k);
     const ks = typeof k === 'symbol' ? `[${k.toString()}]` : ident.test(k) ? k : quote(k);

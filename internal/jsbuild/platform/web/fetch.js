@@ -144,7 +144,7 @@ const enumOf = (v, allowed, what) => {
 };
 
 // Set by the classes' static blocks: the internal access to their private state.
-let takeBody, initResponse, responsePairs;
+let takeBody, initResponse, responsePairs, takeRequestBody, makeFetched;
 // jsonResponse(C, text, init) makes a C (Response or a subclass) of JSON text, as Response.json does.
 export let jsonResponse;
 const JSON_TYPE = [['content-type', 'application/json']];
@@ -256,13 +256,26 @@ export class Request {
   [custom](depth, opts, inspect) {
     return 'Request ' + inspect({ method: this.method, url: this.url, headers: this.headers, bodyUsed: this.bodyUsed }, opts);
   }
-  static { mixin(Request.prototype, r => r.#body, r => r.headers); }
+  static {
+    mixin(Request.prototype, r => r.#body, r => r.headers);
+    takeRequestBody = r => {
+      const B = r.#body;
+      if (!B) return null;
+      if (unusable(B)) throw new TypeError('fetch: the request body has already been used');
+      if (B.stream || B.pull) return consume(B).then(asBytes);
+      B.used = true;
+      return B.src;
+    };
+  }
 }
 
 const nullBodyStatus = s => s === 101 || s === 103 || s === 204 || s === 205 || s === 304;
 const redirectStatus = s => s === 301 || s === 302 || s === 303 || s === 307 || s === 308;
 
 const NO_HEADERS = [];
+// The responses fetch() got after following a redirect (a field would cost
+// every Response's constructor).
+const redirected = new WeakSet();
 
 export class Response {
   // #headers is a Headers, or until one is needed (response.headers, an
@@ -330,7 +343,7 @@ export class Response {
   }
   get type() { return this.#type; }
   get url() { return this.#url; }
-  get redirected() { return false; }
+  get redirected() { return redirected.has(this); }
   get status() { return this.#status; }
   get ok() { return this.#status >= 200 && this.#status <= 299; }
   get statusText() { return this.#statusText; }
@@ -350,10 +363,11 @@ export class Response {
       setGuard(r.#headers, guardOf(h));
     } else r.#headers = h;
     r.#body = cloneBody(this.#body);
+    if (redirected.has(this)) redirected.add(r);
     return r;
   }
   [custom](depth, opts, inspect) {
-    return 'Response ' + inspect({ status: this.status, statusText: this.statusText, headers: this.headers, body: this.body, bodyUsed: this.bodyUsed, ok: this.ok, redirected: false, type: this.type, url: this.url }, opts);
+    return 'Response ' + inspect({ status: this.status, statusText: this.statusText, headers: this.headers, body: this.body, bodyUsed: this.bodyUsed, ok: this.ok, redirected: this.redirected, type: this.type, url: this.url }, opts);
   }
   static {
     mixin(Response.prototype, r => r.#body, r => r.headers);
@@ -376,6 +390,16 @@ export class Response {
     responsePairs = r => {
       const h = r.#headers;
       return h instanceof Headers ? headerPairs(h) : h;
+    };
+    makeFetched = (status, statusText, pairs, url, wasRedirected, stream) => {
+      const r = new Response();
+      r.#type = 'basic'; r.#status = status; r.#statusText = statusText; r.#url = url;
+      const h = r.#headers = new Headers();
+      appendTrusted(h, pairs);
+      setGuard(h, 'immutable');
+      if (stream) r.#body = newBody(null, null, stream);
+      if (wasRedirected) redirected.add(r);
+      return r;
     };
   }
 }
@@ -425,4 +449,20 @@ export { headerPairs };
 // modify it.
 export function responseHeaderPairs(response) {
   return responsePairs(response);
+}
+
+// requestBody takes a Request's body for fetch() to send, marking it used:
+// null (none), a string (send as UTF-8), a Uint8Array (do not modify it), or
+// a promise of a Uint8Array (a stream, read to its end). It throws a
+// TypeError when the body was already used.
+export function requestBody(request) {
+  return takeRequestBody(request);
+}
+
+// fetchedResponse makes the Response fetch() resolves to: status (any
+// number the host gave), statusText, header pairs ([lowercase name, value],
+// trusted: the host's), the final URL, whether a redirect was followed, and
+// the body stream (null for none). Its headers are immutable.
+export function fetchedResponse(status, statusText, pairs, url, wasRedirected, stream) {
+  return makeFetched(status, statusText, pairs, url, wasRedirected, stream);
 }

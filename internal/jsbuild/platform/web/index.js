@@ -13,12 +13,14 @@
 // when first used, a body is not made into a stream unless someone asks for
 // .body, and a string response body goes to the host as a string. What they
 // leave out is listed at the top of each module (URL: most of UTS #46;
-// streams: byte streams and BYOB readers; fetch: forbidden header names, CORS).
+// streams: byte streams and BYOB readers; fetch: forbidden header names, CORS,
+// cookies, caching).
 //
 // install(host) defines the globals; the other exports are the classes and
 // the functions the dispatcher uses (incomingRequest, responseBody,
-// responseHeaderPairs, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format,
-// inspect).
+// responseHeaderPairs, headerPairs, nextTimer, runTimers, clearAllTimers,
+// io, ready, clearIO, reportError, format, inspect), hostError for the
+// platform's other services, and makeFetch for the tests.
 import { setHost } from './host.js';
 import { DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal } from './dom.js';
 import { setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, nextTimer, runTimers, clearAllTimers } from './timers.js';
@@ -33,6 +35,8 @@ import {
   CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream,
 } from './streams.js';
 import { Request, Response, incomingRequest, jsonResponse, responseBody, responseHeaderPairs } from './fetch.js';
+import { fetch, makeFetch, hostError } from './client.js';
+import { io, ready, clearIO, wait as waitIO, forget as forgetIO } from './io.js';
 import { structuredClone, setUncloneable } from './clone.js';
 import { crypto, Crypto, SubtleCrypto, performance, Performance, navigator, Navigator } from './crypto.js';
 
@@ -45,7 +49,7 @@ const classes = {
   Crypto, SubtleCrypto, Performance, Navigator,
 };
 const functions = {
-  setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa, reportError,
+  fetch, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa, reportError,
 };
 const objects = { console, crypto, performance, navigator };
 
@@ -74,8 +78,9 @@ export {
   WritableStreamDefaultWriter, WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
   CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream,
   Crypto, SubtleCrypto, Performance, Navigator,
-  setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa,
+  fetch, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa,
   console, crypto, performance, navigator,
+  makeFetch, hostError, io, ready, clearIO, waitIO, forgetIO,
   incomingRequest, jsonResponse, parseHref, responseBody, responseHeaderPairs, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
   setStackMapper,
 };

@@ -36,6 +36,11 @@ test('inspect: values', () => {
   const long = { alpha: 'aaaaaaaaaaaaaaaa', beta: 'bbbbbbbbbbbbbbbbbb', gamma: 'cccccccccccccccccc', delta: 1 };
   assertEqual(inspect(long), "{\n  alpha: 'aaaaaaaaaaaaaaaa',\n  beta: 'bbbbbbbbbbbbbbbbbb',\n  gamma: 'cccccccccccccccccc',\n  delta: 1\n}");
   assert(inspect(new Error('boom')).startsWith('Error: boom'), inspect(new Error('boom')));
+  const cause = Object.assign(new Error('denied: add "https://x" to allowedOutboundHosts'), { code: 'ErrDenied' });
+  const withCause = inspect(new TypeError('fetch failed', { cause }));
+  assert(withCause.startsWith('TypeError: fetch failed'), withCause);
+  assert(withCause.includes('[cause]: Error: denied: add "https://x" to allowedOutboundHosts'), withCause);
+  assert(withCause.includes("code: 'ErrDenied'"), withCause);
   assert(inspect(new URL('http://h/')).startsWith("URL {\n  href: 'http://h/'"), inspect(new URL('http://h/')));
   assertEqual(inspect(new Headers({ a: 'b' })), "Headers { a: 'b' }");
 });
