@@ -383,3 +383,29 @@ func TestRedactor(t *testing.T) {
 		t.Error("redactor of no secret is not nil")
 	}
 }
+
+// TestGrantsServices checks what only the operator's grants file may do
+// for a tenant: map the server's environment (a secret), list outbound
+// hosts and raise the key-value limits; it may not pick the store.
+func TestGrantsServices(t *testing.T) {
+	t.Setenv("WASMROUTE_TEST_STRIPE", "sk-stripe")
+	path := filepath.Join(t.TempDir(), "grants.json")
+	writeFile(t, path, `{"acme": {"env": {"PLAN": "pro", "STRIPE_KEY": {"fromEnv": "WASMROUTE_TEST_STRIPE"}}, "allowedOutboundHosts": ["https://api.stripe.com"], "maxKVKeys": 50000}}`)
+	grants, err := ReadGrants(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Grant{Env: map[string]string{"PLAN": "pro"}, Secrets: map[string]string{"STRIPE_KEY": "sk-stripe"},
+		AllowedOutboundHosts: []string{"https://api.stripe.com"}, MaxKVKeys: 50000}
+	if diff := cmp.Diff(want, grants["acme"]); diff != "" {
+		t.Errorf("grant (-want +got):\n%s", diff)
+	}
+	writeFile(t, path, `{"acme": {"kv": "redis://10.0.0.1:6379"}}`)
+	if _, err := ReadGrants(path); err == nil || !strings.Contains(err.Error(), "tenants share the server's store") {
+		t.Errorf("a grant with kv: %v", err)
+	}
+	writeFile(t, path, `{"acme": {"env": {"K": {"fromEnv": "WASMROUTE_TEST_UNSET"}}}}`)
+	if _, err := ReadGrants(path); err == nil || !strings.Contains(err.Error(), "WASMROUTE_TEST_UNSET is not set") {
+		t.Errorf("a grant mapping an unset variable: %v", err)
+	}
+}
