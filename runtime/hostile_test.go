@@ -240,7 +240,7 @@ func hostileAddRoute(t *testing.T, project, route, wasm, config string) {
 	}
 }
 
-func hostileCopy(t *testing.T, from, to string) {
+func hostileCopy(t testing.TB, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
 	if err != nil {

@@ -34,7 +34,7 @@ var (
 // returns a copy of its modules in a new project folder, with files (a
 // path relative to the project, e.g. "wasmroute.json" or
 // "app/proxy/route.json", to its content).
-func servicesProject(t *testing.T, files map[string]string) string {
+func servicesProject(t testing.TB, files map[string]string) string {
 	t.Helper()
 	src := filepath.Join("..", "testdata", "services")
 	servicesOnce.Do(func() {

@@ -7,6 +7,7 @@
 //	GET ?op=delete&key=K                      {"ok":true}
 //	GET ?op=list[&prefix=P]                   {"keys":[...]}
 //	GET ?op=incr&key=K[&by=N]                 {"value":N}  (by defaults to 1)
+//	GET ?op=getn&key=K&n=N                    {"bytes":B}  (N gets of K, for benchmarks)
 //	POST ?key=K[&ttl=SECONDS]                 sets K to the request body: {"ok":true}
 //
 // An error is answered as text/plain with its message and the status
@@ -69,8 +70,19 @@ func op(w *route.Response, r *route.Request) {
 			n, err = kv.Incr(key, by)
 			res = map[string]any{"value": n}
 		}
+	case "getn":
+		n, total := 0, 0
+		if n, err = strconv.Atoi(q.Get("n")); err != nil {
+			err = errors.Join(errQuery, err)
+		}
+		for i := 0; i < n && err == nil; i++ {
+			var v []byte
+			v, err = kv.Get(key)
+			total += len(v)
+		}
+		res = map[string]any{"bytes": total}
 	default:
-		err = errors.Join(errQuery, errors.New("op must be get, set, delete, list or incr"))
+		err = errors.Join(errQuery, errors.New("op must be get, set, delete, list, incr or getn"))
 	}
 	answer(w, res, err)
 }
