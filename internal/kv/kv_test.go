@@ -22,9 +22,7 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		os.Exit(crashChild(dir))
 	}
-	code := m.Run()
-	stopRedis()
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // TestEmbedded runs the suite on the embedded store (bbolt), every
@@ -35,8 +33,7 @@ func TestEmbedded(t *testing.T) {
 	testNamespace(t, func(t *testing.T, lim kv.Limits) kv.Namespace { return namespace(t, st, lim) })
 }
 
-// TestRedis runs the suite on a real redis-server, started once per test
-// binary.
+// TestRedis runs the suite on a real redis-server.
 func TestRedis(t *testing.T) {
 	t.Parallel()
 	st := openRedis(t)
