@@ -20,16 +20,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// jsUpstream is the server the routes of TestJSServices fetch from, on
-// loopback (so their allowedOutboundHosts names 127.0.0.1).
-type jsUpstream struct {
+// upstream is the server the routes of the services tests fetch from, on
+// loopback (so their allowedOutboundHosts names 127.0.0.1). It counts the
+// requests for /slow it serves at once, and notes those whose client went
+// away.
+type upstream struct {
 	*httptest.Server
 	inflight, most atomic.Int32
 	cancelled      chan string // the paths whose request the client cancelled
 }
 
-func newJSUpstream(t *testing.T) *jsUpstream {
-	u := &jsUpstream{cancelled: make(chan string, 10)}
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{cancelled: make(chan string, 10)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		n := u.inflight.Add(1)
@@ -58,6 +60,16 @@ func newJSUpstream(t *testing.T) *jsUpstream {
 		})
 	})
 	mux.Handle("/redir", http.RedirectHandler("/echo", http.StatusFound))
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "hello from upstream")
+	})
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 4<<10))
+	})
 	hang := func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hangbody" {
 			io.WriteString(w, "started")
@@ -203,7 +215,7 @@ export function GET() { return Response.json({ atInit: atInit ?? null, nodeAtIni
 // TestJSServices serves TypeScript routes that fetch from an upstream
 // server, use the key-value store and read their environment.
 func TestJSServices(t *testing.T) {
-	up := newJSUpstream(t)
+	up := newUpstream(t)
 	secret := "s3cr3t-" + rand.Text()
 	files := map[string]string{
 		"wasmroute.json":          fmt.Sprintf(`{"allowedOutboundHosts": ["http://127.0.0.1:*"], "env": {"UPSTREAM": %q, "GREETING": "hello"}}`, up.URL),

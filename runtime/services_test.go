@@ -76,49 +76,6 @@ func serveServices(t *testing.T, cfg Config, files map[string]string) (string, *
 	return ts.URL, logs
 }
 
-// upstream is a loopback server the guests fetch from. It counts the
-// requests it serves at once and notes those whose client went away.
-type upstream struct {
-	*httptest.Server
-	inFlight, maxInFlight atomic.Int32
-	cancelled             chan string // the path of a request whose context ended
-}
-
-func newUpstream(t *testing.T) *upstream {
-	u := &upstream{cancelled: make(chan string, 16)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "hello from upstream")
-	})
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Millisecond)
-		io.WriteString(w, "slow")
-	})
-	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-			u.cancelled <- r.URL.Path
-		case <-time.After(10 * time.Second):
-		}
-	})
-	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(strings.Repeat("x", 4<<10)))
-	})
-	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
-	})
-	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := u.inFlight.Add(1)
-		defer u.inFlight.Add(-1)
-		for m := u.maxInFlight.Load(); n > m && !u.maxInFlight.CompareAndSwap(m, n); m = u.maxInFlight.Load() {
-		}
-		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(u.Close)
-	return u
-}
-
 type answer struct {
 	status  int
 	body    string
@@ -177,10 +134,10 @@ func TestFetch(t *testing.T) {
 		}
 	})
 	t.Run("maxFetchConcurrency", func(t *testing.T) {
-		up.maxInFlight.Store(0)
+		up.most.Store(0)
 		a := get(t, srv+"/parallel"+strings.Repeat("?url="+q(up.URL+"/slow"), 1)+strings.Repeat("&url="+q(up.URL+"/slow"), 3))
-		if a.status != 200 || a.elapsed < 390*time.Millisecond || up.maxInFlight.Load() != 2 {
-			t.Errorf("four 200ms fetches, two at a time = %d %q in %v, upstream saw %d at once; want 200 in >= 400ms, 2 at once", a.status, a.body, a.elapsed, up.maxInFlight.Load())
+		if a.status != 200 || a.elapsed < 390*time.Millisecond || up.most.Load() != 2 {
+			t.Errorf("four 200ms fetches, two at a time = %d %q in %v, upstream saw %d at once; want 200 in >= 400ms, 2 at once", a.status, a.body, a.elapsed, up.most.Load())
 		}
 	})
 	t.Run("maxFetches", func(t *testing.T) {
