@@ -253,12 +253,13 @@ func TestFetchTenants(t *testing.T) {
 func TestKV(t *testing.T) {
 	for _, backend := range []string{"embedded", "redis"} {
 		t.Run(backend, func(t *testing.T) {
-			cfg := Config{}
+			// The project picks Redis in its wasmroute.json.
+			store := ""
 			if backend == "redis" {
-				cfg.KV = testredis.Start(t)
+				store = `"kv": "` + testredis.Start(t) + `", `
 			}
-			srv, _ := serveServices(t, cfg, map[string]string{
-				"wasmroute.json": `{"maxKVKeys": 5, "maxKVValue": "16"}`,
+			srv, _ := serveServices(t, Config{}, map[string]string{
+				"wasmroute.json": `{` + store + `"maxKVKeys": 5, "maxKVValue": "16"}`,
 			})
 			kvCases(t, srv)
 		})
