@@ -101,6 +101,10 @@ func (f *fetch) ready() bool {
 // calls it too. Like the rest of the Exchange, it is not safe for use
 // concurrent with the guest's call.
 func (e *Exchange) End() {
+	if e.kvCancel != nil {
+		e.kvCancel()
+		e.kvCtx, e.kvCancel = nil, nil
+	}
 	st := e.fetches
 	if st == nil {
 		return

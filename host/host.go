@@ -100,9 +100,10 @@ type Exchange struct {
 	// them) or by wazero closing its module. Nil means never.
 	Done <-chan struct{}
 
-	// Deadline, when not zero, ends the request's outbound calls (they
-	// fail with abi.ErrFailed); the runtime sets it to the request's time
-	// limit. The call's context ending (the client leaving) ends them too.
+	// Deadline, when not zero, ends the request's outbound and store calls
+	// (they fail with abi.ErrFailed); the runtime sets it to the request's
+	// time limit, before the call (the services read it once a request).
+	// The call's context ending (the client leaving) ends them too.
 	Deadline time.Time
 
 	// Outbound is the route's outbound HTTP policy. Nil: every fetch_start
@@ -156,6 +157,8 @@ type Exchange struct {
 	// What kv_get and kv_list read and could not write: the guest's next
 	// call for the same key or prefix gets it.
 	kvGet, kvList kvKept
+	kvCtx         context.Context // kvContext's, for the request
+	kvCancel      context.CancelFunc
 }
 
 // NewExchange returns the Exchange of one request: the guest reads r (its

@@ -3,11 +3,13 @@ package runtime
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/valkey-io/valkey-go"
@@ -27,7 +29,14 @@ func BenchmarkFetchProxy(b *testing.B) {
 		io.WriteString(w, "hello from upstream")
 	}))
 	defer upstream.Close()
+	var conns atomic.Int64
+	upstream.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
 	target := "/proxy?url=" + q(upstream.URL+"/hello")
+	defer func() { b.Logf("upstream connections: %d", conns.Load()) }()
 
 	b.Run("native", func(b *testing.B) {
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}

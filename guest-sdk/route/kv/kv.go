@@ -79,7 +79,7 @@ func TTL(d time.Duration) Option { return Option{ttl: d} }
 // Get returns the value of key, or ErrNotFound (itself, so that == works
 // too) when it does not exist or has expired.
 func Get(key string) ([]byte, error) {
-	v, code := hostcall.Get(func(buf []byte) int32 { return hostcall.KVGet(key, buf) })
+	v, code := hostcall.GetKeyed(key, hostcall.KVGet)
 	switch code {
 	case abi.OK:
 		return v, nil
@@ -147,7 +147,7 @@ func Delete(key string) error {
 // List returns the keys that start with prefix ("" for all), sorted
 // bytewise, expired keys left out.
 func List(prefix string) ([]string, error) {
-	list, code := hostcall.Get(func(buf []byte) int32 { return hostcall.KVList(prefix, buf) })
+	list, code := hostcall.GetKeyed(prefix, hostcall.KVList)
 	if code != abi.OK {
 		return nil, kvError(code, "kv list "+strconv.Quote(prefix))
 	}

@@ -10,7 +10,11 @@
 // not call, so a route that never fetches imports no fetch_* function.
 package hostcall
 
-import "github.com/wasmroute/wasmroute/abi"
+import (
+	"bytes"
+
+	"github.com/wasmroute/wasmroute/abi"
+)
 
 // Error is the error a fetch_* or kv_* call returned: Err is the package's
 // sentinel for the code, which errors.Is matches, and Msg the host's
@@ -35,16 +39,25 @@ func Explain(sentinel error, what string) error {
 }
 
 // Get calls get, a getter that may fail, with a buffer until the value fits,
-// and returns the value, or the negative code get returned.
+// and returns the value, a slice of its own, or the negative code get
+// returned.
 func Get(get func(buf []byte) int32) ([]byte, int32) {
-	buf := make([]byte, 256)
+	return GetKeyed("", func(_ string, buf []byte) int32 { return get(buf) })
+}
+
+// GetKeyed is Get for a getter of a key, such as KVGet: a function that
+// needs no closure, so that a call allocates nothing but the value.
+func GetKeyed(key string, get func(key string, buf []byte) int32) ([]byte, int32) {
+	buf := scratch()
 	for {
-		n := get(buf)
+		n := get(key, buf)
 		switch {
 		case n < 0:
 			return nil, n
 		case int(n) <= len(buf):
-			return buf[:n], abi.OK
+			v := bytes.Clone(buf[:n])
+			keep(buf)
+			return v, abi.OK
 		}
 		buf = make([]byte, n)
 	}

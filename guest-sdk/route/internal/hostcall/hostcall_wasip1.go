@@ -91,3 +91,17 @@ func KVList(prefix string, buf []byte) int32 {
 func KVIncr(key string, inout *int64) int32 {
 	return wasmKVIncr(stringPtr(key), uint32(len(key)), unsafe.Pointer(inout))
 }
+
+// shared is Get's buffer, kept from call to call so that a value costs one
+// allocation of its own size: the guest has one thread, and no other Get
+// runs between a getter's call and the copy. A buffer grown past 64 KiB
+// for a large value is not kept.
+var shared = make([]byte, 256)
+
+func scratch() []byte { return shared }
+
+func keep(buf []byte) {
+	if len(buf) <= 64<<10 {
+		shared = buf
+	}
+}
