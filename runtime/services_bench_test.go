@@ -57,6 +57,10 @@ func BenchmarkFetchProxy(b *testing.B) {
 		s := benchServices(b, Config{AllowedOutboundHosts: []string{upstream.URL}})
 		benchProxy(b, s, target)
 	})
+	b.Run("wat-guest", func(b *testing.B) {
+		s := benchServices(b, Config{AllowedOutboundHosts: []string{upstream.URL}})
+		benchProxy(b, s, "/wat-fetch?"+upstream.URL+"/hello")
+	})
 }
 
 func benchProxy(b *testing.B, h http.Handler, target string) {
@@ -73,9 +77,13 @@ func benchProxy(b *testing.B, h http.Handler, target string) {
 	}
 }
 
-// benchServices serves testdata/services in process.
+// benchServices serves testdata/services in process, with the WAT guests
+// testdata/wat/fetch.wasm and kvget.wasm as /wat-fetch and /wat-kvget.
 func benchServices(b *testing.B, cfg Config) *Server {
 	cfg.Dir = servicesProject(b, nil)
+	for route, fixture := range map[string]string{"wat-fetch": "fetch", "wat-kvget": "kvget"} {
+		hostileCopy(b, filepath.Join("..", "testdata", "wat", fixture+".wasm"), filepath.Join(cfg.Dir, "app", route, "route.wasm"))
+	}
 	cfg.CacheDir = hostileCacheDir()
 	if cfg.DataDir == "" {
 		cfg.DataDir = b.TempDir()
@@ -139,6 +147,20 @@ func BenchmarkKVGet(b *testing.B) {
 							return nil
 						})
 					}
+				}
+				perOp(b)
+			})
+			b.Run("wat-guest", func(b *testing.B) {
+				s := benchServices(b, cfg)
+				if got := do(s, "GET", "/kv?op=set&key=k&value="+value, ""); got.Status != 200 {
+					b.Fatal(got)
+				}
+				if got := do(s, "GET", "/wat-kvget", ""); got.Body != string(rune(len(value))) {
+					b.Fatalf("GET /wat-kvget = %q", got.Body)
+				}
+				for b.Loop() {
+					rec := httptest.NewRecorder()
+					s.ServeHTTP(rec, httptest.NewRequest("GET", "/wat-kvget", nil))
 				}
 				perOp(b)
 			})

@@ -53,7 +53,7 @@ func BenchmarkGet(b *testing.B) {
 		for b.Loop() {
 			var v []byte
 			err := db.View(func(tx *bolt.Tx) error {
-				v = bytes.Clone(tx.Bucket(bucket).Bucket([]byte("k")).Get(key)[8:])
+				v = bytes.Clone(tx.Bucket(bucket).Get(key)[8:])
 				return nil
 			})
 			if err != nil {

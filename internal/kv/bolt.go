@@ -20,11 +20,14 @@ import (
 
 // The embedded store is one bbolt file, kv.db, in its folder:
 //
-//	meta                    bucket: "version" -> 1
+//	meta                    bucket: "version" -> 2
+//	k:<namespace>           bucket, one per namespace: key -> expiry (8 bytes, big-endian Unix ms, 0: never) + value
 //	n:<namespace>           bucket, one per namespace:
-//	    k                   bucket: key -> expiry (8 bytes, big-endian Unix ms, 0: never) + value
 //	    x                   bucket: expiry (8 bytes, big-endian Unix ms) + key -> "", the keys that expire, soonest first
-//	    count               the number of keys in k (8 bytes, big-endian), expired ones not yet purged included
+//	    count               the number of keys in k:<namespace> (8 bytes, big-endian), expired ones not yet purged included
+//
+// The keys are a top-level bucket of their own, so that a read opens one
+// bucket (a nested one costs a read ~0.2 µs).
 //
 // Writes purge a few expired keys each (x gives them in order), and all of
 // them when a new key finds the namespace full. Reads skip expired keys.
@@ -36,7 +39,7 @@ import (
 
 const (
 	boltFile    = "kv.db"
-	boltVersion = 1
+	boltVersion = 2
 	// boltLockWait is how long Open waits for another process to let go
 	// of the database before failing.
 	boltLockWait = 500 * time.Millisecond
@@ -46,7 +49,6 @@ const (
 
 var (
 	bucketMeta   = []byte("meta")
-	bucketKeys   = []byte("k")
 	bucketExpiry = []byte("x")
 	keyVersion   = []byte("version")
 	keyCount     = []byte("count")
@@ -112,18 +114,17 @@ func (s *boltStore) name() string { return "bolt" }
 func (s *boltStore) close() error { return s.db.Close() }
 
 func (s *boltStore) namespace(name string, lim Limits) (Namespace, error) {
-	n := &boltNS{s: s, name: name, bucket: []byte("n:" + name), lim: lim}
+	n := &boltNS{s: s, name: name, bucket: []byte("n:" + name), keysBucket: []byte("k:" + name), lim: lim}
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(n.keysBucket); err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(n.bucket)
 		if err != nil {
 			return err
 		}
-		for _, sub := range [][]byte{bucketKeys, bucketExpiry} {
-			if _, err := b.CreateBucketIfNotExists(sub); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err = b.CreateBucketIfNotExists(bucketExpiry)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kv: namespace %s: %w", name, err)
@@ -133,20 +134,19 @@ func (s *boltStore) namespace(name string, lim Limits) (Namespace, error) {
 
 // boltNS is a Namespace of the embedded store.
 type boltNS struct {
-	s      *boltStore
-	name   string
-	bucket []byte // "n:" + name
-	lim    Limits
+	s          *boltStore
+	name       string
+	bucket     []byte // "n:" + name
+	keysBucket []byte // "k:" + name
+	lim        Limits
 }
 
-// keys returns the namespace's k bucket in tx.
+// keys returns the namespace's keys bucket in tx.
 func (n *boltNS) keys(tx *bolt.Tx) (*bolt.Bucket, error) {
-	if b := tx.Bucket(n.bucket); b != nil {
-		if k := b.Bucket(bucketKeys); k != nil {
-			return k, nil
-		}
+	if k := tx.Bucket(n.keysBucket); k != nil {
+		return k, nil
 	}
-	return nil, fmt.Errorf("namespace %s: no bucket %s", n.name, n.bucket)
+	return nil, fmt.Errorf("namespace %s: no bucket %s", n.name, n.keysBucket)
 }
 
 // A record is expiry (8 bytes) + value.
@@ -364,7 +364,10 @@ func (o *boltOp) apply(tx *bolt.Tx, now int64) error {
 		return err
 	}
 	b := tx.Bucket(n.bucket)
-	if err := purge(b, now, purgeEach); err != nil {
+	if b == nil {
+		return fmt.Errorf("namespace %s: no bucket %s", n.name, n.bucket)
+	}
+	if err := purge(b, keys, now, purgeEach); err != nil {
 		return err
 	}
 	key := []byte(o.key)
@@ -414,7 +417,7 @@ func (o *boltOp) apply(tx *bolt.Tx, now int64) error {
 		rec = strconv.AppendInt(rec, sum, 10)
 	}
 	if !exists {
-		full, err := isFull(b, now, n.lim.MaxKeys)
+		full, err := isFull(b, keys, now, n.lim.MaxKeys)
 		if err != nil {
 			return err
 		}
@@ -436,20 +439,21 @@ func (o *boltOp) apply(tx *bolt.Tx, now int64) error {
 	return keys.Put(key, rec)
 }
 
-// isFull reports whether the namespace b holds max keys or more, once its
-// expired keys are purged.
-func isFull(b *bolt.Bucket, now int64, max int) (bool, error) {
+// isFull reports whether the namespace b (its keys in keys) holds max keys
+// or more, once its expired keys are purged.
+func isFull(b, keys *bolt.Bucket, now int64, max int) (bool, error) {
 	if count(b) < uint64(max) {
 		return false, nil
 	}
-	if err := purge(b, now, -1); err != nil {
+	if err := purge(b, keys, now, -1); err != nil {
 		return false, err
 	}
 	return count(b) >= uint64(max), nil
 }
 
-// purge deletes up to limit (-1: all) keys of namespace b expired at now.
-func purge(b *bolt.Bucket, now int64, limit int) error {
+// purge deletes up to limit (-1: all) keys of namespace b (its keys in
+// keys) expired at now.
+func purge(b, keys *bolt.Bucket, now int64, limit int) error {
 	x := b.Bucket(bucketExpiry)
 	var gone [][]byte
 	c := x.Cursor()
@@ -463,7 +467,6 @@ func purge(b *bolt.Bucket, now int64, limit int) error {
 	if len(gone) == 0 {
 		return nil
 	}
-	keys := b.Bucket(bucketKeys)
 	deleted := 0
 	for _, xk := range gone {
 		exp, key := int64(binary.BigEndian.Uint64(xk)), xk[8:]

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,9 @@ func TestCommitFailsAlone(t *testing.T) {
 	good, _ := st.Namespace("good", Limits{})
 	bad, _ := st.Namespace("bad", Limits{})
 	db := st.b.(*boltStore).db
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("n:bad")) }); err != nil {
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return errors.Join(tx.DeleteBucket([]byte("n:bad")), tx.DeleteBucket([]byte("k:bad")))
+	}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -33,7 +36,7 @@ func TestCommitFailsAlone(t *testing.T) {
 				if _, err := good.Incr(ctx, "n", 1); err != nil {
 					t.Errorf("good namespace: %v", err)
 				}
-				if _, err := bad.Incr(ctx, "n", 1); err == nil || !strings.Contains(err.Error(), `kv incr "n": namespace bad: no bucket n:bad`) {
+				if _, err := bad.Incr(ctx, "n", 1); err == nil || !strings.Contains(err.Error(), `kv incr "n": namespace bad: no bucket k:bad`) {
 					t.Errorf("broken namespace: %v, want its error", err)
 				}
 			}
@@ -44,10 +47,10 @@ func TestCommitFailsAlone(t *testing.T) {
 		t.Errorf("good namespace's n = %s, %v; want 320", v, err)
 	}
 	// Reads of the broken namespace fail too, without a panic.
-	if _, err := bad.Get(ctx, "n"); err == nil || !strings.Contains(err.Error(), "no bucket n:bad") {
+	if _, err := bad.Get(ctx, "n"); err == nil || !strings.Contains(err.Error(), "no bucket k:bad") {
 		t.Errorf("Get in the broken namespace: %v", err)
 	}
-	if _, err := bad.List(ctx, ""); err == nil || !strings.Contains(err.Error(), "no bucket n:bad") {
+	if _, err := bad.List(ctx, ""); err == nil || !strings.Contains(err.Error(), "no bucket k:bad") {
 		t.Errorf("List in the broken namespace: %v", err)
 	}
 }

@@ -13,7 +13,7 @@ func BoltDB(s *Store) *bolt.DB { return s.b.(*boltStore).db }
 func RedisClient(s *Store) valkey.Client { return s.b.(*redisStore).c }
 
 // BoltBucket and RedisKey name where namespace ns keeps key's value.
-func BoltBucket(ns string) []byte { return []byte("n:" + ns) }
+func BoltBucket(ns string) []byte { return []byte("k:" + ns) }
 
 func RedisKey(ns, key string) string { return "wasmroute:{" + ns + "}:k:" + key }
 
