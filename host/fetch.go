@@ -47,6 +47,7 @@ var errMaxDuration = errors.New("the request's maxDuration ran out")
 // first fetch_start and drops it in End; a fetch's goroutine keeps only
 // its own, so none of them touches the next request's.
 type fetches struct {
+	sent   int64           // request body bytes copied, against Outbound.MaxBody
 	ctx    context.Context // every fetch's parent
 	cancel context.CancelFunc
 	wake   chan struct{} // buffered 1: some handle may have become ready
@@ -241,6 +242,9 @@ func (e *Exchange) fetchStart(ctx context.Context, list, body []byte, flags uint
 	if flags > redirectError {
 		return e.failf(abi.ErrInvalid, "fetch_start: flags %d: want 0 (follow redirects), 1 (manual) or 2 (error)", flags)
 	}
+	if len(list) > maxFetchHead {
+		return e.failf(abi.ErrTooLarge, "fetch_start: the request's method, URL and headers take %d bytes, over %d", len(list), maxFetchHead)
+	}
 	method, u, header, err := parseFetch(list)
 	if err != nil {
 		e.errMsg = "fetch_start: " + err.Error()
@@ -260,6 +264,13 @@ func (e *Exchange) fetchStart(ctx context.Context, list, body []byte, flags uint
 	if n := len(st.handles); o.MaxFetches > 0 && n >= o.MaxFetches || n >= math.MaxInt32 {
 		return e.failf(abi.ErrLimit, "fetch %s: this request reached its maxFetches (%d): no more fetches", outbound.Redacted(u), o.MaxFetches)
 	}
+	// The host copies each body out of guest memory and keeps it until the
+	// request is sent: all of a request's bodies together are bounded, or
+	// maxFetches copies of a body the size of the guest's memory would be.
+	if o.MaxBody > 0 && int64(len(body)) > o.MaxBody-st.sent {
+		return e.failf(abi.ErrTooLarge, "fetch %s: a request body of %d bytes would take this request's outbound bodies past its maxFetchBody (%d bytes, %d sent)", outbound.Redacted(u), len(body), o.MaxBody, st.sent)
+	}
+	st.sent += int64(len(body))
 
 	fctx, cancel := context.WithCancel(st.ctx)
 	var rd io.Reader
@@ -300,6 +311,10 @@ func (e *Exchange) fetchStart(ctx context.Context, list, body []byte, flags uint
 	}
 	return int32(len(st.handles))
 }
+
+// maxFetchHead bounds fetch_start's request list (method, URL, headers),
+// as MaxResponseHeaderBytes bounds a response's head.
+const maxFetchHead = outbound.MaxResponseHeaderBytes
 
 // parseFetch reads fetch_start's request list.
 func parseFetch(list []byte) (method string, u *url.URL, header http.Header, err error) {

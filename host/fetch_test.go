@@ -498,6 +498,32 @@ func TestFetchLimits(t *testing.T) {
 		}
 	})
 
+	t.Run("request bodies", func(t *testing.T) {
+		// Each body is copied out of guest memory and kept until sent: all
+		// of a request's together stay within maxFetchBody.
+		up := newUpstream(t)
+		ft := newFetchTest(t, Outbound{MaxBody: 10})
+		if h := ft.start(0, "123456", "POST", up.URL); h <= 0 {
+			t.Fatalf("first POST = %d (%s)", h, ft.e.errMsg)
+		}
+		if got := ft.start(0, "12345", "POST", up.URL); got != abi.ErrTooLarge || !strings.Contains(ft.e.errMsg, "past its maxFetchBody (10 bytes, 6 sent)") {
+			t.Errorf("second POST = %d (%s), want ErrTooLarge naming maxFetchBody", got, ft.e.errMsg)
+		}
+		if h := ft.start(0, "1234", "POST", up.URL); h <= 0 {
+			t.Errorf("a POST within what is left = %d (%s)", h, ft.e.errMsg)
+		}
+	})
+
+	t.Run("request head", func(t *testing.T) {
+		ft := newFetchTest(t, Outbound{})
+		if _, ok := ft.mod.Memory().Grow(2); !ok {
+			t.Fatal("cannot grow the test guest's memory")
+		}
+		if got := ft.start(0, "", "GET", "http://127.0.0.1/", "x-big", strings.Repeat("v", 64<<10)); got != abi.ErrTooLarge || !strings.Contains(ft.e.errMsg, "over 65536") {
+			t.Errorf("a 64 KiB header = %d (%s), want ErrTooLarge", got, ft.e.errMsg)
+		}
+	})
+
 	t.Run("maxFetchConcurrency", func(t *testing.T) {
 		up := newUpstream(t)
 		ft := newFetchTest(t, Outbound{MaxConcurrency: 2})

@@ -28,6 +28,7 @@ var (
 		{netip.MustParsePrefix("192.168.0.0/16"), "private (RFC 1918)"},
 		{netip.MustParsePrefix("100.64.0.0/10"), "shared (CGNAT, 100.64.0.0/10)"},
 		{netip.MustParsePrefix("169.254.0.0/16"), "link-local (169.254.0.0/16, cloud metadata)"},
+		{netip.MustParsePrefix("168.63.129.16/32"), "Azure's host endpoint (168.63.129.16, WireServer)"},
 		{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
 		{netip.MustParsePrefix("255.255.255.255/32"), "broadcast"},
 		{netip.MustParsePrefix("240.0.0.0/4"), "reserved (240.0.0.0/4)"},

@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -37,9 +38,12 @@ const MaxResponseHeaderBytes = 64 << 10
 //     site's name.
 //   - No proxy, whatever the environment says. HTTP/2 over TLS when the
 //     server offers it.
-//   - Redirects are followed up to MaxRedirects; the authorization, cookie
-//     and proxy-authorization headers are dropped once a redirect leaves
-//     the origin (scheme, host and port) of the first request.
+//   - Redirects are followed up to MaxRedirects; the authorization, cookie,
+//     proxy-authorization and referer headers are dropped once a redirect
+//     leaves the origin (scheme, host and port) of the first request.
+//   - A dial ends when the request it is for ends (its context), and a
+//     host has at most MaxConnsPerHost connections: a guest cannot keep
+//     sockets open past its requests.
 //   - The response head is at most MaxResponseHeaderBytes. The client has
 //     no overall timeout: give each request a context with a deadline.
 //   - The *url.Error its Do returns shows the URL whole, query included:
@@ -57,7 +61,8 @@ func (p *Policy) newClient() (*http.Transport, *http.Client) {
 	}
 	t := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            d.DialContext,
+		DialContext:            dialer(d),
+		MaxConnsPerHost:        MaxConnsPerHost,
 		ForceAttemptHTTP2:      true,
 		TLSHandshakeTimeout:    10 * time.Second,
 		ExpectContinueTimeout:  time.Second,
@@ -66,11 +71,73 @@ func (p *Policy) newClient() (*http.Transport, *http.Client) {
 		MaxIdleConnsPerHost:    8,
 		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 	}
+	t.DialTLSContext = tlsDialer(t, t.DialContext)
 	c := &http.Client{
 		Transport:     &transport{p: p, t: t},
 		CheckRedirect: p.checkRedirect,
 	}
 	return t, c
+}
+
+// MaxConnsPerHost bounds a Policy's connections to one host, dialling,
+// in use or idle: past it requests wait for one. With the dials that end
+// with their request (dialer), it bounds the sockets guests can hold open.
+const MaxConnsPerHost = 64
+
+// requestKey is the context key of the context of the request a dial is
+// for: http.Transport dials with a context that keeps the request's values
+// but not its cancellation, so that a dial may serve another request; a
+// dial for a guest's fetch ends when that fetch does, or a guest that
+// starts and cancels fetches to a host that never answers would leave a
+// socket dialling for every one, long after its request.
+type requestKey struct{}
+
+// dialer wraps d's DialContext: the dial ends when the context of the
+// request it is for (requestKey) does.
+func dialer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if rc, ok := ctx.Value(requestKey{}).(context.Context); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			defer context.AfterFunc(rc, cancel)()
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// tlsDialer dials with dial, then makes the TLS handshake (t's
+// TLSClientConfig, HTTP/2 offered), within TLSHandshakeTimeout and, as
+// dial, only while the request it is for lasts: http.Transport's own
+// handshake would outlive it.
+func tlsDialer(t *http.Transport, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, t.TLSHandshakeTimeout)
+		defer cancel()
+		if rc, ok := ctx.Value(requestKey{}).(context.Context); ok {
+			defer context.AfterFunc(rc, cancel)()
+		}
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg := &tls.Config{}
+		if t.TLSClientConfig != nil {
+			cfg = t.TLSClientConfig.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		if len(cfg.NextProtos) == 0 {
+			cfg.NextProtos = []string{"h2", "http/1.1"}
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
 }
 
 // transport checks each request with Allow, sends it to its URL's host
@@ -91,7 +158,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	r := req.WithContext(context.WithValue(req.Context(), schemeKey{}, strings.ToLower(req.URL.Scheme)))
+	ctx := context.WithValue(req.Context(), schemeKey{}, strings.ToLower(req.URL.Scheme))
+	r := req.WithContext(context.WithValue(ctx, requestKey{}, req.Context()))
 	r.Host = ""
 	if _, ok := r.Header["Host"]; ok {
 		r.Header = r.Header.Clone()
@@ -117,7 +185,9 @@ func (p *Policy) checkRedirect(req *http.Request, via []*http.Request) error {
 		left = left || origin(r) != first
 	}
 	if left {
-		for _, h := range [...]string{"Authorization", "Cookie", "Proxy-Authorization"} {
+		// net/http sets Referer to the previous URL, query included: an
+		// API key there must not reach another origin either.
+		for _, h := range [...]string{"Authorization", "Cookie", "Proxy-Authorization", "Referer"} {
 			req.Header.Del(h)
 		}
 	}

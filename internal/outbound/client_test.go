@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -42,8 +43,9 @@ func newServer(t *testing.T) *server {
 			http.Redirect(w, r, r.URL.Query().Get("url"), http.StatusTemporaryRedirect)
 			return
 		case r.URL.Path == "/echo":
-			fmt.Fprintf(w, "host=%s authorization=%q cookie=%q proxy-authorization=%q x-other=%q",
-				r.Host, r.Header.Get("Authorization"), r.Header.Get("Cookie"), r.Header.Get("Proxy-Authorization"), r.Header.Get("X-Other"))
+			fmt.Fprintf(w, "host=%s authorization=%q cookie=%q proxy-authorization=%q x-other=%q referer-key=%t",
+				r.Host, r.Header.Get("Authorization"), r.Header.Get("Cookie"), r.Header.Get("Proxy-Authorization"), r.Header.Get("X-Other"),
+				strings.Contains(r.Header.Get("Referer"), "SECRET"))
 			return
 		}
 		io.WriteString(w, "ok")
@@ -155,7 +157,8 @@ func TestClient(t *testing.T) {
 
 // TestClientCredentials follows redirects carrying credentials: they go
 // on within the first request's origin (scheme, host and port), and are
-// dropped once a redirect left it, even for the same host on another port.
+// dropped once a redirect left it, even for the same host on another port,
+// and so is the Referer net/http sets, which holds the previous URL's query.
 func TestClientCredentials(t *testing.T) {
 	a, b := newServer(t), newServer(t)
 	p := mustParse(t, "http://127.0.0.1:*")
@@ -165,14 +168,14 @@ func TestClientCredentials(t *testing.T) {
 		"Proxy-Authorization": {"Basic eA=="},
 		"X-Other":             {"kept"},
 	}
-	to := func(s *server, next string) string { return s.URL + "/to?url=" + url.QueryEscape(next) }
+	to := func(s *server, next string) string { return s.URL + "/to?key=SECRET&url=" + url.QueryEscape(next) }
 	const (
 		with    = `authorization="Bearer secret" cookie="session=1" proxy-authorization="Basic eA==" x-other="kept"`
-		without = `authorization="" cookie="" proxy-authorization="" x-other="kept"`
+		without = `authorization="" cookie="" proxy-authorization="" x-other="kept" referer-key=false`
 	)
 	tests := []struct{ name, url, host, want string }{
-		{"no redirect", a.URL + "/echo", a.Listener.Addr().String(), with},
-		{"same origin", to(a, "/echo"), a.Listener.Addr().String(), with},
+		{"no redirect", a.URL + "/echo", a.Listener.Addr().String(), with + " referer-key=false"},
+		{"same origin", to(a, "/echo"), a.Listener.Addr().String(), with + " referer-key=true"},
 		{"same host, another port", to(a, b.URL+"/echo"), b.Listener.Addr().String(), without},
 		{"away and back", to(a, to(b, a.URL+"/echo")), a.Listener.Addr().String(), without},
 	}
@@ -264,5 +267,40 @@ func TestClientPerPolicy(t *testing.T) {
 	p1.Close() // idle connections closed; the client stays usable
 	if _, err := get(t, p1, a.URL, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestClientDialEndsWithRequest checks that a connection still in its TLS
+// handshake (a server that accepts and never answers) is closed when its
+// request's context ends, not when the handshake times out: a guest that
+// starts and cancels fetches to such a host must not leave sockets behind.
+func TestClientDialEndsWithRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed := make(chan struct{}, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, c) // the ClientHello, then EOF when the client lets go
+		closed <- struct{}{}
+		c.Close()
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	p := mustParse(t, "https://127.0.0.1:"+port)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://127.0.0.1:"+port+"/", nil)
+	if _, err := p.Client().Do(req); err == nil {
+		t.Fatal("a request to a server that never answers its handshake succeeded")
+	}
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Error("the connection was still open 2s after its request ended")
 	}
 }
