@@ -280,8 +280,8 @@ func parseConfig(b []byte, name string, routeFile bool) (fileConfig, error) {
 			}
 		}
 	}
-	if u, err := url.Parse(c.KV); c.KV != "" && (err != nil || !slices.Contains([]string{"redis", "rediss", "valkey", "valkeys", "unix"}, u.Scheme)) {
-		return c, fmt.Errorf("%s: kv %q: want redis://HOST:PORT (or rediss://, valkey://, unix://), or no kv key for the embedded store", name, redactURL(c.KV))
+	if err := checkKVURL(c.KV); err != nil {
+		return c, fmt.Errorf("%s: kv %w", name, err)
 	}
 	for k, v := range c.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
@@ -380,6 +380,15 @@ func resolveEnv(name string, env map[string]envValue, untrusted bool, lookup fun
 type kvLimits struct {
 	keys  int
 	value int64
+}
+
+// checkKVURL reports a store URL that cannot work; "" is the embedded
+// store.
+func checkKVURL(s string) error {
+	if u, err := url.Parse(s); s != "" && (err != nil || !slices.Contains([]string{"redis", "rediss", "valkey", "valkeys", "unix"}, u.Scheme)) {
+		return fmt.Errorf("%q: want redis://HOST:PORT (or rediss://, valkey://, unix://), or none for the embedded store", redactURL(s))
+	}
+	return nil
 }
 
 // redactURL drops a URL's password, for messages.

@@ -340,7 +340,7 @@ func TestServiceConfig(t *testing.T) {
 		`app/c/route.json: want a string or {"fromEnv": "NAME"}, got {"value": "x"}`,
 		"app/d/route.json: maxKVValue belongs in the project's wasmroute.json",
 		"app/e/route.json: limits cannot be negative",
-		`wasmroute.json: kv "memcached://x": want redis://HOST:PORT (or rediss://, valkey://, unix://), or no kv key for the embedded store`,
+		`wasmroute.json: kv "memcached://x": want redis://HOST:PORT (or rediss://, valkey://, unix://), or none for the embedded store`,
 	}
 	if diff := cmp.Diff(want, le.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)

@@ -245,6 +245,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("runtime: Config.Dir is empty")
 	}
+	if err := checkKVURL(cfg.KV); err != nil {
+		return nil, fmt.Errorf("runtime: Config.KV: %w", err)
+	}
 	if err := cfg.Limits.check(); err != nil {
 		return nil, fmt.Errorf("runtime: Config.Limits: %w", err)
 	}
@@ -325,7 +328,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		secrets:  secrets,
 	}
 	if cfg.store == nil {
-		s.ownStore = &store{cfg: kv.Config{URL: cfg.KV, Dir: cmp.Or(cfg.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}}
+		s.ownStore = &store{cfg: kv.Config{URL: cfg.KV, Dir: cmp.Or(cfg.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}, log: cfg.Logger}
 		cfg.store = s.ownStore
 	}
 	s.kv = &namespace{store: cfg.store, name: cmp.Or(cfg.KVNamespace, namespaceName(cfg.Dir)), lim: kv.Limits{MaxKeys: cfg.MaxKVKeys, MaxValue: cfg.MaxKVValue}}

@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -84,7 +87,7 @@ func (s *Server) outbound(file string, routeHosts []string, confFile string, lim
 		Denied: func(msg string) {
 			// Within the guest output's rate: a guest cannot flood the log
 			// with denials either.
-			if msg = s.output.admit(s.log, file, msg); msg != "" {
+			if msg = s.output.admit(s.log, file, s.redacted(msg)); msg != "" {
 				s.log.Warn("fetch denied", "file", file, "err", msg)
 			}
 		},
@@ -95,25 +98,56 @@ func (s *Server) outbound(file string, routeHosts []string, confFile string, lim
 // never calls kv_* never creates its data folder or connects to Redis.
 type store struct {
 	cfg kv.Config
-	mu  sync.Mutex
-	s   *kv.Store
+	log *slog.Logger
+
+	mu     sync.Mutex
+	s      *kv.Store
+	err    error     // the last failure to open ...
+	failed time.Time // ... kept for storeRetry, so that callers fail fast
 }
 
-// open returns the store, opening it if need be; a failure is not kept, so
-// the next call tries again.
+// storeRetry is how long a failure to open the store answers every caller
+// before the next try.
+const storeRetry = 5 * time.Second
+
+// open returns the store, opening it if need be. The attempt takes at most
+// 5 s whatever the caller's deadline (a client would keep a short one for
+// its later reconnections); its failure is logged, with the URL's password
+// hidden, and the guest gets only that the store is unavailable: a
+// tenant's guest learns nothing of the operator's infrastructure.
 func (st *store) open(ctx context.Context) (*kv.Store, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.s == nil {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		s, err := kv.Open(ctx, st.cfg)
-		if err != nil {
-			return nil, err
-		}
-		st.s = s
+	switch {
+	case st.s != nil:
+		return st.s, nil
+	case st.err != nil && time.Since(st.failed) < storeRetry:
+		return nil, st.err
 	}
-	return st.s, nil
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	s, err := kv.Open(ctx, st.cfg)
+	if err != nil {
+		st.log.Error("the key-value store is unavailable", "store", redactURL(st.cfg.URL), "err", hideURL(err.Error(), st.cfg.URL))
+		st.err, st.failed = errors.New("the key-value store is unavailable (the server's log says why)"), time.Now()
+		return nil, st.err
+	}
+	st.s, st.err = s, nil
+	return s, nil
+}
+
+// hideURL returns msg with the store URL raw, and its password, replaced.
+func hideURL(msg, raw string) string {
+	if raw == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, raw, redactURL(raw))
+	if u, err := url.Parse(raw); err == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
 }
 
 func (st *store) close() error {
@@ -145,7 +179,7 @@ func (n *namespace) get(ctx context.Context) (kv.Namespace, error) {
 	}
 	s, err := n.store.open(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("the key-value store is unavailable: %w", err)
+		return nil, err
 	}
 	if n.ns, err = s.Namespace(n.name, n.lim); err != nil {
 		return nil, err

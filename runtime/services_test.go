@@ -406,7 +406,31 @@ func TestSecrets(t *testing.T) {
 	}
 	get(t, srv+"/env?print=API_KEY")
 	get(t, srv+"/env?print=PLAIN")
+	// A denied fetch is logged: a secret in its path is redacted there too.
+	if a := get(t, srv+"/proxy?url="+q("https://hooks.example.net/services/"+secret)); a.status != 502 {
+		t.Errorf("denied fetch = %d %q", a.status, a.body)
+	}
 	if l := logs.String(); strings.Contains(l, secret) || !strings.Contains(l, "[redacted]") || !strings.Contains(l, "visible") {
 		t.Errorf("log shows the secret, or not the redaction, or hides a plain value:\n%s", l)
+	}
+}
+
+// TestKVStoreDown checks a store that cannot be reached: the guest learns
+// only that it is unavailable (not where, nor its password), the operator's
+// log says why, and later calls fail fast until the next try.
+func TestKVStoreDown(t *testing.T) {
+	srv, logs := serveServices(t, Config{KV: "redis://default:s3cr3t-pw@127.0.0.1:1"}, nil)
+	a := get(t, srv+"/kv?op=get&key=a")
+	if a.status != 502 || !strings.Contains(a.body, "the key-value store is unavailable (the server's log says why)") || strings.Contains(a.body, "127.0.0.1") {
+		t.Errorf("kv get with the store down = %d %q", a.status, a.body)
+	}
+	if l := logs.String(); !strings.Contains(l, "the key-value store is unavailable") || strings.Contains(l, "s3cr3t-pw") {
+		t.Errorf("log lacks the failure, or shows the password:\n%s", l)
+	}
+	if a := get(t, srv+"/kv?op=get&key=a"); a.status != 502 || a.elapsed > 100*time.Millisecond {
+		t.Errorf("second call with the store down = %d in %v, want 502 at once", a.status, a.elapsed)
+	}
+	if _, err := New(context.Background(), Config{Dir: t.TempDir(), KV: "redis://u:pw/x@host:bad"}); err == nil || strings.Contains(err.Error(), "pw/x") {
+		t.Errorf("New with an unparsable store URL: %v", err)
 	}
 }

@@ -146,7 +146,10 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 	t := &Tenants{cfg: cfg, servers: map[string]*Server{}, failed: map[string]error{}}
 	// One store for all, each tenant's namespace named after it; the data
 	// folder's name starts with ".", so it is no tenant's.
-	t.store = &store{cfg: kv.Config{URL: cfg.Project.KV, Dir: cmp.Or(cfg.Project.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}}
+	if err := checkKVURL(cfg.Project.KV); err != nil {
+		return nil, fmt.Errorf("runtime: Config.KV: %w", err)
+	}
+	t.store = &store{cfg: kv.Config{URL: cfg.Project.KV, Dir: cmp.Or(cfg.Project.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}, log: log}
 	hasFolder := func(name string) bool {
 		return slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == name && e.IsDir() })
 	}

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -66,7 +67,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("kv: store URL: %w", err)
+		// url.Parse's error quotes the URL, password included.
+		return nil, errors.New("kv: the store URL does not parse as a URL")
 	}
 	switch u.Scheme {
 	case "redis", "rediss", "valkey", "valkeys", "unix":
@@ -175,7 +177,10 @@ func expiryMillis(now time.Time, ttl time.Duration) int64 {
 
 // ttlMillis is ttl (> 0) rounded up to whole seconds, in milliseconds.
 func ttlMillis(ttl time.Duration) int64 {
-	s := (ttl + time.Second - 1) / time.Second
+	s := ttl / time.Second
+	if ttl%time.Second != 0 {
+		s++ // rounded up, without overflowing near MaxInt64
+	}
 	if s > math.MaxInt64/1000/1000 { // a few hundred years
 		s = math.MaxInt64 / 1000 / 1000
 	}
