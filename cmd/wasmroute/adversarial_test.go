@@ -46,8 +46,9 @@ const (
 	// is compiled first (the generated ones compile in milliseconds, unless
 	// compiling is the attack).
 	advSlack = 2 * time.Second
-	// advHealthyMax is the most a healthy request may take.
-	advHealthyMax = time.Second
+	// advHealthyMax is the most a healthy request may take (the server is
+	// never built with the race detector, its clients here may be).
+	advHealthyMax = raceSlack * time.Second
 	// advRSSMax bounds the server's resident memory. Legitimately it holds
 	// ~250 small compiled modules, at most 16 busy instances at 64 MiB of
 	// linear memory each (1 GiB if every one filled its memory), plus the
