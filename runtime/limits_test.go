@@ -372,6 +372,10 @@ func TestServiceConfig(t *testing.T) {
 	if got := s.redacted("key=s3cr3t-value."); got != "key=[redacted]." {
 		t.Errorf("redacted = %q", got)
 	}
+	// Output cut at its cap may end in a secret's head.
+	if got := s.redacted("key=s3cr3t\n… 6 more bytes dropped"); got != "key=[redacted]\n… 6 more bytes dropped" {
+		t.Errorf("redacted at the cap = %q", got)
+	}
 }
 
 func TestRedactor(t *testing.T) {

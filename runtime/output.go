@@ -36,6 +36,9 @@ func (o *guestOutput) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// droppedNote starts the line take adds when output was dropped.
+const droppedNote = "\n… "
+
 // take returns what was written since the last take and resets.
 func (o *guestOutput) take() string {
 	o.mu.Lock()
@@ -45,7 +48,7 @@ func (o *guestOutput) take() string {
 	}
 	s := strings.TrimRight(o.buf.String(), "\n")
 	if o.dropped > 0 {
-		s += "\n… " + strconv.Itoa(o.dropped) + " more bytes dropped"
+		s += droppedNote + strconv.Itoa(o.dropped) + " more bytes dropped"
 	}
 	o.buf.Reset()
 	o.dropped = 0
@@ -206,12 +209,28 @@ func redactor(secrets map[string]bool) *strings.Replacer {
 	return strings.NewReplacer(pairs...)
 }
 
-// redacted returns out with the Server's secrets replaced.
+// redacted returns out with the Server's secrets replaced. Output cut at
+// maxGuestOutput (guestOutput.take's "… N more bytes dropped") may end in
+// the head of a secret: that head is replaced too.
 func (s *Server) redacted(out string) string {
 	if s.redact == nil || out == "" {
 		return out
 	}
-	return s.redact.Replace(out)
+	out = s.redact.Replace(out)
+	cut := strings.LastIndex(out, droppedNote)
+	if cut < 0 {
+		return out
+	}
+	head := out[:cut]
+	for v := range s.secrets {
+		for n := len(v) - 1; n > 0; n-- {
+			if strings.HasSuffix(head, v[:n]) {
+				head = head[:len(head)-n] + "[redacted]"
+				break
+			}
+		}
+	}
+	return head + out[cut:]
 }
 
 // guestOutput returns what to log of out, what one call of route printed:
