@@ -64,8 +64,8 @@ func (p *policies) close() {
 }
 
 // outbound returns the outbound side of the route of file, whose route.json
-// (confFile) lists routeHosts: the first list set of the route's, the project's and
-// the operator's.
+// (confFile) lists routeHosts: the first list set of the route's, the
+// project's and the operator's.
 func (s *Server) outbound(file string, routeHosts []string, confFile string, lim Limits) (*host.Outbound, error) {
 	entries, source := s.cfg.AllowedOutboundHosts, "wasmroute.json" // where the author adds an entry
 	if s.projectHosts != nil {
