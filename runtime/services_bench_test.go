@@ -61,7 +61,18 @@ func BenchmarkFetchProxy(b *testing.B) {
 		s := benchServices(b, Config{AllowedOutboundHosts: []string{upstream.URL}})
 		benchProxy(b, s, "/wat-fetch?"+upstream.URL+"/hello")
 	})
+	b.Run("ts-guest", func(b *testing.B) {
+		s := benchServices(b, Config{AllowedOutboundHosts: []string{upstream.URL}})
+		benchProxy(b, s, "/ts-proxy?url="+q(upstream.URL+"/hello"))
+	})
 }
+
+// tsProxy is the Go guest's proxy route in TypeScript.
+const tsProxy = `export async function GET(request: Request) {
+  const res = await fetch(new URL(request.url).searchParams.get('url')!)
+  return new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? '' } })
+}
+`
 
 func benchProxy(b *testing.B, h http.Handler, target string) {
 	if got := do(h, "GET", target, ""); got.Status != 200 || got.Body != "hello from upstream" {
@@ -78,12 +89,14 @@ func benchProxy(b *testing.B, h http.Handler, target string) {
 }
 
 // benchServices serves testdata/services in process, with the WAT guests
-// testdata/wat/fetch.wasm and kvget.wasm as /wat-fetch and /wat-kvget.
+// testdata/wat/fetch.wasm and kvget.wasm as /wat-fetch and /wat-kvget, and
+// tsProxy as /ts-proxy.
 func benchServices(b *testing.B, cfg Config) *Server {
 	cfg.Dir = servicesProject(b, nil)
 	for route, fixture := range map[string]string{"wat-fetch": "fetch", "wat-kvget": "kvget"} {
 		hostileCopy(b, filepath.Join("..", "testdata", "wat", fixture+".wasm"), filepath.Join(cfg.Dir, "app", route, "route.wasm"))
 	}
+	writeFile(b, filepath.Join(cfg.Dir, "app", "ts-proxy", "route.ts"), tsProxy)
 	cfg.CacheDir = hostileCacheDir()
 	if cfg.DataDir == "" {
 		cfg.DataDir = b.TempDir()
