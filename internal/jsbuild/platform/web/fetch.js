@@ -8,7 +8,7 @@ import { enc, dec, bytesOf, isBufferSource, concat, toUSV, dictionary } from './
 import { Headers, fill, headerPairs, setGuard, guardOf, appendTrusted } from './headers.js';
 import { URLSearchParams, parseForm, parseHref } from './url.js';
 import { Blob, FormData, formPairs, blobBytes, multipartEncode, multipartDecode } from './blob.js';
-import { ReadableStream, rsi } from './streams.js';
+import { ReadableStream, rsi, takeDirect } from './streams.js';
 import { AbortSignal, newSignal } from './dom.js';
 
 const u8 = b => b instanceof ArrayBuffer ? new Uint8Array(b) : b;
@@ -64,7 +64,7 @@ async function consume(B) {
     for (let c; (c = B.pull()) !== null;) chunks.push(u8(c));
     return [concat(chunks), true];
   }
-  const reader = B.stream.getReader(), chunks = [];
+  const reader = takeDirect(B.stream) ?? B.stream.getReader(), chunks = [];
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
