@@ -261,7 +261,8 @@ async function pump(reader, names) {
 	for (let started = false; ; started = true) {
 		let chunk;
 		try {
-			chunk = await reader.read();
+			chunk = reader.read();
+			if (chunk instanceof Promise) chunk = await chunk; // a direct reader's chunk may be there already
 			if (!chunk.done && typeof chunk.value !== "string" && !ArrayBuffer.isView(chunk.value) && !(chunk.value instanceof ArrayBuffer)) {
 				throw new TypeError(`the response body stream gave ${describe(chunk.value)}, not a Uint8Array`);
 			}
