@@ -286,8 +286,12 @@ function authorityOf(scheme, auth) {
 // fastScan checks whether input is a URL fastParse handles; if so it
 // leaves where its parts are in the variables below (no object: each one
 // made costs the engine about as much as the scan).
-let fScheme, fAuth, fSlash, fQuery, fHash, fEnd;
+// scanned is the input they are of: a request's URL is scanned again by
+// new URL(request.url) after parseHref made request.url.
+let fScheme, fAuth, fSlash, fQuery, fHash, fEnd, scanned = null;
 function fastScan(input) {
+  if (input === scanned) return true;
+  scanned = null;
   let i;
   if (input.startsWith('http://')) { fScheme = 'http'; i = 7; }
   else if (input.startsWith('https://')) { fScheme = 'https'; i = 8; }
@@ -308,7 +312,7 @@ function fastScan(input) {
     if (((dot >= 0 && dot < pathEnd) || (pc >= 0 && pc < pathEnd)) && DOT_SEGMENT.test(input.slice(slash, pathEnd))) return false;
   }
   if (q >= 0 && input.includes("'", q) && input.slice(q, end).includes("'")) return false;
-  fAuth = a; fSlash = slash; fQuery = q; fHash = hash; fEnd = end;
+  fAuth = a; fSlash = slash; fQuery = q; fHash = hash; fEnd = end; scanned = input;
   return true;
 }
 
