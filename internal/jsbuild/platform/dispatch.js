@@ -2,7 +2,7 @@
 // NextRequest from the host's getters, calls the method's handler as
 // Next.js does, handler(request, { params }), and writes the Response it
 // returns through the host (internal/jsengine/CONTRACT.md).
-import { AbortController, Headers, Response, clearAllTimers, clearIO, incomingRequest, responseBody, responseHeaderPairs } from "./glue.js";
+import { AbortController, Headers, Response, clearAllTimers, clearIO, incomingRequest, responseBody, responseHeaderPairs, takeDirect } from "./glue.js";
 import { beginEnv, endEnv } from "./env.js";
 import { begin, end, setCookies } from "./next/impl/headers.js";
 import { navigationResponse } from "./next/impl/navigation.js";
@@ -251,15 +251,18 @@ function write(res, pairs, head) {
 	if (head) return body.cancel().catch(() => {}); // the host would drop it
 	const names = pairs.map((p) => p[0]); // the headers sent, should the stream fail at once
 	if (cookies.length > 0) names.push("set-cookie");
-	return pump(body.getReader(), names);
+	return pump(takeDirect(body) ?? body.getReader(), names); // a fetched body is read straight from the host
 }
 
-// pump writes a stream body chunk by chunk, with a flush after each.
+// pump writes a stream body chunk by chunk, with a flush after each. The
+// reader is a stream's, or the direct reader of a fetched body (whose
+// read() may answer without a promise).
 async function pump(reader, names) {
 	for (let started = false; ; started = true) {
 		let chunk;
 		try {
-			chunk = await reader.read();
+			chunk = reader.read();
+			if (chunk instanceof Promise) chunk = await chunk; // a direct reader's chunk may be there already
 			if (!chunk.done && typeof chunk.value !== "string" && !ArrayBuffer.isView(chunk.value) && !(chunk.value instanceof ArrayBuffer)) {
 				throw new TypeError(`the response body stream gave ${describe(chunk.value)}, not a Uint8Array`);
 			}

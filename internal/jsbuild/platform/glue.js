@@ -15,6 +15,10 @@
 //   responseHeaderPairs(response) -> headerPairs(response.headers),
 //       without making the Headers of a response whose headers no one
 //       has asked for.
+//   takeDirect(stream) -> a reader ({ read(), cancel(reason) }, read's
+//       result a { value, done } or a promise of one) of a fetched body
+//       that reads the host's chunks without the stream's machinery, the
+//       stream locked; null for any other stream, or one already touched.
 //   setStackMapper(fn) -> console maps the stack traces it prints with fn.
 //   io(), ready(handle) -> the engine's hooks for the handles fetch() waits
 //       on; clearIO() drops them when a request ends.
@@ -44,4 +48,5 @@ export {
 	responseHeaderPairs,
 	runTimers,
 	setStackMapper,
+	takeDirect,
 } from "./web/index.js";

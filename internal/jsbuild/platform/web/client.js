@@ -18,7 +18,7 @@ import { host } from './host.js';
 import { Request, fetchedResponse, requestBody } from './fetch.js';
 import { headerPairs } from './headers.js';
 import { parseHref } from './url.js';
-import { ReadableStream } from './streams.js';
+import { hostStream } from './streams.js';
 import * as io from './io.js';
 
 const ErrPending = -8; // abi.ErrPending
@@ -59,124 +59,187 @@ const noFragment = url => { const i = url.indexOf('#'); return i < 0 ? url : url
 // shown is a URL as messages show it: without its query, which may hold a
 // key (as the host's messages do).
 const shown = url => { const i = url.search(/[?#]/); return i < 0 ? url : url.slice(0, i); };
+const notAbsolute = input => new TypeError(`fetch: ${JSON.stringify(String(input))} is not an absolute URL: a route handler has no base URL (use e.g. new URL(path, request.url))`);
+const NO_PAIRS = [], DONE = Object.freeze({ value: undefined, done: true });
 
 // makeFetch returns a fetch function over fake.natives (fetchStart,
 // fetchHead, fetchBodyRead, fetchClose, errorMessage) and fake's waiting
 // functions (wait(handle): a promise resolved when the handle is ready;
 // forget(handle)). Without fake, the host's natives and the engine's event
 // loop (io.js): the global fetch. The platform's tests give fakes.
+//
+// Each step costs the interpreter microseconds, so the common fetch(url)
+// makes no Request (its headers, signal and body would be empty), a fetch's
+// state is one object whose methods are shared (no closures made per
+// fetch), the head is read straight from the engine's ready call (no
+// promise), and a body passed on whole (new Response(res.body), res.text())
+// is read through the stream's direct reader (streams.js, hostStream).
 export function makeFetch(fake) {
   const natives = () => fake ? fake.natives : host;
-  const wait = fake ? fake.wait : io.wait, forget = fake ? fake.forget : io.forget;
+  const forget = fake ? fake.forget : io.forget;
+  const onReady = fake ? (h, fn) => void fake.wait(h).then(fn) : io.onReady;
   const generation = fake ? () => 0 : () => io.generation;
+
+  // Fetch is the state of one fetch: settled once its promise is, closed
+  // once its handle is; controller is the body stream's, failure what
+  // aborted the body after the head (its direct reader throws it), pending
+  // the resolve of a body read waiting on the handle.
+  class Fetch {
+    constructor(N, h, method, url, signal, mode, resolve, reject) {
+      this.N = N; this.h = h; this.method = method; this.url = url; this.signal = signal; this.mode = mode;
+      this.resolve = resolve; this.reject = reject;
+      this.gen = generation(); this.settled = false; this.closed = false; this.controller = null;
+      this.failure = undefined; this.abortListener = null; this.pending = null;
+    }
+    get what() { return `fetch ${shown(this.url)}`; }
+    // stale: the request that started the fetch has ended, and the host
+    // closed the handle with it (its number may be another's now).
+    stale() { return this.gen !== generation(); }
+    close() {
+      if (this.closed) return;
+      this.closed = true;
+      if (this.abortListener) this.signal.removeEventListener('abort', this.abortListener);
+      forget(this.h);
+      if (!this.stale()) this.N.fetchClose(this.h);
+      // A read waiting for the host ends: undefined, or the direct
+      // reader's failure.
+      if (this.pending !== null) { this.pending(); this.pending = null; }
+    }
+    ended() { return new TypeError('fetch failed', { cause: new Error(`${this.what}: the request that started it has ended`) }); }
+    fail(code, message) { return new TypeError(message, { cause: hostError(this.N, code, this.what) }); }
+    aborted() {
+      if (this.closed) return;
+      const reason = this.signal.reason;
+      if (this.settled) this.failure = reason;
+      this.close();
+      if (!this.settled) { this.settled = true; this.reject(reason); }
+      else if (this.controller) this.controller.error(reason);
+    }
+    ready() {
+      try { this.head(); } catch (e) {
+        if (!this.settled) { this.settled = true; this.close(); this.reject(e); }
+      }
+    }
+    head() {
+      if (this.closed) return;
+      if (this.stale()) {
+        this.settled = true;
+        this.close();
+        return this.reject(this.ended());
+      }
+      const r = this.N.fetchHead(this.h);
+      if (r === ErrPending) return onReady(this.h, () => this.ready());
+      this.settled = true;
+      if (typeof r === 'number') {
+        const e = this.fail(r, 'fetch failed');
+        this.close();
+        return this.reject(e);
+      }
+      // The host answers with the URL it was given when no redirect was
+      // followed: already serialized.
+      const status = +r[0], url = r[1] === this.url ? r[1] : noFragment(parseHref(r[1]) ?? r[1]);
+      const pairs = [];
+      for (let i = 2; i + 1 < r.length; i += 2) pairs.push([r[i], r[i + 1]]);
+      const none = this.method === 'HEAD' || status === 101 || status === 103 || status === 204 || status === 205 || status === 304;
+      if (none) this.close();
+      const redirected = this.mode === 'follow' && url !== this.url;
+      this.resolve(fetchedResponse(status, reasons.get(status) ?? '', pairs, url, redirected, none ? null : this.stream()));
+    }
+    // read returns the body's next chunk (a Uint8Array), null at its end,
+    // undefined once closed (the end read, a cancel or an abort), or a
+    // promise of one of these when it must wait for the host.
+    read() {
+      if (this.closed) return undefined;
+      if (this.stale()) {
+        this.close();
+        throw this.ended();
+      }
+      const r = this.N.fetchBodyRead(this.h, CHUNK);
+      if (r === ErrPending) return new Promise(resolve => onReady(this.h, this.pending = resolve)).then(() => this.read());
+      if (typeof r === 'number') {
+        const e = this.fail(r, `${this.what}: reading the response body failed`);
+        this.close();
+        throw e;
+      }
+      if (r.byteLength === 0) {
+        this.close();
+        return null;
+      }
+      return new Uint8Array(r);
+    }
+    // stream is the response body: each pull reads what the host has, or
+    // waits on the handle for more.
+    stream() {
+      const [s, c] = hostStream(c => this.pull(c), () => this.close(), new Direct(this));
+      this.controller = c;
+      return s;
+    }
+    pull(c) {
+      const r = this.read();
+      if (r instanceof Promise) return r.then(x => deliver(c, x));
+      deliver(c, r);
+    }
+  }
+  // deliver gives a read's result to the body stream's controller.
+  const deliver = (c, x) => {
+    if (x === null) c.close();
+    else if (x !== undefined) c.enqueue(x);
+  };
+  // Direct is a fetched body's direct reader: read() gives what a stream
+  // reader's read() would (or throws what it would reject with).
+  class Direct {
+    constructor(f) { this.f = f; }
+    read() {
+      const r = this.f.read();
+      return r instanceof Promise ? r.then(x => this.result(x)) : this.result(r);
+    }
+    result(x) {
+      if (x !== undefined && x !== null) return { value: x, done: false };
+      if (this.f.failure !== undefined) throw this.f.failure;
+      return DONE;
+    }
+    cancel() {
+      this.f.close();
+      return Promise.resolve();
+    }
+  }
 
   return function fetch(input, init = undefined) {
     return new Promise((resolve, reject) => {
-      // A relative URL says what to do: Request's own message does not.
-      if (!(input instanceof Request) && parseHref(String(input)) === null) {
-        throw new TypeError(`fetch: ${JSON.stringify(String(input))} is not an absolute URL: a route handler has no base URL (use e.g. new URL(path, request.url))`);
+      let href;
+      if (init === undefined && typeof input === 'string' && (href = parseHref(input)) !== null && !href.includes('@')) {
+        // fetch(url): a GET without headers, body or signal.
+        return start('GET', href, NO_PAIRS, null, null, 'follow', resolve, reject);
       }
+      // A relative URL says what to do: Request's own message does not.
+      if (href === null || (!(input instanceof Request) && parseHref(String(input)) === null)) throw notAbsolute(input);
       const request = new Request(input, init);
       const signal = request.signal;
       signal.throwIfAborted();
       const body = requestBody(request);
-      if (body instanceof Promise) body.then(b => start(request, b, signal, resolve, reject), reject);
-      else start(request, body, signal, resolve, reject);
+      const go = b => start(request.method, request.url, headerPairs(request.headers), b, signal, request.redirect, resolve, reject);
+      if (body instanceof Promise) body.then(go, reject);
+      else go(body);
     });
   };
 
-  function start(request, body, signal, resolve, reject) {
-    if (signal.aborted) return reject(signal.reason);
+  function start(method, url, headers, body, signal, mode, resolve, reject) {
+    if (signal !== null && signal.aborted) return reject(signal.reason);
     const N = natives();
-    const list = [request.method, noFragment(request.url)];
+    url = noFragment(url);
+    const list = [method, url];
     let accept = false;
-    for (const [name, value] of headerPairs(request.headers)) {
-      list.push(name, value);
+    for (let i = 0; i < headers.length; i++) {
+      const name = headers[i][0];
+      list.push(name, headers[i][1]);
       if (name === 'accept') accept = true;
     }
     if (!accept) list.push('accept', '*/*');
-    const mode = request.redirect;
     const h = N.fetchStart(list, body, mode === 'manual' ? 1 : mode === 'error' ? 2 : 0);
-    const what = `fetch ${shown(request.url)}`;
-    if (h < 0) return reject(new TypeError('fetch failed', { cause: hostError(N, h, what) }));
-
-    // The fetch's state: settled once the promise is, closed once the
-    // handle is; controller is the body stream's.
-    const gen = generation();
-    let settled = false, closed = false, controller = null;
-    // stale: the request that started the fetch has ended, and the host
-    // closed the handle with it (its number may be another's now).
-    const stale = () => gen !== generation();
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      signal.removeEventListener('abort', onAbort);
-      forget(h);
-      if (!stale()) N.fetchClose(h);
-    };
-    const ended = () => new TypeError('fetch failed', { cause: new Error(`${what}: the request that started it has ended`) });
-    const fail = (code, message) => new TypeError(message, { cause: hostError(N, code, what) });
-    function onAbort() {
-      if (closed) return;
-      close();
-      if (!settled) { settled = true; reject(signal.reason); }
-      else if (controller) controller.error(signal.reason);
-    }
-    signal.addEventListener('abort', onAbort);
-
-    const head = () => {
-      if (closed) return;
-      if (stale()) {
-        settled = true;
-        close();
-        return reject(ended());
-      }
-      const r = N.fetchHead(h);
-      if (r === ErrPending) return void wait(h).then(head);
-      settled = true;
-      if (typeof r === 'number') {
-        const e = fail(r, 'fetch failed');
-        close();
-        return reject(e);
-      }
-      const status = +r[0], url = noFragment(parseHref(r[1]) ?? r[1]);
-      const pairs = [];
-      for (let i = 2; i + 1 < r.length; i += 2) pairs.push([r[i], r[i + 1]]);
-      const none = request.method === 'HEAD' || status === 101 || status === 103 || status === 204 || status === 205 || status === 304;
-      if (none) close();
-      const redirected = mode === 'follow' && url !== noFragment(request.url);
-      resolve(fetchedResponse(status, reasons.get(status) ?? '', pairs, url, redirected, none ? null : stream()));
-    };
-
-    // stream is the response body: each pull reads what the host has, or
-    // waits on the handle for more.
-    const stream = () => new ReadableStream({
-      start(c) { controller = c; },
-      pull(c) {
-        const read = () => {
-          if (closed) return; // aborted: the stream is errored already
-          if (stale()) {
-            close();
-            throw ended();
-          }
-          const r = N.fetchBodyRead(h, CHUNK);
-          if (r === ErrPending) return wait(h).then(read);
-          if (typeof r === 'number') {
-            const e = fail(r, `${what}: reading the response body failed`);
-            close();
-            throw e;
-          }
-          if (r.byteLength === 0) {
-            close();
-            c.close();
-          } else c.enqueue(new Uint8Array(r));
-        };
-        return read();
-      },
-      cancel() { close(); },
-    }, { highWaterMark: 0 });
-
-    wait(h).then(head);
+    if (h < 0) return reject(new TypeError('fetch failed', { cause: hostError(N, h, `fetch ${shown(url)}`) }));
+    const f = new Fetch(N, h, method, url, signal, mode, resolve, reject);
+    if (signal !== null) signal.addEventListener('abort', f.abortListener = () => f.aborted());
+    onReady(h, () => f.ready());
   }
 }
 

@@ -5,10 +5,10 @@
 // ReadableStream. The stream is made only when someone asks for .body (or
 // clones a pulled body); text(), json() and the rest read src or pull directly.
 import { enc, dec, bytesOf, isBufferSource, concat, toUSV, dictionary } from './util.js';
-import { Headers, fill, headerPairs, setGuard, guardOf, appendTrusted } from './headers.js';
+import { Headers, fill, headerPairs, setGuard, guardOf, appendTrusted, recordPairs } from './headers.js';
 import { URLSearchParams, parseForm, parseHref } from './url.js';
 import { Blob, FormData, formPairs, blobBytes, multipartEncode, multipartDecode } from './blob.js';
-import { ReadableStream, rsi } from './streams.js';
+import { ReadableStream, rsi, takeDirect } from './streams.js';
 import { AbortSignal, newSignal } from './dom.js';
 
 const u8 = b => b instanceof ArrayBuffer ? new Uint8Array(b) : b;
@@ -64,7 +64,7 @@ async function consume(B) {
     for (let c; (c = B.pull()) !== null;) chunks.push(u8(c));
     return [concat(chunks), true];
   }
-  const reader = B.stream.getReader(), chunks = [];
+  const reader = takeDirect(B.stream) ?? B.stream.getReader(), chunks = [];
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -280,8 +280,9 @@ const redirected = new WeakSet();
 export class Response {
   // #headers is a Headers, or until one is needed (response.headers, an
   // init with headers) the list of pairs it will hold: NO_HEADERS,
-  // TEXT_TYPE, JSON_TYPE or a new list, none of them ever modified. The
-  // dispatcher sends such a response without making the Headers.
+  // TEXT_TYPE, JSON_TYPE or a new list (fetch()'s, whose Headers will be
+  // immutable), none of them ever modified. The dispatcher sends such a
+  // response without making the Headers.
   #type = 'default'; #status = 200; #statusText = ''; #headers = NO_HEADERS; #body = null; #url = '';
   constructor(body = null, init) {
     if (init !== undefined) {
@@ -317,7 +318,13 @@ export class Response {
         if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(t)) throw new TypeError(`Response: invalid statusText ${JSON.stringify(t)}`);
         r.#statusText = t;
       }
-      if (init.headers !== undefined) fill(r.headers, init.headers);
+      if (init.headers !== undefined) {
+        // A record (the common { 'content-type': … }) stays a list of pairs
+        // until someone asks for the Headers.
+        const pairs = r.#headers === NO_HEADERS ? recordPairs(init.headers) : null;
+        if (pairs !== null) r.#headers = pairs;
+        else fill(r.headers, init.headers);
+      }
     };
   }
   static error() {
@@ -352,6 +359,7 @@ export class Response {
     if (h instanceof Headers) return h;
     const headers = this.#headers = new Headers();
     appendTrusted(headers, h);
+    if (this.#type === 'basic') setGuard(headers, 'immutable'); // fetch()'s (or a clone's)
     return headers;
   }
   clone() {
@@ -394,9 +402,7 @@ export class Response {
     makeFetched = (status, statusText, pairs, url, wasRedirected, stream) => {
       const r = new Response();
       r.#type = 'basic'; r.#status = status; r.#statusText = statusText; r.#url = url;
-      const h = r.#headers = new Headers();
-      appendTrusted(h, pairs);
-      setGuard(h, 'immutable');
+      r.#headers = pairs; // made into immutable Headers when asked for
       if (stream) r.#body = newBody(null, null, stream);
       if (wasRedirected) redirected.add(r);
       return r;
@@ -461,7 +467,7 @@ export function requestBody(request) {
 
 // fetchedResponse makes the Response fetch() resolves to: status (any
 // number the host gave), statusText, header pairs ([lowercase name, value],
-// trusted: the host's), the final URL, whether a redirect was followed, and
+// trusted: the host's; the list is kept, do not modify it), the final URL, whether a redirect was followed, and
 // the body stream (null for none). Its headers are immutable.
 export function fetchedResponse(status, statusText, pairs, url, wasRedirected, stream) {
   return makeFetched(status, statusText, pairs, url, wasRedirected, stream);

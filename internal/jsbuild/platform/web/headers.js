@@ -152,6 +152,19 @@ export function fill(h, init) {
   }
 }
 
+// recordPairs returns the header list a Headers filled from init would
+// hold when init is a record (a plain object: no Headers, not iterable),
+// validated as fill does, without making the Headers; null otherwise.
+export function recordPairs(init) {
+  if (typeof init !== 'object' || init === null || init instanceof Headers || typeof init[Symbol.iterator] === 'function') return null;
+  // (Object.keys lists the enumerable string keys, in order: symbols are
+  // left to fill, which refuses the enumerable ones.)
+  if (Object.getOwnPropertySymbols(init).length > 0) return null;
+  const keys = Object.keys(init), list = [];
+  for (let i = 0; i < keys.length; i++) list.push([checkName(keys[i]), checkValue(init[keys[i]])]);
+  return list;
+}
+
 function fillPair(h, pair) {
   const p = typeof pair === 'object' && pair !== null && typeof pair[Symbol.iterator] === 'function' ? [...pair] : null;
   if (!p || p.length !== 2) throw new TypeError('Headers: each header must be a [name, value] pair');

@@ -18,7 +18,7 @@
 //
 // install(host) defines the globals; the other exports are the classes and
 // the functions the dispatcher uses (incomingRequest, responseBody,
-// responseHeaderPairs, headerPairs, nextTimer, runTimers, clearAllTimers,
+// responseHeaderPairs, headerPairs, takeDirect, nextTimer, runTimers, clearAllTimers,
 // io, ready, clearIO, reportError, format, inspect), hostError for the
 // platform's other services, and makeFetch for the tests.
 import { setHost } from './host.js';
@@ -32,7 +32,7 @@ import { Blob, File, FormData } from './blob.js';
 import {
   ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController, WritableStream,
   WritableStreamDefaultWriter, WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
-  CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream,
+  CountQueuingStrategy, ByteLengthQueuingStrategy, TextEncoderStream, TextDecoderStream, takeDirect,
 } from './streams.js';
 import { Request, Response, incomingRequest, jsonResponse, responseBody, responseHeaderPairs } from './fetch.js';
 import { fetch, makeFetch, hostError } from './client.js';
@@ -80,7 +80,7 @@ export {
   Crypto, SubtleCrypto, Performance, Navigator,
   fetch, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa,
   console, crypto, performance, navigator,
-  makeFetch, hostError, io, ready, clearIO, waitIO, forgetIO,
+  makeFetch, hostError, io, ready, clearIO, waitIO, forgetIO, takeDirect,
   incomingRequest, jsonResponse, parseHref, responseBody, responseHeaderPairs, headerPairs, nextTimer, runTimers, clearAllTimers, reportError, format, inspect,
   setStackMapper,
 };

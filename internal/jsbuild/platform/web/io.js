@@ -25,6 +25,14 @@ export function wait(handle) {
   });
 }
 
+// onReady calls fn (no arguments) once handle is ready, from the engine's
+// ready call: wait without a promise and the job that settles it.
+export function onReady(handle, fn) {
+  const prev = waiters.get(handle);
+  waiters.set(handle, prev ? () => { prev(); fn(); } : fn);
+  list = null;
+}
+
 // forget drops the waiter of handle (closed, or its fetch aborted): its
 // promise never settles.
 export function forget(handle) {

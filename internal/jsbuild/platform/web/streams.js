@@ -154,6 +154,32 @@ function release(R) {
   S.reader = null; R.s = null;
 }
 
+// hostStream(pull, cancel, direct) makes the stream of a body whose chunks
+// come from the host (a fetched body), as new ReadableStream({ pull, cancel },
+// { highWaterMark: 0 }) would, but for its start, done at once, and at a
+// fraction of the cost: pull(controller) and cancel(reason) are called as
+// they are, with no wrapper. It returns [stream, controller].
+//
+// direct is the stream's direct reader: { read(), cancel(reason) }, read()
+// answering what a reader's would ({ value, done } or a promise of one; a
+// throw for a rejection), from the same source as pull but without the
+// stream's queue and promises. takeDirect(stream) returns it, locking the
+// stream and marking it disturbed as getReader() and a read would, when the
+// stream is untouched (unlocked, undisturbed, readable, nothing queued or
+// being pulled), and null otherwise. Whoever takes it reads the source to
+// its end or cancels it: the stream itself never sees the chunks.
+export let hostStream;
+export function takeDirect(stream) {
+  const S = rsi(stream), direct = S.direct;
+  if (direct === undefined || direct === null) return null;
+  if (S.reader || S.disturbed || S.state !== 'readable' || S.queue.length || S.pulling) return null;
+  S.direct = null;
+  acquire(S);
+  S.disturbed = true;
+  return direct;
+}
+const one = () => 1;
+
 export class ReadableStreamDefaultController {
   #S;
   constructor(t) { if (t !== token) throw new TypeError('Illegal constructor'); }
@@ -179,6 +205,7 @@ export class ReadableStreamDefaultReader {
 export class ReadableStream {
   #S;
   constructor(source, strategyInit) {
+    if (source === token) { this.#S = strategyInit; return; } // hostStream's
     source ??= {};
     const type = source.type;
     // A 'bytes' source gets a default controller: enqueue works, byobRequest is undefined.
@@ -245,6 +272,14 @@ export class ReadableStream {
   }
   static { rsi = s => s.#S; }
 }
+hostStream = (pull, cancel, direct) => {
+  const S = {
+    state: 'readable', reader: null, error: undefined, disturbed: false, queue: [], qsize: 0, hwm: 0, size: one,
+    started: true, closeRequested: false, pulling: false, pullAgain: false, pull, cancel, ctrl: null, direct,
+  };
+  S.ctrl = newController(S);
+  return [new ReadableStream(token, S), S.ctrl];
+};
 ReadableStream.prototype[Symbol.asyncIterator] = ReadableStream.prototype.values;
 Object.defineProperty(ReadableStream.prototype, Symbol.asyncIterator, { enumerable: false });
 

@@ -245,7 +245,9 @@ const SCHEME_START = 1, SCHEME = 2, NO_SCHEME = 3, SPECIAL_RELATIVE_OR_AUTHORITY
 // expression on the whole URL (one costs the engine several microseconds):
 // encodeURI, native, leaves a string as it is only when it is made of
 // A-Z a-z 0-9 ; , / ? : @ & = + $ - _ . ! ~ * ' ( ) #, which the path and
-// fragment sets leave alone, and the query's too but for "'". Authorities
+// fragment sets leave alone, and the query's too but for "'"; it escapes
+// '%' too, which they leave alone, so a string whose only change is each
+// '%' made '%25' is handled as well (the host's is not: see authorityOf). Authorities
 // are checked with regular expressions once and kept (see authorityOf).
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?=\/|$)/i;
 const NUMERIC_LABEL = /(?:^|\.)(?:[0-9]+|0[Xx][0-9A-Fa-f]*)\.?$/;
@@ -284,13 +286,20 @@ function authorityOf(scheme, auth) {
 // fastScan checks whether input is a URL fastParse handles; if so it
 // leaves where its parts are in the variables below (no object: each one
 // made costs the engine about as much as the scan).
-let fScheme, fAuth, fSlash, fQuery, fHash, fEnd;
+// scanned is the input they are of: a request's URL is scanned again by
+// new URL(request.url) after parseHref made request.url.
+let fScheme, fAuth, fSlash, fQuery, fHash, fEnd, scanned = null;
 function fastScan(input) {
+  if (input === scanned) return true;
+  scanned = null;
   let i;
   if (input.startsWith('http://')) { fScheme = 'http'; i = 7; }
   else if (input.startsWith('https://')) { fScheme = 'https'; i = 8; }
   else return false;
-  if (encodeURI(input) !== input) return false;
+  const e = encodeURI(input);
+  // (encodeURI escapes '%' too, which every set leaves alone: a query of
+  // percent-escapes, as a URL in a query has, is common.)
+  if (e !== input && (e.length === input.length || e !== input.replaceAll('%', '%25'))) return false;
   const hash = input.indexOf('#', i), end = hash < 0 ? input.length : hash;
   let q = input.indexOf('?', i);
   if (q > end) q = -1;
@@ -298,12 +307,12 @@ function fastScan(input) {
   if (slash > (q < 0 ? end : q)) slash = -1;
   const a = authorityOf(fScheme, input.slice(i, slash >= 0 ? slash : q >= 0 ? q : end));
   if (a === null) return false;
-  if (slash >= 0 && input.includes('/.', slash)) {
-    const p = input.slice(slash, q >= 0 ? q : end);
-    if (p.includes('/.') && DOT_SEGMENT.test(p)) return false;
+  if (slash >= 0) { // a dot segment, "." or "..", maybe percent-encoded
+    const pathEnd = q >= 0 ? q : end, dot = input.indexOf('/.', slash), pc = input.indexOf('%', slash);
+    if (((dot >= 0 && dot < pathEnd) || (pc >= 0 && pc < pathEnd)) && DOT_SEGMENT.test(input.slice(slash, pathEnd))) return false;
   }
   if (q >= 0 && input.includes("'", q) && input.slice(q, end).includes("'")) return false;
-  fAuth = a; fSlash = slash; fQuery = q; fHash = hash; fEnd = end;
+  fAuth = a; fSlash = slash; fQuery = q; fHash = hash; fEnd = end; scanned = input;
   return true;
 }
 
