@@ -385,13 +385,17 @@ func TestUsage(t *testing.T) {
 		{[]string{"serve", "--bogus", "x"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"serve", "--isolation", "process", "x"}, 2, `invalid value "process" for flag -isolation: want "instance" or "request"`},
 		{[]string{"routes", "/nonexistent/project"}, 1, "no app folder in /nonexistent/project"},
+		{[]string{"serve", "-h"}, 0, "Usage: wasmroute serve"},
+		{[]string{"routes", "--help"}, 0, "Usage: wasmroute routes"},
+		{[]string{"version"}, 0, "wazero v"},
+		{[]string{"-h"}, 0, "wasmroute version"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), tt.args, &stdout, &stderr)
-			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
-				t.Errorf("run(%q) = %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.want)
+			if out := stdout.String() + stderr.String(); code != tt.code || !strings.Contains(out, tt.want) {
+				t.Errorf("run(%q) = %d, output %q; want %d and %q", tt.args, code, out, tt.code, tt.want)
 			}
 		})
 	}

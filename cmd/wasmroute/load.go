@@ -64,9 +64,9 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS) shared by the client and both servers; the default is serve's")
 	var isolation runtime.Isolation
 	isolationFlag(fs, &isolation)
-	dir, ok := parse(fs, args, stderr)
-	if !ok {
-		return 2
+	dir, code := parse(fs, args, stderr)
+	if code >= 0 {
+		return code
 	}
 	for _, c := range []struct {
 		bad  bool

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -49,6 +50,7 @@ Usage:
 	wasmroute build DIR           build every app/**/route.go into route.wasm beside it
 	wasmroute routes DIR          print the route table, or every load error
 	wasmroute load [flags] DIR    compare a route's requests/s with a native Go server's over loopback
+	wasmroute version             print the versions of wasmroute, wazero and Go
 
 Run "wasmroute COMMAND -h" for a command's flags.
 `
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return routesCmd(ctx, args, stdout, stderr)
 	case "load":
 		return loadCmd(ctx, args, stdout, stderr)
+	case "version", "-version", "--version":
+		return version(stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -78,12 +82,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // parse parses flags that may come before or after the single DIR argument.
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (dir string, ok bool) {
+// It returns the exit code to end with (0 after -h, which printed the
+// usage; 2 for a bad command line), or -1 to go on with dir.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (dir string, code int) {
 	fs.SetOutput(stderr)
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return "", false
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return "", 0
+		} else if err != nil {
+			return "", 2
 		}
 		if fs.NArg() == 0 {
 			break
@@ -94,9 +102,30 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (dir string, ok bo
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "wasmroute %s: want one project folder, got %d arguments\n", fs.Name(), len(pos))
 		fs.Usage()
-		return "", false
+		return "", 2
 	}
-	return pos[0], true
+	return pos[0], -1
+}
+
+// version prints wasmroute's version (its module's, or the VCS revision it
+// was built from) and those of wazero and Go.
+func version(stdout io.Writer) int {
+	v, wazero := "(unknown)", "(unknown)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
+				v = "(devel) " + s.Value
+			}
+		}
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/tetratelabs/wazero" {
+				wazero = d.Version
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "wasmroute %s\nwazero %s\n%s %s/%s\n", v, wazero, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
+	return 0
 }
 
 func newFlagSet(name, synopsis string) *flag.FlagSet {
@@ -110,9 +139,9 @@ func newFlagSet(name, synopsis string) *flag.FlagSet {
 
 func buildCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := newFlagSet("build", "build DIR")
-	dir, ok := parse(fs, args, stderr)
-	if !ok {
-		return 2
+	dir, code := parse(fs, args, stderr)
+	if code >= 0 {
+		return code
 	}
 	if err := buildSources(ctx, dir, stderr); err != nil {
 		fmt.Fprintln(stderr, err)
@@ -183,9 +212,9 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("routes", "routes [--cache-dir DIR] DIR")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
-	dir, ok := parse(fs, args, stderr)
-	if !ok {
-		return 2
+	dir, code := parse(fs, args, stderr)
+	if code >= 0 {
+		return code
 	}
 	srv, err := load(ctx, dir, *cacheDir, stderr)
 	if err != nil {
@@ -237,9 +266,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(sizeFlag{&lim.MaxFetchBody}, "max-fetch-body", "outbound response body limit")
 	isolationFlag(fs, &lim.Isolation)
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS): keep it well above the cores, so that runaway guests, each holding one until stopped, leave Ps for everything else")
-	dir, ok := parse(fs, args, stderr)
-	if !ok {
-		return 2
+	dir, code := parse(fs, args, stderr)
+	if code >= 0 {
+		return code
 	}
 	if *procs < 1 {
 		fmt.Fprintln(stderr, "wasmroute serve: --procs must be at least 1")
