@@ -39,19 +39,15 @@ const (
 	redirectError  = 2
 )
 
-// errMaxDuration is the cause of the deadline of a request's fetches.
-var errMaxDuration = errors.New("the request's maxDuration ran out")
-
 // fetches is the outbound HTTP of one request: its handles, the context its
 // fetches share, and what wakes fetch_poll. An Exchange makes one on its
 // first fetch_start and drops it in End; a fetch's goroutine keeps only
 // its own, so none of them touches the next request's.
 type fetches struct {
-	sent   int64           // request body bytes copied, against Outbound.MaxBody
-	ctx    context.Context // every fetch's parent
-	cancel context.CancelFunc
-	wake   chan struct{} // buffered 1: some handle may have become ready
-	max    int           // Outbound.MaxConcurrency
+	sent int64           // request body bytes copied, against Outbound.MaxBody
+	ctx  context.Context // every fetch's parent: the request's serviceContext
+	wake chan struct{}   // buffered 1: some handle may have become ready
+	max  int             // Outbound.MaxConcurrency
 
 	mu      sync.Mutex
 	handles []*fetch // handle h is handles[h-1]; nil once closed
@@ -102,39 +98,29 @@ func (f *fetch) ready() bool {
 // calls it too. Like the rest of the Exchange, it is not safe for use
 // concurrent with the guest's call.
 func (e *Exchange) End() {
-	if e.kvCancel != nil {
-		e.kvCancel()
-		e.kvCtx, e.kvCancel = nil, nil
-	}
-	st := e.fetches
-	if st == nil {
-		return
-	}
-	e.fetches = nil
-	st.mu.Lock()
-	st.ended = true
-	for _, f := range st.handles {
-		if f != nil {
-			f.closed = true
+	if st := e.fetches; st != nil {
+		e.fetches = nil
+		st.mu.Lock()
+		st.ended = true
+		for _, f := range st.handles {
+			if f != nil {
+				f.closed = true
+			}
 		}
+		st.handles, st.queue = nil, nil
+		st.mu.Unlock()
 	}
-	st.handles, st.queue = nil, nil
-	st.mu.Unlock()
-	st.cancel()
+	if e.svcCancel != nil {
+		e.svcCancel()
+		e.svcCtx, e.svcCancel = nil, nil
+	}
 }
 
-// fetchState returns the request's fetches, made on the first call: their
-// context is the call's (the inbound request's: its client leaving cancels
-// them) with Exchange.Deadline.
+// fetchState returns the request's fetches, made on the first call, under
+// the request's serviceContext.
 func (e *Exchange) fetchState(ctx context.Context) *fetches {
 	if e.fetches == nil {
-		st := &fetches{wake: make(chan struct{}, 1), max: e.Outbound.MaxConcurrency}
-		if e.Deadline.IsZero() {
-			st.ctx, st.cancel = context.WithCancel(ctx)
-		} else {
-			st.ctx, st.cancel = context.WithDeadlineCause(ctx, e.Deadline, errMaxDuration)
-		}
-		e.fetches = st
+		e.fetches = &fetches{ctx: e.serviceContext(ctx), wake: make(chan struct{}, 1), max: e.Outbound.MaxConcurrency}
 	}
 	return e.fetches
 }

@@ -157,8 +157,10 @@ type Exchange struct {
 	// What kv_get and kv_list read and could not write: the guest's next
 	// call for the same key or prefix gets it.
 	kvGet, kvList kvKept
-	kvCtx         context.Context // kvContext's, for the request
-	kvCancel      context.CancelFunc
+
+	// serviceContext's, for the request; End cancels it.
+	svcCtx    context.Context
+	svcCancel context.CancelFunc
 }
 
 // NewExchange returns the Exchange of one request: the guest reads r (its

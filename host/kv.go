@@ -56,7 +56,7 @@ func kvGetFn(ctx context.Context, mod api.Module, stack []uint64) {
 		if code := e.kvReady("get", key); code != abi.OK {
 			return nil, code
 		}
-		ctx := e.kvContext(ctx)
+		ctx := e.serviceContext(ctx)
 		v, err := e.KV.Get(ctx, string(key))
 		if err != nil {
 			return nil, e.fail(kvCode(err), err)
@@ -145,7 +145,7 @@ func kvListFn(ctx context.Context, mod api.Module, stack []uint64) {
 		if len(prefix) > kv.MaxKey {
 			return nil, abi.OK
 		}
-		ctx := e.kvContext(ctx)
+		ctx := e.serviceContext(ctx)
 		keys, err := e.KV.List(ctx, string(prefix))
 		if err != nil {
 			return nil, e.fail(kvCode(err), err)
@@ -216,25 +216,10 @@ func (e *Exchange) kvWrite(ctx context.Context, op string, key []byte, write fun
 	}
 	e.kvGet.clear()
 	e.kvList.clear()
-	if err := write(e.kvContext(ctx), string(key)); err != nil {
+	if err := write(e.serviceContext(ctx), string(key)); err != nil {
 		return e.fail(kvCode(err), err)
 	}
 	return abi.OK
-}
-
-// kvContext returns the context of the request's store calls: ctx (the
-// guest call's, the same for every call of a request), ended at Deadline.
-// End cancels it.
-func (e *Exchange) kvContext(ctx context.Context) context.Context {
-	if e.Deadline.IsZero() {
-		return ctx
-	}
-	if e.kvCtx == nil {
-		// Made once a request, not once a call: a timer per call would cost
-		// more than an embedded store's read.
-		e.kvCtx, e.kvCancel = context.WithDeadline(ctx, e.Deadline)
-	}
-	return e.kvCtx
 }
 
 // kvResult is a kv getter's result: code, or value's length (value

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -44,6 +45,26 @@ type Outbound struct {
 	// refuses (Allow, an address dialled, a redirect), for the log. It may
 	// be called from another goroutine than the guest's.
 	Denied func(msg string)
+}
+
+// errMaxDuration is the cause of the deadline of a request's fetch_* and
+// kv_* calls.
+var errMaxDuration = errors.New("the request's maxDuration ran out")
+
+// serviceContext returns the context of the request's outbound and store
+// calls: ctx (the guest call's, the same for every call of a request: its
+// client leaving ends it) with Exchange.Deadline, errMaxDuration its cause.
+// It is made once a request, not once a call (a timer per call would cost
+// more than an embedded store's read), and End cancels it.
+func (e *Exchange) serviceContext(ctx context.Context) context.Context {
+	if e.svcCtx == nil {
+		if e.Deadline.IsZero() {
+			e.svcCtx, e.svcCancel = context.WithCancel(ctx)
+		} else {
+			e.svcCtx, e.svcCancel = context.WithDeadlineCause(ctx, e.Deadline, errMaxDuration)
+		}
+	}
+	return e.svcCtx
 }
 
 // errorMessageFn supports abi.FuncErrorMessage: it writes the explanation

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wasmroute/wasmroute/internal/kv"
 	"github.com/wasmroute/wasmroute/internal/wasmbin"
 )
 
@@ -385,7 +386,7 @@ type kvLimits struct {
 // checkKVURL reports a store URL that cannot work; "" is the embedded
 // store.
 func checkKVURL(s string) error {
-	if u, err := url.Parse(s); s != "" && (err != nil || !slices.Contains([]string{"redis", "rediss", "valkey", "valkeys", "unix"}, u.Scheme)) {
+	if u, err := url.Parse(s); s != "" && (err != nil || !slices.Contains(kv.URLSchemes, u.Scheme)) {
 		return fmt.Errorf("%q: want redis://HOST:PORT (or rediss://, valkey://, unix://), or none for the embedded store", redactURL(s))
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasmroute/wasmroute/host"
@@ -167,24 +168,29 @@ type namespace struct {
 	name  string
 	lim   kv.Limits
 
-	mu sync.Mutex
-	ns kv.Namespace
+	mu sync.Mutex                   // held while opening
+	ns atomic.Pointer[kv.Namespace] // once open: every call after the first reads it without a lock
 }
 
 func (n *namespace) get(ctx context.Context) (kv.Namespace, error) {
+	if ns := n.ns.Load(); ns != nil {
+		return *ns, nil
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ns != nil {
-		return n.ns, nil
+	if ns := n.ns.Load(); ns != nil {
+		return *ns, nil
 	}
 	s, err := n.store.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if n.ns, err = s.Namespace(n.name, n.lim); err != nil {
+	ns, err := s.Namespace(n.name, n.lim)
+	if err != nil {
 		return nil, err
 	}
-	return n.ns, nil
+	n.ns.Store(&ns)
+	return ns, nil
 }
 
 func (n *namespace) Get(ctx context.Context, key string) ([]byte, error) {

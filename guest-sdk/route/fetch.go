@@ -474,23 +474,7 @@ func (b *fetchBody) Read(buf []byte) (int, error) {
 func (b *fetchBody) WriteTo(w io.Writer) (int64, error) {
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)
-	var total int64
-	for {
-		n, err := b.Read(*buf)
-		if n > 0 {
-			m, werr := w.Write((*buf)[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+	return io.CopyBuffer(w, struct{ io.Reader }{b}, *buf) // b's Read, not this WriteTo again
 }
 
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

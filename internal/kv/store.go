@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -53,6 +54,10 @@ type backend interface {
 	close() error
 }
 
+// URLSchemes are the schemes of a Config.URL: Redis or Valkey, over TCP,
+// TLS or a Unix socket.
+var URLSchemes = []string{"redis", "rediss", "valkey", "valkeys", "unix"}
+
 // Open opens the store cfg describes: for the embedded backend it creates
 // cfg.Dir if needed and fails at once, naming the folder, when another
 // process has it open; for Redis it connects and checks the server (ctx
@@ -70,8 +75,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// url.Parse's error quotes the URL, password included.
 		return nil, errors.New("kv: the store URL does not parse as a URL")
 	}
-	switch u.Scheme {
-	case "redis", "rediss", "valkey", "valkeys", "unix":
+	if slices.Contains(URLSchemes, u.Scheme) {
 		b, err := openRedis(ctx, cfg.URL)
 		if err != nil {
 			return nil, err
