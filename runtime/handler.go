@@ -129,8 +129,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		w.Header().Set("Connection", "close") // its deadlines are spent
 		w.WriteHeader(http.StatusGatewayTimeout)
 	case err != nil && r.Context().Err() != nil:
-		rt.pool.put(inst, true)
+		// Logged before the instance goes back: its next request, served
+		// at once, comes after the line.
 		s.log.Debug("client left", "route", rt.Pattern, "method", r.Method)
+		rt.pool.put(inst, true)
 		panic(http.ErrAbortHandler) // never an empty 200, should it still listen
 	case err == nil:
 		if out != "" {
