@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -35,6 +36,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, params, ok := s.lookup(path)
 	if !ok {
 		http.NotFound(w, r)
+		return
+	}
+	if rt.broken != "" {
+		s.log.Error("route failed to load", "route", rt.Pattern, "err", rt.broken)
+		http.Error(w, rt.broken, http.StatusInternalServerError)
 		return
 	}
 	m, known := methodIndex[r.Method]
@@ -83,8 +89,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		// still there, an empty 200 would look like a success.
 		panic(http.ErrAbortHandler)
 	case err != nil:
-		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", s.guestOutput(rt.Pattern, errorOutput(err)))
-		w.WriteHeader(http.StatusInternalServerError)
+		out := s.guestOutput(rt.Pattern, errorOutput(err))
+		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", out)
+		s.fail(w, rt, err, out)
 		return
 	}
 
@@ -163,8 +170,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 			// rather than a complete-looking one.
 			panic(http.ErrAbortHandler)
 		}
-		fail(w, http.StatusInternalServerError)
+		s.fail(w, rt, err, out)
 	}
+}
+
+// fail answers 500 for a route whose guest failed: empty, or with
+// Config.Dev the error and the guest's output as text.
+func (s *Server) fail(w http.ResponseWriter, rt *route, err error, out string) {
+	if !s.cfg.Dev {
+		fail(w, http.StatusInternalServerError)
+		return
+	}
+	clear(w.Header())
+	msg := fmt.Sprintf("%s: %v", rt.File, err)
+	if out != "" {
+		msg += "\n\nguest output:\n" + out
+	}
+	http.Error(w, s.redacted(msg), http.StatusInternalServerError)
 }
 
 // finish completes the response of a guest that returned.

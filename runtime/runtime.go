@@ -154,6 +154,20 @@ type Config struct {
 	// Progress, when set, is told as each module finishes compiling.
 	Progress func(done, total int, file string)
 
+	// Dev is for development (wasmroute dev): a route that fails to load,
+	// or whose module fails, answers 500 with the problem as plain text
+	// rather than failing New or answering an empty 500, so that the
+	// developer sees it in the browser; the other routes serve. Only
+	// project-wide problems (wasmroute.json, two folders for one URL) fail
+	// New. Never set it where the clients are not the developer: the
+	// problems name files and show guest output.
+	Dev bool
+
+	// BuildErrors marks route folders whose sources failed to build, by
+	// folder as package routes names it ("" for app/, "blog/[slug]"): with
+	// Dev, each answers 500 with its text; otherwise they are load errors.
+	BuildErrors map[string]string
+
 	store *store // shared by Tenants; nil: the Server opens its own
 }
 
@@ -227,6 +241,8 @@ type module struct {
 	err       error        // why it cannot compile, kept
 	used      atomic.Int64 // when a request last asked for an instance, in Unix ns
 	onCompile func(*module)
+
+	broken string // with Config.Dev: why the route failed to load; it answers 500 with it
 }
 
 // LoadError lists every problem found while loading a project. Each line
@@ -302,13 +318,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	dirs := make([]string, 0, len(folders))
 	var served []routes.Folder
+	broken := map[string][]string{} // with Dev: the routes that answer 500, by folder
 	for _, f := range folders {
-		if !f.Wasm && f.JS == "" {
-			load.Problems = append(load.Problems, fmt.Sprintf("app/%s: not built: run `wasmroute build %s`", joinDir(f.Dir, "route.go"), cfg.Dir))
-			continue
+		var problem string
+		switch msg, failed := cfg.BuildErrors[f.Dir]; {
+		case failed:
+			problem = msg
+		case !f.Wasm && f.JS == "":
+			problem = fmt.Sprintf("app/%s: not built: run `wasmroute build %s`", joinDir(f.Dir, "route.go"), cfg.Dir)
 		}
-		dirs = append(dirs, f.Dir)
-		served = append(served, f)
+		switch {
+		case problem != "" && cfg.Dev:
+			broken[f.Dir] = []string{problem}
+			dirs = append(dirs, f.Dir)
+		case problem != "":
+			load.Problems = append(load.Problems, problem)
+		default:
+			dirs = append(dirs, f.Dir)
+			served = append(served, f)
+		}
 	}
 	table, err := routes.Build(dirs)
 	if err != nil {
@@ -328,7 +356,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		secrets:  secrets,
 	}
 	if cfg.store == nil {
-		s.ownStore = &store{cfg: kv.Config{URL: cfg.KV, Dir: cmp.Or(cfg.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}, log: cfg.Logger}
+		s.ownStore = newStore(cfg, cfg.Dir, cfg.Logger)
 		cfg.store = s.ownStore
 	}
 	s.kv = &namespace{store: cfg.store, name: cmp.Or(cfg.KVNamespace, namespaceName(cfg.Dir)), lim: kv.Limits{MaxKeys: cfg.MaxKVKeys, MaxValue: cfg.MaxKVValue}}
@@ -351,8 +379,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	modules, errs := s.loadAll(ctx, served)
-	load.Problems = append(load.Problems, errs...)
+	for dir, msgs := range errs {
+		if cfg.Dev {
+			broken[dir] = msgs
+		} else {
+			load.Problems = append(load.Problems, msgs...)
+		}
+	}
 	s.redact = redactor(s.secrets)
+	for dir, msgs := range broken {
+		sort.Strings(msgs)
+		modules[dir] = s.brokenModule(dir, strings.Join(msgs, "\n"))
+	}
 	if len(load.Problems) > 0 {
 		s.Close(ctx)
 		sort.Strings(load.Problems)
@@ -425,12 +463,12 @@ func (s *Server) runtime(ctx context.Context, k runtimeKey) (wazero.Runtime, err
 }
 
 // loadAll reads and checks the module of every route folder, one per core
-// at a time, and returns them by folder with every problem found.
-func (s *Server) loadAll(ctx context.Context, folders []routes.Folder) (map[string]*module, []string) {
+// at a time, and returns them by folder, and the problems found by folder.
+func (s *Server) loadAll(ctx context.Context, folders []routes.Folder) (map[string]*module, map[string][]string) {
 	var (
 		mu       sync.Mutex
 		modules  = make(map[string]*module, len(folders))
-		problems []string
+		problems = map[string][]string{}
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, cores())
 	)
@@ -442,8 +480,11 @@ func (s *Server) loadAll(ctx context.Context, folders []routes.Folder) (map[stri
 			m, errs, warns := s.load(ctx, f)
 			mu.Lock()
 			defer mu.Unlock()
-			modules[f.Dir] = m
-			problems = append(problems, errs...)
+			if len(errs) > 0 {
+				problems[f.Dir] = errs
+			} else {
+				modules[f.Dir] = m
+			}
 			for _, w := range warns {
 				s.log.Warn(w)
 			}
@@ -554,6 +595,12 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	return m, nil, warns
 }
 
+// brokenModule is the module of a route folder that failed to load, with
+// Config.Dev: it answers every request with 500 and problem.
+func (s *Server) brokenModule(dir, problem string) *module {
+	return &module{File: "app/" + dir, broken: s.redacted(problem), pool: newPool(0, s.tenant, nil), log: s.log}
+}
+
 // moduleConfig is every instance's configuration: the real clocks and
 // sleep, a cryptographic random source, nothing else of the host's.
 func moduleConfig() wazero.ModuleConfig {
@@ -581,6 +628,9 @@ func (s *Server) CompileAll(ctx context.Context) error {
 	// Modules compile side by side; a lone module gets the spare cores.
 	ctx = experimental.WithCompilationWorkers(ctx, max(1, cores()/max(1, len(s.routes))))
 	for _, r := range s.routes {
+		if r.broken != "" {
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {

@@ -14,8 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/wasmroute/wasmroute/internal/kv"
 )
 
 // TenantsConfig configures Tenants.
@@ -124,10 +122,11 @@ func tenantName(name string) error {
 // a tenant whose project failed to load gets 503 while the others serve.
 // Tenants is an http.Handler, safe for concurrent use.
 type Tenants struct {
-	cfg     TenantsConfig
-	store   *store // every tenant's, one namespace each
-	servers map[string]*Server
-	failed  map[string]error
+	cfg      TenantsConfig
+	store    *store // every tenant's, one namespace each
+	ownStore bool   // store is t's to close (not a Live's)
+	servers  map[string]*Server
+	failed   map[string]error
 }
 
 var _ http.Handler = (*Tenants)(nil)
@@ -149,7 +148,10 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 	if err := checkKVURL(cfg.Project.KV); err != nil {
 		return nil, fmt.Errorf("runtime: Config.KV: %w", err)
 	}
-	t.store = &store{cfg: kv.Config{URL: cfg.Project.KV, Dir: cmp.Or(cfg.Project.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}, log: log}
+	if t.store = cfg.Project.store; t.store == nil {
+		t.store = newStore(cfg.Project, cfg.Dir, log)
+		t.ownStore = true
+	}
 	hasFolder := func(name string) bool {
 		return slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == name && e.IsDir() })
 	}
@@ -266,6 +268,8 @@ func (t *Tenants) Close(ctx context.Context) error {
 	for _, s := range t.servers {
 		errs = append(errs, s.Close(ctx))
 	}
-	errs = append(errs, t.store.close())
+	if t.ownStore {
+		errs = append(errs, t.store.close())
+	}
 	return errors.Join(errs...)
 }
