@@ -38,8 +38,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if rt.broken != "" {
-		s.log.Error("route failed to load", "route", rt.Pattern, "err", rt.broken)
+	if rt.broken != "" { // with Config.Dev only, which printed it at load
 		http.Error(w, rt.broken, http.StatusInternalServerError)
 		return
 	}

@@ -107,10 +107,30 @@ func (l *Live) Reload(ctx context.Context) error {
 		}
 		h = failed{err}
 	}
+	warm(ctx, old.h, h)
 	l.count++
 	l.cur.Store(&version{h: h, n: l.count})
 	l.retire(old)
 	return err
+}
+
+// warm compiles in next the modules that prev has compiled, before next
+// serves: its first requests do not wait for them.
+func warm(ctx context.Context, prev, next handler) {
+	switch next := next.(type) {
+	case *Server:
+		if prev, ok := prev.(*Server); ok {
+			next.compileLike(ctx, prev)
+		}
+	case *Tenants:
+		if prev, ok := prev.(*Tenants); ok {
+			for name, s := range next.servers {
+				if p := prev.servers[name]; p != nil {
+					s.compileLike(ctx, p)
+				}
+			}
+		}
+	}
 }
 
 // Use calls f with the version serving now, which stays open until f
@@ -217,3 +237,5 @@ func (f failed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (failed) Close(context.Context) error { return nil }
+
+func (f failed) Error() string { return f.err.Error() }

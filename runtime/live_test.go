@@ -296,3 +296,34 @@ func liveGet(t *testing.T, url string) jsAnswer {
 	t.Helper()
 	return jsDo(t, http.DefaultClient, "GET", url, nil, nil)
 }
+
+// BenchmarkReload reloads a project of a TypeScript and a Go route, both
+// in use, after an edit of the TypeScript route: the time from the call to
+// the new version serving, compiled.
+func BenchmarkReload(b *testing.B) {
+	hello, err := os.ReadFile(filepath.Join("..", "testdata", "wat", "hello.wasm"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tt := range []struct{ name, other string }{{"ts", ""}, {"ts+wat", "hello.wasm"}} {
+		b.Run(tt.name, func(b *testing.B) {
+			files := map[string]string{"app/ts/route.ts": `export function GET() { return new Response("0") }`}
+			if tt.other != "" {
+				files["app/wat/route.wasm"] = string(hello)
+			}
+			dir := jsProject(b, files)
+			l, err := NewLive(b.Context(), Config{Dir: dir, CacheDir: hostileCacheDir(), IdleTimeout: -1, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close(context.Background())
+			l.Use(func(h http.Handler, _ int) { h.(*Server).CompileAll(b.Context()) })
+			for i := 0; b.Loop(); i++ {
+				writeFile(b, filepath.Join(dir, "app/ts/route.ts"), fmt.Sprintf(`export function GET() { return new Response("%d") }`, i))
+				if err := l.Reload(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -163,10 +163,11 @@ type Config struct {
 	// problems name files and show guest output.
 	Dev bool
 
-	// BuildErrors marks route folders whose sources failed to build, by
-	// folder as package routes names it ("" for app/, "blog/[slug]"): with
-	// Dev, each answers 500 with its text; otherwise they are load errors.
-	BuildErrors map[string]string
+	// BuildErrors, when set, is asked at each load which route folders'
+	// sources failed to build, by folder as package routes names it (""
+	// for app/, "blog/[slug]"): with Dev, each answers 500 with its text;
+	// otherwise they are load errors.
+	BuildErrors func() map[string]string
 
 	store *store // shared by Tenants; nil: the Server opens its own
 }
@@ -319,9 +320,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	dirs := make([]string, 0, len(folders))
 	var served []routes.Folder
 	broken := map[string][]string{} // with Dev: the routes that answer 500, by folder
+	var buildErrors map[string]string
+	if cfg.BuildErrors != nil {
+		buildErrors = cfg.BuildErrors()
+	}
 	for _, f := range folders {
 		var problem string
-		switch msg, failed := cfg.BuildErrors[f.Dir]; {
+		switch msg, failed := buildErrors[f.Dir]; {
 		case failed:
 			problem = msg
 		case !f.Wasm && f.JS == "":
@@ -618,6 +623,29 @@ func moduleConfig() wazero.ModuleConfig {
 // answers 500). New calls it unless Config.LazyCompile is set; a server that
 // starts lazily may call it in the background.
 func (s *Server) CompileAll(ctx context.Context) error {
+	return s.compile(ctx, func(*route) bool { return true })
+}
+
+// compileLike compiles the modules of the routes that old has compiled: a
+// new version of a project answers its routes in use as fast as the old.
+func (s *Server) compileLike(ctx context.Context, old *Server) {
+	hot := map[string]bool{}
+	for _, r := range old.routes {
+		if r.broken == "" && r.isCompiled() {
+			hot[r.Pattern] = true
+		}
+	}
+	s.compile(ctx, func(r *route) bool { return hot[r.Pattern] }) // failures answer 500, logged then
+}
+
+// compile compiles the modules of the routes that want, as CompileAll.
+func (s *Server) compile(ctx context.Context, want func(*route) bool) error {
+	var todo []*route
+	for _, r := range s.routes {
+		if r.broken == "" && want(r) {
+			todo = append(todo, r)
+		}
+	}
 	var (
 		mu       sync.Mutex
 		problems []string
@@ -626,11 +654,8 @@ func (s *Server) CompileAll(ctx context.Context) error {
 		sem      = make(chan struct{}, cores())
 	)
 	// Modules compile side by side; a lone module gets the spare cores.
-	ctx = experimental.WithCompilationWorkers(ctx, max(1, cores()/max(1, len(s.routes))))
-	for _, r := range s.routes {
-		if r.broken != "" {
-			continue
-		}
+	ctx = experimental.WithCompilationWorkers(ctx, max(1, cores()/max(1, len(todo))))
+	for _, r := range todo {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -646,7 +671,7 @@ func (s *Server) CompileAll(ctx context.Context) error {
 			}
 			done++
 			if s.cfg.Progress != nil {
-				s.cfg.Progress(done, len(s.routes), r.File)
+				s.cfg.Progress(done, len(todo), r.File)
 			}
 		}()
 	}
@@ -698,6 +723,18 @@ func (s *Server) Routes() []Route {
 	out := make([]Route, len(s.routes))
 	for i, r := range s.routes {
 		out[i] = Route{Pattern: r.Pattern, Methods: r.methods.String(), Allow: r.allow, File: r.File, Size: r.Size}
+	}
+	return out
+}
+
+// Problems lists why each route that answers 500 failed to load, with
+// Config.Dev (without it, such a project does not load).
+func (s *Server) Problems() []string {
+	var out []string
+	for _, r := range s.routes {
+		if r.broken != "" {
+			out = append(out, r.broken)
+		}
 	}
 	return out
 }
