@@ -193,6 +193,8 @@ type Server struct {
 	secretsMu sync.Mutex      // guards secrets while routes load
 	secrets   map[string]bool // values never logged (Config.Secrets, fromEnv)
 	redact    *strings.Replacer
+
+	projectCORS *corsConfig // wasmroute.json's cors (cors.go); nil: none set
 }
 
 // route is a loaded route: its table entry and its module.
@@ -211,6 +213,7 @@ type module struct {
 	pool    *pool
 
 	outbound *host.Outbound // what its guests may fetch
+	cors     *corsPolicy    // its cross-origin policy (cors.go); nil: none
 
 	root *os.Root                       // the project's
 	path string                         // the file, in root
@@ -326,6 +329,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
 		stop:     make(chan struct{}),
 		secrets:  secrets,
+
+		projectCORS: project.CORS,
 	}
 	if cfg.store == nil {
 		s.ownStore = &store{cfg: kv.Config{URL: cfg.KV, Dir: cmp.Or(cfg.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}, log: cfg.Logger}
@@ -533,6 +538,7 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
 		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out}
+	m.cors = cmp.Or(conf.CORS, s.projectCORS).forRoute(methods)
 	if js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
 	}
