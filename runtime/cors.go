@@ -53,7 +53,8 @@ type corsConfig struct {
 	Origins []string `json:"origins"`
 
 	// Methods are the methods a preflight may ask for, among those the
-	// route serves; none listed: all it serves. Case matters: "PATCH".
+	// route serves (GET brings HEAD); none listed: all it serves. Case
+	// matters: "PATCH".
 	Methods []string `json:"methods"`
 
 	// Headers are the request headers a preflight may ask for, in any
@@ -269,6 +270,9 @@ func (c *corsConfig) forRoute(served methodSet) *corsPolicy {
 	if p.allMethods {
 		p.methods = served
 	} else {
+		if p.methods.has(methodGET) { // as in Allow
+			p.methods |= 1 << methodHEAD
+		}
 		p.methods &= served
 	}
 	p.allowMethods = []string{p.methods.String()}
