@@ -99,6 +99,8 @@ type corsPolicy struct {
 var (
 	corsStar = []string{"*"}
 	corsTrue = []string{"true"}
+
+	corsVaryOrigin = []string{"Origin"}
 )
 
 // compile checks c (nil: no block) and keeps what it compiles to. Its
@@ -395,6 +397,10 @@ func addVaryOrigin(h http.Header) {
 				return
 			}
 		}
+	}
+	if h["Vary"] == nil {
+		h["Vary"] = corsVaryOrigin
+		return
 	}
 	h["Vary"] = append(h["Vary"], "Origin")
 }
