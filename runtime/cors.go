@@ -53,7 +53,8 @@ type corsConfig struct {
 	Origins []string `json:"origins"`
 
 	// Methods are the methods a preflight may ask for, among those the
-	// route serves (GET brings HEAD); none listed: all it serves. Case
+	// route serves, beside GET, HEAD and POST (CORS-safelisted: a page
+	// sends them without asking); none listed: all it serves. Case
 	// matters: "PATCH".
 	Methods []string `json:"methods"`
 
@@ -101,6 +102,10 @@ var (
 	corsTrue = []string{"true"}
 
 	corsVaryOrigin = []string{"Origin"}
+
+	// corsSafelisted are the methods a page may send without a preflight,
+	// hence need not be listed.
+	corsSafelisted methodSet = 1<<methodIndex["GET"] | 1<<methodIndex["HEAD"] | 1<<methodIndex["POST"]
 )
 
 // compile checks c (nil: no block) and keeps what it compiles to. Its
@@ -272,10 +277,7 @@ func (c *corsConfig) forRoute(served methodSet) *corsPolicy {
 	if p.allMethods {
 		p.methods = served
 	} else {
-		if p.methods.has(methodGET) { // as in Allow
-			p.methods |= 1 << methodHEAD
-		}
-		p.methods &= served
+		p.methods = (p.methods | corsSafelisted) & served
 	}
 	p.allowMethods = []string{p.methods.String()}
 	p.allow = []string{served.allow()}
@@ -346,11 +348,10 @@ func (p *corsPolicy) allowsHeaders(lists []string) bool {
 	n := 0
 	for _, list := range lists {
 		for name := range strings.SplitSeq(list, ",") {
-			name = strings.Trim(name, " \t")
-			if name == "" {
-				continue
+			if n++; n > maxCORSRequestHeaders {
+				return false
 			}
-			if n++; n > maxCORSRequestHeaders || !p.allowsHeader(name) {
+			if name = strings.Trim(name, " \t"); name != "" && !p.allowsHeader(name) {
 				return false
 			}
 		}
