@@ -316,3 +316,32 @@ func BenchmarkCORS(b *testing.B) {
 		})
 	}
 }
+
+// FuzzCORSConfig feeds cors blocks and preflights: no panic, an origin kept
+// reads back as itself, and an origin allowed by a preflight is a listed one.
+func FuzzCORSConfig(f *testing.F) {
+	f.Add(`{"origins": ["HTTPS://App.Example:443"], "headers": ["X-Custom"], "credentials": true}`, "https://app.example", "PUT", "x-custom, X-Other,,")
+	f.Add(`{"origins": ["*"], "headers": ["*"], "methods": ["PUT"], "maxAge": "1h"}`, "null", "PUT", "authorization")
+	f.Add(`{"origins": ["http://[::1]:8080", "a://b"]}`, "http://[::1]:8080", "GET", "")
+	f.Fuzz(func(t *testing.T, block, origin, method, requestHeaders string) {
+		c, err := parseConfig([]byte(`{"cors": `+block+`}`), "wasmroute.json", false)
+		if err != nil || c.CORS == nil || c.CORS.policy == nil {
+			return
+		}
+		for o := range c.CORS.policy.origins {
+			if again, err := parseOrigin(o); err != nil || again != o {
+				t.Errorf("origin %q reads back as %q, %v", o, again, err)
+			}
+		}
+		p := c.CORS.forRoute(1<<methodGET | 1<<methodIndex["PUT"])
+		r := httptest.NewRequest("OPTIONS", "/", nil)
+		r.Header = http.Header{"Origin": {origin}, "Access-Control-Request-Method": {method}, "Access-Control-Request-Headers": {requestHeaders}}
+		w := httptest.NewRecorder()
+		if p.handle(w, r) != nil {
+			t.Fatal("a preflight was not answered")
+		}
+		if got := w.Header().Get("Access-Control-Allow-Origin"); got != "" && got != "*" && p.origins[origin] == nil {
+			t.Errorf("preflight from %q allowed as %q", origin, got)
+		}
+	})
+}
