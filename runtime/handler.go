@@ -26,7 +26,8 @@ var (
 // A path with a trailing slash, or one that is not clean ("//", "..", "."),
 // is redirected with 308 to its clean form. A method the module does not
 // export gets 405 with Allow, except HEAD (served by GET, body dropped) and
-// OPTIONS (204 with Allow).
+// OPTIONS (204 with Allow). A route with a cors block answers preflights
+// and adds its headers to every other response (cors.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	if clean := cleanPath(path); clean != path {
@@ -41,6 +42,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.broken != "" { // with Config.Dev only, which printed it at load
 		http.Error(w, rt.broken, http.StatusInternalServerError)
 		return
+	}
+	if rt.cors != nil {
+		if w = rt.cors.handle(w, r); w == nil {
+			return // a preflight, answered (cors.go)
+		}
 	}
 	m, known := methodIndex[r.Method]
 	switch {

@@ -212,6 +212,10 @@ type fileConfig struct {
 	// {"fromEnv": "NAME"} to take the server's variable NAME, a secret.
 	Env map[string]envValue `json:"env"`
 
+	// CORS answers cross-origin requests (cors.go); a route.json's
+	// replaces its project's whole.
+	CORS *corsConfig `json:"cors"`
+
 	// For wasmroute.json only:
 
 	// MaxTenantInstances: the instances in use at once across all the
@@ -280,6 +284,9 @@ func parseConfig(b []byte, name string, routeFile bool) (fileConfig, error) {
 				return c, fmt.Errorf("%s: %s belongs in the project's wasmroute.json", name, key)
 			}
 		}
+	}
+	if err := c.CORS.compile(); err != nil {
+		return c, fmt.Errorf("%s: cors: %w", name, err)
 	}
 	if err := checkKVURL(c.KV); err != nil {
 		return c, fmt.Errorf("%s: kv %w", name, err)

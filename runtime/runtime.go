@@ -208,6 +208,8 @@ type Server struct {
 	secretsMu sync.Mutex      // guards secrets while routes load
 	secrets   map[string]bool // values never logged (Config.Secrets, fromEnv)
 	redact    *strings.Replacer
+
+	projectCORS *corsConfig // wasmroute.json's cors (cors.go); nil: none set
 }
 
 // route is a loaded route: its table entry and its module.
@@ -226,6 +228,7 @@ type module struct {
 	pool    *pool
 
 	outbound *host.Outbound // what its guests may fetch
+	cors     *corsPolicy    // its cross-origin policy (cors.go); nil: none
 
 	root *os.Root                       // the project's
 	path string                         // the file, in root
@@ -359,6 +362,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
 		stop:     make(chan struct{}),
 		secrets:  secrets,
+
+		projectCORS: project.CORS,
 	}
 	if cfg.store == nil {
 		s.ownStore = newStore(cfg, cfg.Dir, cfg.Logger)
@@ -579,6 +584,7 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
 		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out}
+	m.cors = cmp.Or(conf.CORS, s.projectCORS).forRoute(methods)
 	if js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
 	}

@@ -83,6 +83,9 @@ func ReadGrants(path string) (map[string]Grant, error) {
 		if c.KV != "" {
 			return nil, fmt.Errorf("%s: tenant %q: kv: tenants share the server's store (--kv)", path, name)
 		}
+		if c.CORS != nil {
+			return nil, fmt.Errorf("%s: tenant %q: cors: a tenant sets its own, in its wasmroute.json", path, name)
+		}
 		g := Grant{Limits: c.limits(), MaxTenantInstances: c.MaxTenantInstances, AllowedOutboundHosts: c.AllowedOutboundHosts,
 			MaxKVKeys: c.MaxKVKeys, MaxKVValue: int64(c.MaxKVValue)}
 		// The grants file is the operator's: it may map the server's
