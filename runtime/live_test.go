@@ -327,3 +327,44 @@ func BenchmarkReload(b *testing.B) {
 		})
 	}
 }
+
+// TestLiveTenants: a reload of a tenant set picks up tenants added and
+// removed and every tenant's changes, sharing one key-value store.
+func TestLiveTenants(t *testing.T) {
+	dir := tenants(t, map[string]map[string]string{"acme": {"hello": "hello"}, "globex": {"hello": "hello"}})
+	l, err := NewLiveTenants(t.Context(), TenantsConfig{Dir: dir, Domain: "example.test", Project: Config{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	get := serveTenants(t, l, "example.test")
+	type reply struct {
+		Status int
+		Body   string
+	}
+	ask := func() map[string]reply {
+		out := map[string]reply{}
+		for _, name := range []string{"acme", "globex", "initech"} {
+			status, body := get(name, "/hello")
+			out[name] = reply{status, body}
+		}
+		return out
+	}
+	want := map[string]reply{"acme": {200, "hello"}, "globex": {200, "hello"}, "initech": {404, "404 page not found\n"}}
+	if diff := cmp.Diff(want, ask()); diff != "" {
+		t.Errorf("before the reload (-want +got):\n%s", diff)
+	}
+	if err := os.Rename(project(t, map[string]string{"hello": "hello"}), filepath.Join(dir, "initech")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "globex")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]reply{"acme": {200, "hello"}, "globex": {404, "404 page not found\n"}, "initech": {200, "hello"}}
+	if diff := cmp.Diff(want, ask()); diff != "" {
+		t.Errorf("after the reload (-want +got):\n%s", diff)
+	}
+}
