@@ -79,11 +79,41 @@ var echoChunks = [][]byte{
 // body as it reads it: each chunk is sent only once the previous one came
 // back, so a server that ends the request body when the response starts
 // (HTTP/1.1's default) or buffers either side would hang or cut it short.
+// The same conversation with a TypeScript route that pipes request.body
+// into its Response.
 func TestDuplexEcho(t *testing.T) {
-	ts, logs := jsServe(t, parityProject(t, nil), Config{})
+	dir := parityProject(t, nil)
+	writeFile(t, filepath.Join(dir, "app", "tsecho", "route.ts"), tsEcho)
+	ts, logs := jsServe(t, dir, Config{})
+	for _, path := range []string{"/echo", "/tsecho"} {
+		t.Run(path, func(t *testing.T) { duplexEcho(t, ts.URL, path) })
+	}
+	if got := parityGet(t, http.DefaultClient, ts.URL+"/healthy"); got != "hello" {
+		t.Errorf("healthy route: %q", got)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("errors logged:\n%s", logs)
+	}
+}
 
+// tsEcho streams the request body back, chunk by chunk.
+const tsEcho = `export async function POST(request: Request) {
+  const reader = request.body!.getReader();
+  return new Response(new ReadableStream({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+  }), { headers: { "content-type": "application/octet-stream" } });
+}
+`
+
+// duplexEcho holds the conversation with the echo at path on the server
+// at url: over HTTP/1.1, twice on one connection, and over h2c.
+func duplexEcho(t *testing.T, url, path string) {
 	t.Run("HTTP/1.1 keep-alive", func(t *testing.T) {
-		conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +121,7 @@ func TestDuplexEcho(t *testing.T) {
 		conn.SetDeadline(time.Now().Add(15 * time.Second))
 		br := bufio.NewReader(conn)
 		for round := 1; round <= 2; round++ { // the second on the same connection
-			fmt.Fprintf(conn, "POST /echo HTTP/1.1\r\nHost: parity.test\r\nTransfer-Encoding: chunked\r\n\r\n")
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: parity.test\r\nTransfer-Encoding: chunked\r\n\r\n", path)
 			cw := httputil.NewChunkedWriter(conn)
 			var res *http.Response
 			for i, chunk := range echoChunks {
@@ -129,7 +159,7 @@ func TestDuplexEcho(t *testing.T) {
 
 	t.Run("HTTP/2", func(t *testing.T) {
 		pr, pw := io.Pipe()
-		req, err := http.NewRequest("POST", ts.URL+"/echo", pr)
+		req, err := http.NewRequest("POST", url+path, pr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,13 +195,6 @@ func TestDuplexEcho(t *testing.T) {
 			t.Fatalf("after the last echo: %q, %v", rest, err)
 		}
 	})
-
-	if got := parityGet(t, http.DefaultClient, ts.URL+"/healthy"); got != "hello" {
-		t.Errorf("healthy route: %q", got)
-	}
-	if strings.Contains(logs.String(), "level=ERROR") {
-		t.Errorf("errors logged:\n%s", logs)
-	}
 }
 
 // parityGet GETs url and returns its body, failing on any status but 200.
