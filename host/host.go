@@ -214,13 +214,14 @@ func (e *Exchange) BodyTooLarge() bool { return e.bodyTooLarge }
 // a Set-Cookie say, goes out with the error.
 //
 // The head of a HEAD request's response waits for Finish or a flush: a guest
-// that returned without flushing gets Content-Length set (unless it set one)
-// to the length of the body it wrote and the host dropped, the length its GET
-// sends.
+// that wrote a body and returned without flushing gets Content-Length set
+// (unless it set one) to the length of what it wrote and the host dropped,
+// the length its GET sends. One that wrote nothing gets none, as net/http
+// does for a HEAD handler: it may have left the body out for HEAD.
 func (e *Exchange) Finish() error {
 	e.sendHead()
 	if e.headHeld {
-		if h := e.w.Header(); bodyAllowed(e.status) && h.Get("Content-Length") == "" {
+		if h := e.w.Header(); e.written > 0 && bodyAllowed(e.status) && h.Get("Content-Length") == "" {
 			h.Set("Content-Length", strconv.FormatInt(e.written, 10))
 		}
 		e.writeHead()
