@@ -10,8 +10,9 @@
 // # Shape
 //
 // A module exports "memory" and one function per HTTP method it serves, named
-// exactly as in Methods, each with no parameters and no results. An optional
-// "_initialize" export runs once per instance before any method. During a
+// exactly as in Methods (or any other method, see IsExtraMethod), each with
+// no parameters and no results. An optional "_initialize" export runs once
+// per instance before any method. During a
 // method call the guest pulls what it needs from the request through the
 // functions below and pushes its response the same way; nothing is serialized
 // that the guest did not ask for.
@@ -66,6 +67,52 @@ const (
 // Methods lists the HTTP methods a module can export, in the order the Allow
 // header lists them (alphabetical). Each export has the signature () -> ().
 var Methods = [...]string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
+
+// A module may also export methods beyond Methods, such as QUERY, PROPFIND,
+// MKCOL or M-SEARCH: every function export whose name IsExtraMethod is
+// one, with the signature () -> (), served for requests of exactly that
+// method and listed in Allow. At most MaxExtraMethods of them; a module
+// exporting more fails to load. A function export named like one but with
+// another signature is not a method (a load warning names it).
+const (
+	// MaxExtraMethods is how many methods beyond Methods one module may
+	// export: Allow lists them all, and the export count is the guest's.
+	MaxExtraMethods = 32
+	// MaxMethodLen is the longest method name, in bytes.
+	MaxMethodLen = 64
+)
+
+// UnservedMethods are never routed to a module, whatever it exports:
+// CONNECT has no path to route (its target is host:port), and the Fetch
+// standard forbids TRACE and TRACK (they echo credentials back).
+var UnservedMethods = [...]string{"CONNECT", "TRACE", "TRACK"}
+
+// IsExtraMethod reports whether an export name is a method beyond Methods:
+// an HTTP token (RFC 9110, 9.1 and 5.6.2) of at most MaxMethodLen bytes
+// that starts with an uppercase ASCII letter and has no lowercase one, and
+// is neither in Methods nor in UnservedMethods. Methods are case-sensitive:
+// "query" and "Query" are not methods, "QUERY" is.
+func IsExtraMethod(name string) bool {
+	if len(name) > MaxMethodLen || !ValidHeaderName(name) || name[0] < 'A' || name[0] > 'Z' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if 'a' <= name[i] && name[i] <= 'z' {
+			return false
+		}
+	}
+	for _, m := range Methods {
+		if name == m {
+			return false
+		}
+	}
+	for _, m := range UnservedMethods {
+		if name == m {
+			return false
+		}
+	}
+	return true
+}
 
 // Error codes returned as a negative i32 by the functions that can fail. Zero
 // means success. A guest can recover from every one of them; out-of-bounds

@@ -2,6 +2,7 @@ package abi
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -58,4 +59,19 @@ func ExampleAppendItem() {
 	list = AppendItem(list, "*/*")
 	fmt.Printf("% x\n", list)
 	// Output: 09 00 00 00 74 65 78 74 2f 68 74 6d 6c 03 00 00 00 2a 2f 2a
+}
+
+func TestIsExtraMethod(t *testing.T) {
+	for name, want := range map[string]bool{
+		"QUERY": true, "PROPFIND": true, "MKCOL": true, "M-SEARCH": true, "BASELINE-CONTROL": true, "X1": true,
+		"GET": false, "POST": false, // standard: not extra
+		"CONNECT": false, "TRACE": false, "TRACK": false, // never served
+		"query": false, "Query": false, "get": false, "default": false, "_initialize": false, "_START": false,
+		"1X": false, "": false, "MK COL": false, "MK/COL": false, "wasmroute.deep": false,
+		strings.Repeat("A", MaxMethodLen): true, strings.Repeat("A", MaxMethodLen+1): false,
+	} {
+		if got := IsExtraMethod(name); got != want {
+			t.Errorf("IsExtraMethod(%q) = %v, want %v", name, got, want)
+		}
+	}
 }

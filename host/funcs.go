@@ -367,10 +367,10 @@ func bodyWriteFn(ctx context.Context, mod api.Module, stack []uint64) {
 func flushFn(ctx context.Context, _ api.Module, stack []uint64) {
 	e := exchange(ctx, abi.FuncFlush)
 	e.sendHead()
-	if e.rc == nil {
-		e.rc = http.NewResponseController(e.w)
+	if e.headHeld {
+		e.writeHead() // a HEAD flushed: its length is not known
 	}
-	err := e.rc.Flush()
+	err := e.controller().Flush()
 	if errors.Is(err, http.ErrNotSupported) {
 		err = nil
 	}

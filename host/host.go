@@ -46,6 +46,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -127,7 +128,9 @@ type Exchange struct {
 	mem api.Memory
 
 	status       int  // set by set_status; 0 sends 200
-	headSent     bool // WriteHeader was called
+	headSent     bool // the status and headers are final: the body started
+	headHeld     bool // ... but, for a HEAD request, not yet written (writeHead)
+	bodyStarted  bool // body_read was called with a body to read
 	bodyTooLarge bool
 	bodyDone     bool  // the body reader returned an error ...
 	bodyCode     int32 // ... which body_read now returns: 0 at EOF, or an abi error
@@ -192,7 +195,7 @@ func (e *Exchange) Reset(w http.ResponseWriter, r *http.Request, params []routes
 
 // HeadSent reports whether the status line and headers have been sent, after
 // which the runtime can no longer answer with an error status.
-func (e *Exchange) HeadSent() bool { return e.headSent }
+func (e *Exchange) HeadSent() bool { return e.headSent && !e.headHeld }
 
 // BodyTooLarge reports whether the request body reader returned an
 // *http.MaxBytesError, which body_read passed on as abi.ErrTooLarge. If the
@@ -209,11 +212,25 @@ func (e *Exchange) BodyTooLarge() bool { return e.bodyTooLarge }
 // instead of calling Finish, only when HeadSent is false, and should first
 // delete the headers the guest set (clear(w.Header())) so that none of them,
 // a Set-Cookie say, goes out with the error.
+//
+// The head of a HEAD request's response waits for Finish or a flush: a guest
+// that wrote a body and returned without flushing gets Content-Length set
+// (unless it set one) to the length of what it wrote and the host dropped,
+// the length its GET sends. One that wrote nothing gets none, as net/http
+// does for a HEAD handler: it may have left the body out for HEAD.
 func (e *Exchange) Finish() error {
 	e.sendHead()
+	if e.headHeld {
+		if h := e.w.Header(); e.written > 0 && bodyAllowed(e.status) && h.Get("Content-Length") == "" {
+			h.Set("Content-Length", strconv.FormatInt(e.written, 10))
+		}
+		e.writeHead()
+	}
 	return e.writeErr
 }
 
+// sendHead makes the status and headers final, and writes them unless the
+// request is a HEAD (see Finish).
 func (e *Exchange) sendHead() {
 	if e.headSent {
 		return
@@ -222,7 +239,32 @@ func (e *Exchange) sendHead() {
 	if e.status == 0 {
 		e.status = http.StatusOK
 	}
+	if e.r.Method == http.MethodHead {
+		e.headHeld = true
+		return
+	}
+	e.writeHead()
+}
+
+// writeHead writes the status and headers. A guest that started reading the
+// request body and has not finished gets a full-duplex response: HTTP/1.1's
+// server would otherwise discard the rest of the body when the head goes
+// out (or close the connection), and an echo, say, would lose it. HTTP/2 is
+// always full duplex.
+func (e *Exchange) writeHead() {
+	e.headHeld = false
+	if e.bodyStarted && !e.bodyDone {
+		_ = e.controller().EnableFullDuplex() // http.ErrNotSupported on HTTP/2: nothing to do
+	}
 	e.w.WriteHeader(e.status)
+}
+
+// controller returns the ResponseController of e's ResponseWriter.
+func (e *Exchange) controller() *http.ResponseController {
+	if e.rc == nil {
+		e.rc = http.NewResponseController(e.w)
+	}
+	return e.rc
 }
 
 type exchangeKey struct{}
@@ -406,6 +448,7 @@ func (e *Exchange) readBody(buf []byte) int32 {
 	if len(buf) == 0 || e.Body == nil {
 		return 0
 	}
+	e.bodyStarted = true
 	for i := 0; !e.bodyDone; i++ {
 		n, err := e.Body.Read(buf)
 		if err == nil && n == 0 && i == maxEmptyReads {

@@ -105,7 +105,7 @@ var (
 
 	// corsSafelisted are the methods a page may send without a preflight,
 	// hence need not be listed.
-	corsSafelisted methodSet = 1<<methodIndex["GET"] | 1<<methodIndex["HEAD"] | 1<<methodIndex["POST"]
+	corsSafelisted = methodSet{std: 1<<methodIndex["GET"] | 1<<methodIndex["HEAD"] | 1<<methodIndex["POST"]}
 )
 
 // compile checks c (nil: no block) and keeps what it compiles to. Its
@@ -156,7 +156,7 @@ func (c *corsConfig) compile() error {
 			bad("methods: %q is not one of %s (case matters)", m, strings.Join(abi.Methods[:], ", "))
 			continue
 		}
-		p.methods |= 1 << i
+		p.methods.std |= 1 << i
 	}
 	var allowHeaders, expose []string
 	for _, h := range c.Headers {
@@ -270,14 +270,14 @@ func (c *corsConfig) forRoute(served methodSet) *corsPolicy {
 		return nil
 	}
 	p := *c.policy
-	served |= 1 << methodIndex["OPTIONS"]
+	served.std |= 1 << methodIndex["OPTIONS"]
 	if served.has(methodGET) {
-		served |= 1 << methodHEAD
+		served.std |= 1 << methodIndex["HEAD"]
 	}
 	if p.allMethods {
-		p.methods = served
+		p.methods = methodSet{std: served.std, extra: served.extra}
 	} else {
-		p.methods = (p.methods | corsSafelisted) & served
+		p.methods = methodSet{std: (p.methods.std | corsSafelisted.std) & served.std}
 	}
 	p.allowMethods = []string{p.methods.String()}
 	p.allow = []string{served.allow()}
@@ -338,8 +338,8 @@ func (p *corsPolicy) preflight(w http.ResponseWriter, r *http.Request, origin []
 // allowsMethod compares exactly, as browsers do: they send the six
 // methods they normalize in uppercase, and any other as written.
 func (p *corsPolicy) allowsMethod(m string) bool {
-	i, ok := methodIndex[m]
-	return ok && p.methods.has(i)
+	_, ok := p.methods.lookup(m)
+	return ok
 }
 
 // allowsHeaders reports whether every name in the lists of an

@@ -333,7 +333,7 @@ func FuzzCORSConfig(f *testing.F) {
 				t.Errorf("origin %q reads back as %q, %v", o, again, err)
 			}
 		}
-		p := c.CORS.forRoute(1<<methodGET | 1<<methodIndex["PUT"])
+		p := c.CORS.forRoute(methodSet{std: 1<<methodGET | 1<<methodIndex["PUT"]})
 		r := httptest.NewRequest("OPTIONS", "/", nil)
 		r.Header = http.Header{"Origin": {origin}, "Access-Control-Request-Method": {method}, "Access-Control-Request-Headers": {requestHeaders}}
 		w := httptest.NewRecorder()

@@ -16,18 +16,16 @@ import (
 
 var _ http.Handler = (*Server)(nil)
 
-var (
-	methodGET  = methodIndex["GET"]
-	methodHEAD = methodIndex["HEAD"]
-)
+var methodGET = methodIndex["GET"]
 
 // ServeHTTP routes r to its module and runs the method's export.
 //
 // A path with a trailing slash, or one that is not clean ("//", "..", "."),
 // is redirected with 308 to its clean form. A method the module does not
 // export gets 405 with Allow, except HEAD (served by GET, body dropped) and
-// OPTIONS (204 with Allow). A route with a cors block answers preflights
-// and adds its headers to every other response (cors.go).
+// OPTIONS (204 with Allow). A module that exports no method answers 405,
+// logging an error. A route with a cors block answers preflights and adds
+// its headers to every other response (cors.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	if clean := cleanPath(path); clean != path {
@@ -48,16 +46,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return // a preflight, answered (cors.go)
 		}
 	}
-	m, known := methodIndex[r.Method]
+	m, ok := rt.methods.lookup(r.Method)
 	switch {
-	case known && rt.methods.has(m):
-	case m == methodHEAD && known && rt.methods.has(methodGET):
+	case ok:
+	case r.Method == http.MethodHead && rt.methods.has(methodGET):
 		m = methodGET
 	case r.Method == http.MethodOptions:
 		w.Header().Set("Allow", rt.allow)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	default:
+		if rt.methods.empty() {
+			// As Next.js logs it: the route's author must hear of it.
+			s.log.Error("route exports no method", "route", rt.Pattern, "method", r.Method, "file", rt.File, "notMethods", strings.Join(rt.methods.misnamed, ", "))
+		}
 		w.Header().Set("Allow", rt.allow)
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -146,7 +148,7 @@ func readBase(file string, globals []string, maxMemory int64) *snapshot {
 
 // writeBase keeps e's base snapshot in file, read from an instance of it.
 func writeBase(ctx context.Context, file string, rt wazero.Runtime, e *engine) error {
-	inst, err := e.base.instantiate(ctx, rt, e.code.cm, moduleConfig(), 0)
+	inst, err := e.base.instantiate(ctx, rt, e.code.cm, moduleConfig(), methodSet{})
 	if err != nil {
 		return err
 	}
@@ -255,7 +257,7 @@ func (m *module) compileJS(ctx context.Context) (*compiled, error) {
 	}
 	ictx, cancel := context.WithTimeout(ctx, m.limits.MaxDuration) // bounded like a request
 	defer cancel()
-	inst, err := e.base.instantiate(ictx, rt, e.code.cm, m.cfg.WithStdin(bytes.NewReader(m.js.RouteInput())), 0)
+	inst, err := e.base.instantiate(ictx, rt, e.code.cm, m.cfg.WithStdin(bytes.NewReader(m.js.RouteInput())), methodSet{})
 	if err != nil {
 		return nil, fmt.Errorf("initialization failed: %w", err)
 	}
@@ -336,3 +338,19 @@ func (s *Server) bundle(ctx context.Context, file, confFile string, conf fileCon
 // otherwise. A program that sets IsolateBuilds, or serves Tenants, calls it
 // first thing in main.
 func ServeBuildChild() { jsbuild.ServeChild() }
+
+// jsMethods is the method set of a JavaScript route: Next.js's seven at
+// most (methods beyond them are for WebAssembly modules), and the exports
+// that look like methods but are not served.
+func jsMethods(b *jsbuild.Bundle) methodSet {
+	var s methodSet
+	for _, name := range b.Methods {
+		s.std |= 1 << methodIndex[name]
+	}
+	for _, name := range b.Exports {
+		if _, lower := methodIndex[strings.ToUpper(name)]; name == "default" || lower && !slices.Contains(b.Methods, name) {
+			s.misnamed = append(s.misnamed, name)
+		}
+	}
+	return s
+}

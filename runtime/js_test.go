@@ -530,8 +530,6 @@ func TestJSLoadErrors(t *testing.T) {
 			[]string{"app/x/route.ts:3:1: Expected \")\" but found \"}\""}},
 		{"package", map[string]string{"app/x/route.ts": "import _ from 'lodash'\nexport function GET() { return new Response(_.x) }\n"},
 			[]string{`app/x/route.ts:1:15: cannot resolve "lodash": run npm install in`}},
-		{"no method", map[string]string{"app/x/route.ts": "export function get() {}\n"},
-			[]string{"app/x/route.ts: exports no HTTP method handler"}},
 		{"maxDuration not a literal", map[string]string{"app/x/route.ts": "const n = 5\nexport const maxDuration = n\nexport function GET() {}\n"},
 			[]string{"app/x/route.ts:2:", "maxDuration"}},
 		{"maxDuration over the ceiling", map[string]string{"app/x/route.ts": "export const maxDuration = 3600\nexport function GET() {}\n"},

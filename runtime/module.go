@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,43 +29,91 @@ var methodIndex = func() map[string]int {
 	return m
 }()
 
-// methodSet is the set of methods a module exports, one bit per abi.Methods.
-type methodSet uint8
+// methodSet is the set of methods a module exports: one bit per abi.Methods
+// (the fast path), and the other methods it exports (abi.IsExtraMethod), at
+// most abi.MaxExtraMethods, sorted. Method i < len(abi.Methods) is
+// abi.Methods[i]; method len(abi.Methods)+j is extra[j].
+type methodSet struct {
+	std   uint8
+	extra []string
+	// misnamed are function exports that look like methods but are not
+	// served ("get", "default", a method name with another signature),
+	// named in the error a request to a module without methods logs.
+	misnamed []string
+}
 
-func (s methodSet) has(i int) bool { return s&(1<<i) != 0 }
+func (s methodSet) has(i int) bool {
+	if i < len(abi.Methods) {
+		return s.std&(1<<i) != 0
+	}
+	return i-len(abi.Methods) < len(s.extra)
+}
+
+// lookup returns the index of method if s has it.
+func (s methodSet) lookup(method string) (int, bool) {
+	if i, ok := methodIndex[method]; ok {
+		return i, s.std&(1<<i) != 0
+	}
+	for j, name := range s.extra {
+		if name == method {
+			return len(abi.Methods) + j, true
+		}
+	}
+	return 0, false
+}
+
+// empty reports whether the module exports no method at all.
+func (s methodSet) empty() bool { return s.std == 0 && len(s.extra) == 0 }
+
+// equal reports whether s and o hold the same methods.
+func (s methodSet) equal(o methodSet) bool {
+	return s.std == o.std && slices.Equal(s.extra, o.extra)
+}
+
+// count is the number of method indexes: an instance's fns has this many.
+func (s methodSet) count() int { return len(abi.Methods) + len(s.extra) }
+
+// name returns the name of method i.
+func (s methodSet) name(i int) string {
+	if i < len(abi.Methods) {
+		return abi.Methods[i]
+	}
+	return s.extra[i-len(abi.Methods)]
+}
+
+// names lists the methods of s, sorted.
+func (s methodSet) names() []string {
+	names := make([]string, 0, bits.OnesCount8(s.std)+len(s.extra))
+	for i, name := range abi.Methods {
+		if s.has(i) {
+			names = append(names, name)
+		}
+	}
+	names = append(names, s.extra...)
+	slices.Sort(names)
+	return names
+}
 
 // allow is the Allow header for a module exporting s: its methods, HEAD when
 // GET is there, and OPTIONS, sorted.
 func (s methodSet) allow() string {
-	s |= 1 << methodIndex["OPTIONS"]
+	s.std |= 1 << methodIndex["OPTIONS"]
 	if s.has(methodIndex["GET"]) {
-		s |= 1 << methodIndex["HEAD"]
+		s.std |= 1 << methodIndex["HEAD"]
 	}
-	var names []string
-	for i, name := range abi.Methods {
-		if s.has(i) {
-			names = append(names, name)
-		}
-	}
-	return strings.Join(names, ", ")
+	return strings.Join(s.names(), ", ")
 }
 
 // String lists the exported methods, e.g. "GET, POST".
-func (s methodSet) String() string {
-	var names []string
-	for i, name := range abi.Methods {
-		if s.has(i) {
-			names = append(names, name)
-		}
-	}
-	return strings.Join(names, ", ")
-}
+func (s methodSet) String() string { return strings.Join(s.names(), ", ") }
 
 // wasiModule is the WASI preview 1 host module name.
 const wasiModule = "wasi_snapshot_preview1"
 
 // check validates a module against the ABI and returns the methods it
-// exports, problems that stop it from loading, and warnings.
+// exports, problems that stop it from loading, and warnings. A module that
+// exports no method loads, with a warning: it answers 405 (Next.js answers
+// such a route the same way).
 func check(m *wasmbin.Info) (methods methodSet, errs, warns []string) {
 	names := make([]string, 0, len(m.Exports))
 	for name := range m.Exports {
@@ -75,6 +125,7 @@ func check(m *wasmbin.Info) (methods methodSet, errs, warns []string) {
 		noArgs := len(x.Sig.Params) == 0 && len(x.Sig.Results) == 0
 		_, isMethod := methodIndex[name]
 		_, lowercase := methodIndex[strings.ToUpper(name)]
+		extra := abi.IsExtraMethod(name)
 		switch {
 		case x.Kind != wasmbin.ExternFunc:
 			if isMethod || name == abi.ExportInitialize {
@@ -83,25 +134,50 @@ func check(m *wasmbin.Info) (methods methodSet, errs, warns []string) {
 		case isMethod && !noArgs:
 			errs = append(errs, fmt.Sprintf("export %s has signature %s; a method takes no parameters and returns nothing", name, x.Sig))
 		case isMethod:
-			methods |= 1 << methodIndex[name]
+			methods.std |= 1 << methodIndex[name]
+		case extra && !noArgs:
+			// Not an error: before methods beyond the seven, such a
+			// function was just a function.
+			methods.misnamed = append(methods.misnamed, name)
+			warns = append(warns, fmt.Sprintf("export %s is not served as a method: it has signature %s; a method takes no parameters and returns nothing", name, x.Sig))
+		case extra:
+			methods.extra = append(methods.extra, name)
+		case slices.Contains(abi.UnservedMethods[:], name):
+			methods.misnamed = append(methods.misnamed, name)
+			warns = append(warns, fmt.Sprintf("export %s is not served: CONNECT, TRACE and TRACK requests never reach a module", name))
 		case name == abi.ExportStart:
 			errs = append(errs, fmt.Sprintf("exports %s: it is a WASI command; build a reactor (Go: -buildmode=c-shared)", abi.ExportStart))
 		case name == abi.ExportInitialize && !noArgs:
 			errs = append(errs, fmt.Sprintf("export %s has signature %s; it must take no parameters and return nothing", name, x.Sig))
 		case lowercase:
+			methods.misnamed = append(methods.misnamed, name)
 			warns = append(warns, fmt.Sprintf("export %q is not a method: method exports are case-sensitive, rename it %s", name, strings.ToUpper(name)))
 		case name == "default":
+			methods.misnamed = append(methods.misnamed, name)
 			warns = append(warns, `export "default" is not a method: export one function per method, named GET, POST, ...`)
 		}
 	}
-	if methods == 0 && len(errs) == 0 {
-		errs = append(errs, fmt.Sprintf("exports no method: export at least one of %s", strings.Join(abi.Methods[:], ", ")))
+	if n := len(methods.extra); n > abi.MaxExtraMethods {
+		errs = append(errs, fmt.Sprintf("exports %d methods beyond %s (%s, ...); at most %d are allowed", n, strings.Join(abi.Methods[:], ", "), strings.Join(methods.extra[:3], ", "), abi.MaxExtraMethods))
+		methods.extra = nil
+	}
+	if methods.empty() && len(errs) == 0 {
+		warns = append(warns, noMethodWarning(methods.misnamed))
 	}
 	if _, ok := m.MemoryMin[abi.ExportMemory]; !ok {
 		errs = append(errs, fmt.Sprintf("does not export its memory as %q", abi.ExportMemory))
 	}
 	errs = append(errs, checkImports(m.Imports, m.OtherImports)...)
 	return methods, errs, warns
+}
+
+// noMethodWarning is the load warning for a module that exports no method.
+func noMethodWarning(misnamed []string) string {
+	w := "exports no method, so it answers 405 to every request but OPTIONS: export at least one of " + strings.Join(abi.Methods[:], ", ") + " (or another method, in uppercase)"
+	if len(misnamed) > 0 {
+		w += fmt.Sprintf("; not methods: %s", strings.Join(misnamed, ", "))
+	}
+	return w
 }
 
 // hostFuncs maps each v1 host function to its signature.
@@ -152,7 +228,7 @@ func allI32(types []byte, n int) bool {
 // once. It serves one request at a time.
 type instance struct {
 	mod api.Module
-	fns [len(abi.Methods)]api.Function
+	fns []api.Function // by method index (methodSet), nil for those not exported
 	out *guestOutput
 	ex  host.Exchange // reused from request to request, keeping its buffers
 
@@ -175,10 +251,10 @@ func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 	if err != nil {
 		return nil, withOutput(err, out)
 	}
-	inst := &instance{mod: mod, out: out, deep: mod.ExportedGlobal(wasmbin.DeepExport)}
-	for i, name := range abi.Methods {
+	inst := &instance{mod: mod, out: out, deep: mod.ExportedGlobal(wasmbin.DeepExport), fns: make([]api.Function, methods.count())}
+	for i := range inst.fns {
 		if methods.has(i) {
-			inst.fns[i] = mod.ExportedFunction(name)
+			inst.fns[i] = mod.ExportedFunction(methods.name(i))
 		}
 	}
 	return inst, nil
@@ -480,5 +556,5 @@ func (m *module) same(bin []byte) bool {
 	}
 	methods, errs, _ := check(info)
 	pages, ok := info.MemoryMin[abi.ExportMemory]
-	return len(errs) == 0 && methods == m.methods && ok && pages*wasmPageSize <= uint64(m.limits.MaxMemory)
+	return len(errs) == 0 && methods.equal(m.methods) && ok && pages*wasmPageSize <= uint64(m.limits.MaxMemory)
 }

@@ -538,9 +538,7 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 		if js, errs, warns = s.bundle(ctx, file, confFile, conf, &limits); len(errs) > 0 {
 			return nil, errs, warns
 		}
-		for _, name := range js.Methods {
-			methods |= 1 << methodIndex[name]
-		}
+		methods = jsMethods(js)
 		size = int64(len(js.Code))
 		info, err = engineInfo()
 	} else {

@@ -33,7 +33,7 @@ func TestTenants(t *testing.T) {
 	dir := tenants(t, map[string]map[string]string{
 		"acme":   {"hello": "hello"},
 		"globex": {"hello": "counter"},
-		"broken": {"x": "no_method"},
+		"broken": {"x": "no_memory"},
 		"_skip":  {"hello": "hello"},
 	})
 	logs := &syncBuffer{}

@@ -48,12 +48,23 @@ const (
 // Next.js does, and Request.Cookie decodes them again. It fails with
 // ErrInvalid when Name is not a token, or Path or Domain cannot be written,
 // and with ErrHeadersSent once the body started.
+//
+// As with cookies().set in Next.js, the request's cookies change with it:
+// Request.Cookie(c.Name) returns c.Value afterwards, in the same request,
+// and nothing once the cookie is deleted (a negative MaxAge, or an Expires
+// in the past and no MaxAge).
 func (w *Response) SetCookie(c Cookie) error {
 	v, err := c.header()
 	if err != nil {
 		return err
 	}
-	return w.AddHeader("Set-Cookie", v)
+	if err := w.AddHeader("Set-Cookie", v); err != nil {
+		return err
+	}
+	if w.req != nil {
+		w.req.setCookie(c.Name, c.Value, c.deletes())
+	}
+	return nil
 }
 
 // DeleteCookie tells the client to drop the cookie name, like
@@ -165,6 +176,34 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// deletes reports whether c, set, deletes the cookie: a negative MaxAge, or
+// an Expires in the past and no MaxAge (which a browser would prefer).
+func (c *Cookie) deletes() bool {
+	return c.MaxAge < 0 || c.MaxAge == 0 && !c.Expires.IsZero() && c.Expires.Before(time.Now())
+}
+
+// setCookie makes the request's cookies show name set to value, or gone
+// when deleted, as a later request from the client would. The list is
+// copied: one that Cookies returned before stays as it was.
+func (r *Request) setCookie(name, value string, deleted bool) {
+	old := r.Cookies()
+	cookies := make([]Cookie, 0, len(old)+1)
+	found := false
+	for _, c := range old {
+		switch {
+		case c.Name != name:
+			cookies = append(cookies, c)
+		case !deleted && !found:
+			cookies = append(cookies, Cookie{Name: name, Value: value})
+			found = true
+		}
+	}
+	if !deleted && !found {
+		cookies = append(cookies, Cookie{Name: name, Value: value})
+	}
+	r.cookies = cookies
 }
 
 // parseCookies parses the values of the Cookie header: "a=1; b=2". Values

@@ -72,3 +72,74 @@ func TestCookieRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestCookieSetThenRead checks Next.js's cookies() semantics: a cookie the
+// response sets is what a later read in the same request returns, and one
+// it deletes is gone.
+func TestCookieSetThenRead(t *testing.T) {
+	type read struct {
+		Value string
+		OK    bool
+	}
+	var before, afterSet, afterDelete, other, past, kept read
+	var list, listBefore []route.Cookie
+	h := func(w *route.Response, r *route.Request) {
+		listBefore = r.Cookies()
+		v, ok := r.Cookie("theme")
+		before = read{v, ok}
+		if err := w.SetCookie(route.Cookie{Name: "theme", Value: "dark night", Path: "/"}); err != nil {
+			t.Error(err)
+		}
+		v, ok = r.Cookie("theme")
+		afterSet = read{v, ok}
+		if err := w.SetCookie(route.Cookie{Name: "new", Value: "1"}); err != nil {
+			t.Error(err)
+		}
+		list = r.Cookies()
+		if err := w.DeleteCookie("session"); err != nil {
+			t.Error(err)
+		}
+		v, ok = r.Cookie("session")
+		afterDelete = read{v, ok}
+		v, ok = r.Cookie("lang")
+		other = read{v, ok}
+		if err := w.SetCookie(route.Cookie{Name: "lang", Expires: time.Unix(1, 0)}); err != nil {
+			t.Error(err)
+		}
+		v, ok = r.Cookie("lang")
+		past = read{v, ok}
+		// A refused cookie changes nothing.
+		if err := w.SetCookie(route.Cookie{Name: "new", Value: "2", Domain: "bad domain"}); !errors.Is(err, route.ErrInvalid) {
+			t.Errorf("SetCookie with a bad domain: %v, want ErrInvalid", err)
+		}
+		v, ok = r.Cookie("new")
+		kept = read{v, ok}
+	}
+	req := routetest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", "theme=light; session=abc; lang=en")
+	routetest.Run(h, req)
+	for _, c := range []struct {
+		name      string
+		want, got read
+	}{
+		{"before", read{"light", true}, before},
+		{"after set", read{"dark night", true}, afterSet},
+		{"after delete", read{}, afterDelete},
+		{"another cookie", read{"en", true}, other},
+		{"expired", read{}, past},
+		{"after a refused set", read{"1", true}, kept},
+	} {
+		if diff := cmp.Diff(c.want, c.got); diff != "" {
+			t.Errorf("%s: (-want +got):\n%s", c.name, diff)
+		}
+	}
+	want := []route.Cookie{{Name: "theme", Value: "dark night"}, {Name: "session", Value: "abc"}, {Name: "lang", Value: "en"}, {Name: "new", Value: "1"}}
+	if diff := cmp.Diff(want, list); diff != "" {
+		t.Errorf("Cookies after set (-want +got):\n%s", diff)
+	}
+	// A list returned earlier is not changed under its holder.
+	wantBefore := []route.Cookie{{Name: "theme", Value: "light"}, {Name: "session", Value: "abc"}, {Name: "lang", Value: "en"}}
+	if diff := cmp.Diff(wantBefore, listBefore); diff != "" {
+		t.Errorf("Cookies returned before the set (-want +got):\n%s", diff)
+	}
+}

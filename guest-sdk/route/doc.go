@@ -50,7 +50,10 @@
 //	func main() {}
 //
 // The runtime answers the methods a module does not export (405 with Allow),
-// HEAD from GET, and OPTIONS. The //go:build wasip1 line keeps route sources
+// HEAD from GET, and OPTIONS. Methods beyond the seven are exported the same
+// way, in uppercase (//go:wasmexport QUERY, PROPFIND, MKCOL; see
+// abi.IsExtraMethod). A handler may read the request body while it writes
+// and flushes its response: an echo streams both ways. The //go:build wasip1 line keeps route sources
 // out of a native go build, vet or test of ./..., which would otherwise fail
 // for the whole module on the bracketed folder name.
 //

@@ -258,7 +258,10 @@ func (r *Request) ParamNames() []string {
 }
 
 // Cookie returns the value of the request cookie name and whether it was
-// sent. Like Next.js, the value is percent-decoded (SetCookie encodes).
+// sent. Like Next.js, the value is percent-decoded (SetCookie encodes), and
+// a cookie the response set or deleted earlier in the request
+// (Response.SetCookie, DeleteCookie) reads as set or gone, as with
+// cookies() in Next.js.
 func (r *Request) Cookie(name string) (string, bool) {
 	for _, c := range r.Cookies() {
 		if c.Name == name {
@@ -269,7 +272,9 @@ func (r *Request) Cookie(name string) (string, bool) {
 }
 
 // Cookies returns the cookies of the Cookie header(s) in the order sent, with
-// only Name and Value set. Pairs whose name is not a token are skipped.
+// only Name and Value set, changed by the response's SetCookie and
+// DeleteCookie calls so far (a cookie set anew comes last). Pairs whose name
+// is not a token are skipped.
 func (r *Request) Cookies() []Cookie {
 	if r.have&haveCookies == 0 {
 		r.cookies = parseCookies(r.HeaderValues("cookie"))

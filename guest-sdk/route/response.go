@@ -17,7 +17,8 @@ import (
 // A Response is valid only until its Handler returns and is not safe for
 // concurrent use. It implements io.Writer and io.StringWriter.
 type Response struct {
-	contentType bool // a Content-Type header was set; JSON and Text keep it
+	contentType bool     // a Content-Type header was set; JSON and Text keep it
+	req         *Request // the request served: SetCookie updates its cookies
 }
 
 // Status sets the response status code, 200..999 (default 200). It fails

@@ -28,7 +28,7 @@ type Handler func(w *Response, r *Request)
 func Serve(h Handler) {
 	r := &Request{buf: spare}
 	spare = nil
-	h(&Response{}, r)
+	h(&Response{req: r}, r)
 	spare = r.buf
 }
 

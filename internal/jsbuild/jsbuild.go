@@ -168,7 +168,9 @@ func Build(dir, file string) (*Bundle, error) {
 		}
 	}
 	if len(b.Methods) == 0 {
-		return nil, &BuildError{File: file, Messages: []string{fmt.Sprintf("%s: exports no HTTP method handler (%s)", file, strings.Join(abi.Methods[:], ", "))}}
+		// Not an error, as in Next.js: the route answers 405, and the
+		// project's other routes serve.
+		b.Warnings = append(b.Warnings, fmt.Sprintf("%s: exports no HTTP method handler (%s), so it answers 405 to every request but OPTIONS", file, strings.Join(abi.Methods[:], ", ")))
 	}
 	return b, nil
 }

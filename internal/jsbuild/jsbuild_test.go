@@ -230,6 +230,16 @@ export { post, handler as default };
 			},
 		},
 		{
+			name:    "no method: a warning, not an error, as in Next.js",
+			files:   map[string]string{"app/route.ts": "export function get() {}\n"},
+			file:    "app/route.ts",
+			exports: []string{"get"},
+			warnings: []string{
+				`app/route.ts: export "get" is not served: HTTP method handlers are uppercase (GET)`,
+				"app/route.ts: exports no HTTP method handler (DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT), so it answers 405 to every request but OPTIONS",
+			},
+		},
+		{
 			name: "esbuild warning",
 			files: map[string]string{"app/route.js": `export function GET() { return Response.json({ a: 1, a: 2 }); }
 `},
@@ -317,11 +327,6 @@ export function GET() { return new Response(fs + randomUUID()); }
 			name:  "a name next/server lacks",
 			files: map[string]string{"app/route.ts": "import { after } from \"next/server\";\nexport function GET() { after(() => {}); return new Response(); }\n"},
 			want:  []string{`app/route.ts:1:10: No matching export in "wasmroute:platform/next/server.js" for import "after"`},
-		},
-		{
-			name:  "no method",
-			files: map[string]string{"app/route.ts": "export function get() {}\n"},
-			want:  []string{"app/route.ts: exports no HTTP method handler (DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT)"},
 		},
 		{
 			name: "outside the project",

@@ -235,7 +235,9 @@ function describe(v) {
 // through next/headers, then the body, in one write for a string or bytes,
 // chunk by chunk with a flush after each for a stream (server-sent events).
 // A stream's chunks may be strings too (written as UTF-8), which Next.js
-// would refuse. A HEAD request's body is not read at all.
+// would refuse. A HEAD request's stream body is not read at all; a string
+// or bytes is written, for the host to drop and count: the Content-Length
+// of a HEAD is what its GET writes.
 function write(res, pairs, head) {
 	refused(host.setStatus(res.status), `status ${res.status}`);
 	for (let i = 0; i < pairs.length; i++) refused(host.headerAdd(pairs[i][0], pairs[i][1]), `header ${pairs[i][0]}`);
@@ -245,7 +247,7 @@ function write(res, pairs, head) {
 	const body = responseBody(res);
 	if (body === null || body === undefined) return;
 	if (typeof body.getReader !== "function") {
-		if (!head) closed(host.bodyWrite(body));
+		closed(host.bodyWrite(body));
 		return;
 	}
 	if (head) return body.cancel().catch(() => {}); // the host would drop it
