@@ -162,12 +162,18 @@ func bundleSources(dir string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var problems []string
+	var js []routes.Folder
 	for _, f := range folders {
-		if f.JS == "" {
-			continue
+		if f.JS != "" {
+			js = append(js, f)
 		}
-		b, err := jsbuild.Build(dir, "app/"+strings.TrimPrefix(f.Dir+"/"+f.JS, "/"))
+	}
+	p := newProgress(stderr, "bundling")
+	var problems, warnings []string
+	for i, f := range js {
+		file := "app/" + strings.TrimPrefix(f.Dir+"/"+f.JS, "/")
+		b, err := jsbuild.Build(dir, file)
+		p.update(i+1, len(js), file)
 		var be *jsbuild.BuildError
 		switch {
 		case errors.As(err, &be):
@@ -175,10 +181,12 @@ func bundleSources(dir string, stderr io.Writer) error {
 		case err != nil:
 			problems = append(problems, err.Error())
 		default:
-			for _, w := range b.Warnings {
-				fmt.Fprintln(stderr, "warning:", w)
-			}
+			warnings = append(warnings, b.Warnings...)
 		}
+	}
+	p.end()
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%d build error(s):\n\t%s", len(problems), strings.Join(problems, "\n\t"))
@@ -202,6 +210,7 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 		return nil
 	}
 	p := newProgress(stderr, "building")
+	p.update(0, len(dirs), "")
 	err = build.Go(ctx, dir, dirs, func(done, total int, d string) {
 		p.update(done, total, "app/"+strings.TrimPrefix(d+"/route.go", "/"))
 	})
@@ -305,6 +314,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 		MaxCompiled: *maxCompiled,
 		LazyCompile: true,
+		Progress:    newLogProgress(logger, "compiling").update,
 	}
 	var (
 		handler http.Handler
@@ -437,7 +447,7 @@ func (f sizeFlag) Set(s string) error {
 	return nil
 }
 
-// load loads the project with compile progress on a terminal.
+// load loads the project, reporting its compilation's progress.
 func load(ctx context.Context, dir, cacheDir string, stderr io.Writer) (*runtime.Server, error) {
 	p := newProgress(stderr, "compiling")
 	defer p.end()
@@ -475,38 +485,6 @@ func defaultCacheDir() string {
 		return ""
 	}
 	return filepath.Join(dir, "wasmroute")
-}
-
-// progress shows "verb done/total file" on one line when w is a terminal,
-// and nothing otherwise.
-type progress struct {
-	w     io.Writer
-	verb  string
-	shown bool
-}
-
-func newProgress(w io.Writer, verb string) *progress {
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return &progress{w: w, verb: verb}
-		}
-	}
-	return &progress{}
-}
-
-func (p *progress) update(done, total int, file string) {
-	if p.w == nil {
-		return
-	}
-	p.shown = true
-	fmt.Fprintf(p.w, "\r\033[K%s %d/%d %s", p.verb, done, total, file)
-}
-
-func (p *progress) end() {
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-	}
 }
 
 // isolationFlag defines --isolation on fs, setting *iso.
