@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
 	"strings"
@@ -219,13 +218,16 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 }
 
 func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("routes", "routes [--cache-dir DIR] DIR")
-	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
+	fs := newFlagSet("routes", "routes [--cache-dir DIR] [--cache-max-size SIZE] DIR")
+	cache := cacheFlags(fs)
 	dir, code := parse(fs, args, stderr)
 	if code >= 0 {
 		return code
 	}
-	srv, err := load(ctx, dir, *cacheDir, stderr)
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	cache.trim(logger)
+	srv, err := load(ctx, dir, cache.dir, logger, stderr)
+	cache.trim(logger)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -238,7 +240,7 @@ func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", "serve [flags] DIR\n\nThe limit flags (--max-*, --isolation request) are ceilings: a project's wasmroute.json\nand a route's route.json may lower them, never raise them (see --grants).\n")
 	addr := fs.String("addr", "127.0.0.1:3000", "address to listen on (port 0: any free port)")
-	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
+	cache := cacheFlags(fs)
 	noBuild := fs.Bool("no-build", false, "do not build route.go sources; serve the route.wasm files as they are (always so with --tenants)")
 	tenants := fs.Bool("tenants", false, "DIR holds one project per tenant, chosen by the request's Host")
 	domain := fs.String("domain", "localhost", "with --tenants: <tenant>.DOMAIN selects a tenant")
@@ -295,11 +297,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	cache.trim(logger)
 	// Modules are checked against the ABI before serving, and compiled in
 	// the background once serving (or on their first request, if sooner):
 	// a restart answers in the time it takes to read the modules.
 	cfg := runtime.Config{
-		CacheDir:           *cacheDir,
+		CacheDir:           cache.dir,
 		Logger:             logger,
 		Limits:             lim,
 		MaxTenantInstances: *maxTenant,
@@ -387,6 +390,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if ctx.Err() == nil {
 			logger.Info("compiled every module", "took", time.Since(start).Round(time.Millisecond))
 		}
+		cache.trim(logger)
+		cache.trimEvery(ctx, 10*time.Minute, logger)
 	}()
 	select {
 	case err := <-errc:
@@ -448,13 +453,13 @@ func (f sizeFlag) Set(s string) error {
 }
 
 // load loads the project, reporting its compilation's progress.
-func load(ctx context.Context, dir, cacheDir string, stderr io.Writer) (*runtime.Server, error) {
+func load(ctx context.Context, dir, cacheDir string, logger *slog.Logger, stderr io.Writer) (*runtime.Server, error) {
 	p := newProgress(stderr, "compiling")
 	defer p.end()
 	return runtime.New(ctx, runtime.Config{
 		Dir:      dir,
 		CacheDir: cacheDir,
-		Logger:   slog.New(slog.NewTextHandler(stderr, nil)),
+		Logger:   logger,
 		Progress: p.update,
 	})
 }
@@ -477,14 +482,6 @@ func size(n int64) string {
 	default:
 		return fmt.Sprintf("%d B", n)
 	}
-}
-
-func defaultCacheDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "wasmroute")
 }
 
 // isolationFlag defines --isolation on fs, setting *iso.
