@@ -208,6 +208,15 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 	if len(dirs) == 0 {
 		return nil
 	}
+	// go mod tidy cannot read app/: wasmroute_deps.go shows it the routes'
+	// imports, so that it keeps their requirements.
+	warnings, err := build.WriteDeps(ctx, dir, dirs)
+	if err != nil {
+		warnings = append(warnings, err.Error())
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	p := newProgress(stderr, "building")
 	p.update(0, len(dirs), "")
 	err = build.Go(ctx, dir, dirs, func(done, total int, d string) {
