@@ -163,7 +163,7 @@ func decodeConfig(f jsonFile, start, end int64, prefix string, routeFile bool) (
 	}
 	// Problems of keys together, which no key alone has.
 	for _, p := range c.check(routeFile) {
-		if !containsString(placed, p) {
+		if !slices.Contains(placed, p) {
 			problems = append(problems, fmt.Sprintf("%s: %s%s", f.name, prefix, p))
 		}
 	}
@@ -171,15 +171,6 @@ func decodeConfig(f jsonFile, start, end int64, prefix string, routeFile bool) (
 		problems = append(problems[:maxConfigProblems], fmt.Sprintf("%s: %d more problems", f.name, n-maxConfigProblems))
 	}
 	return c, problems
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // configFields maps each config key to its fileConfig field's index.
