@@ -205,9 +205,6 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 			dirs = append(dirs, f.Dir)
 		}
 	}
-	if len(dirs) == 0 {
-		return nil
-	}
 	// go mod tidy cannot read app/: wasmroute_deps.go shows it the routes'
 	// imports, so that it keeps their requirements.
 	warnings, err := build.WriteDeps(ctx, dir, dirs)
@@ -216,6 +213,9 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if len(dirs) == 0 {
+		return nil
 	}
 	p := newProgress(stderr, "building")
 	p.update(0, len(dirs), "")
