@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	wasmroute serve [--addr 127.0.0.1:3000] [--cache-dir DIR] [--no-build] DIR
+//	wasmroute serve [--addr 127.0.0.1:3000] [--cache-dir DIR] [--cache-max-size SIZE] [--no-build] DIR
 //	wasmroute build DIR
 //	wasmroute routes DIR
 //	wasmroute load [flags] DIR
