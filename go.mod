@@ -16,6 +16,8 @@ require (
 	golang.org/x/sys v0.47.0
 )
 
+require github.com/fsnotify/fsnotify v1.10.1
+
 // Route sources live in bracketed folders the go command cannot name as
 // packages; they are built by file list (wasmroute build).
 ignore ./examples/demo/app

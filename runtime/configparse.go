@@ -145,7 +145,9 @@ func decodeConfig(f jsonFile, start, end int64, prefix string, routeFile bool) (
 			continue
 		}
 		seen[m.key] = true
-		if err := json.Unmarshal(m.value, cv.Field(i).Addr().Interface()); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(m.value))
+		dec.DisallowUnknownFields() // in nested objects too, such as cors
+		if err := dec.Decode(cv.Field(i).Addr().Interface()); err != nil {
 			add(m.at, fmt.Sprintf("%s: %s", m.key, valueError(err)))
 			cv.Field(i).SetZero() // not half a list for later checks to trip on
 			continue

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -25,7 +26,8 @@ var (
 // A path with a trailing slash, or one that is not clean ("//", "..", "."),
 // is redirected with 308 to its clean form. A method the module does not
 // export gets 405 with Allow, except HEAD (served by GET, body dropped) and
-// OPTIONS (204 with Allow).
+// OPTIONS (204 with Allow). A route with a cors block answers preflights
+// and adds its headers to every other response (cors.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	if clean := cleanPath(path); clean != path {
@@ -36,6 +38,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		http.NotFound(w, r)
 		return
+	}
+	if rt.broken != "" { // with Config.Dev only, which printed it at load
+		http.Error(w, rt.broken, http.StatusInternalServerError)
+		return
+	}
+	if rt.cors != nil {
+		if w = rt.cors.handle(w, r); w == nil {
+			return // a preflight, answered (cors.go)
+		}
 	}
 	m, known := methodIndex[r.Method]
 	switch {
@@ -83,8 +94,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		// still there, an empty 200 would look like a success.
 		panic(http.ErrAbortHandler)
 	case err != nil:
-		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", s.guestOutput(rt.Pattern, errorOutput(err)))
-		w.WriteHeader(http.StatusInternalServerError)
+		out := s.guestOutput(rt.Pattern, errorOutput(err))
+		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", out)
+		s.fail(w, rt, err, out)
 		return
 	}
 
@@ -163,8 +175,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 			// rather than a complete-looking one.
 			panic(http.ErrAbortHandler)
 		}
-		fail(w, http.StatusInternalServerError)
+		s.fail(w, rt, err, out)
 	}
+}
+
+// fail answers 500 for a route whose guest failed: empty, or with
+// Config.Dev the error and the guest's output as text.
+func (s *Server) fail(w http.ResponseWriter, rt *route, err error, out string) {
+	if !s.cfg.Dev {
+		fail(w, http.StatusInternalServerError)
+		return
+	}
+	clear(w.Header())
+	msg := fmt.Sprintf("%s: %v", rt.File, err)
+	if out != "" {
+		msg += "\n\nguest output:\n" + out
+	}
+	http.Error(w, s.redacted(msg), http.StatusInternalServerError)
 }
 
 // finish completes the response of a guest that returned.

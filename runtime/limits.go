@@ -218,6 +218,10 @@ type fileConfig struct {
 	// {"fromEnv": "NAME"} to take the server's variable NAME, a secret.
 	Env map[string]envValue `json:"env"`
 
+	// CORS answers cross-origin requests (cors.go); a route.json's
+	// replaces its project's whole.
+	CORS *corsConfig `json:"cors"`
+
 	// For wasmroute.json only:
 
 	// MaxTenantInstances: the instances in use at once across all the
@@ -314,6 +318,9 @@ func (c fileConfig) check(routeFile bool) []string {
 				problems = append(problems, key.name+" belongs in the project's wasmroute.json")
 			}
 		}
+	}
+	if err := c.CORS.compile(); err != nil {
+		problems = append(problems, "cors: "+err.Error())
 	}
 	if err := checkKVURL(c.KV); err != nil {
 		problems = append(problems, "kv "+err.Error())

@@ -154,6 +154,21 @@ type Config struct {
 	// Progress, when set, is told as each module finishes compiling.
 	Progress func(done, total int, file string)
 
+	// Dev is for development (wasmroute dev): a route that fails to load,
+	// or whose module fails, answers 500 with the problem as plain text
+	// rather than failing New or answering an empty 500, so that the
+	// developer sees it in the browser; the other routes serve. Only
+	// project-wide problems (wasmroute.json, two folders for one URL) fail
+	// New. Never set it where the clients are not the developer: the
+	// problems name files and show guest output.
+	Dev bool
+
+	// BuildErrors, when set, is asked at each load which route folders'
+	// sources failed to build, by folder as package routes names it (""
+	// for app/, "blog/[slug]"): with Dev, each answers 500 with its text;
+	// otherwise they are load errors.
+	BuildErrors func() map[string]string
+
 	store *store // shared by Tenants; nil: the Server opens its own
 }
 
@@ -193,6 +208,8 @@ type Server struct {
 	secretsMu sync.Mutex      // guards secrets while routes load
 	secrets   map[string]bool // values never logged (Config.Secrets, fromEnv)
 	redact    *strings.Replacer
+
+	projectCORS *corsConfig // wasmroute.json's cors (cors.go); nil: none set
 }
 
 // route is a loaded route: its table entry and its module.
@@ -211,6 +228,7 @@ type module struct {
 	pool    *pool
 
 	outbound *host.Outbound // what its guests may fetch
+	cors     *corsPolicy    // its cross-origin policy (cors.go); nil: none
 
 	root *os.Root                       // the project's
 	path string                         // the file, in root
@@ -227,6 +245,8 @@ type module struct {
 	err       error        // why it cannot compile, kept
 	used      atomic.Int64 // when a request last asked for an instance, in Unix ns
 	onCompile func(*module)
+
+	broken string // with Config.Dev: why the route failed to load; it answers 500 with it
 }
 
 // LoadError lists every problem found while loading a project. Each line
@@ -302,13 +322,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	dirs := make([]string, 0, len(folders))
 	var served []routes.Folder
+	broken := map[string][]string{} // with Dev: the routes that answer 500, by folder
+	var buildErrors map[string]string
+	if cfg.BuildErrors != nil {
+		buildErrors = cfg.BuildErrors()
+	}
 	for _, f := range folders {
-		if !f.Wasm && f.JS == "" {
-			load.Problems = append(load.Problems, fmt.Sprintf("app/%s: not built: run `wasmroute build %s`", joinDir(f.Dir, "route.go"), cfg.Dir))
-			continue
+		var problem string
+		switch msg, failed := buildErrors[f.Dir]; {
+		case failed:
+			problem = msg
+		case !f.Wasm && f.JS == "":
+			problem = fmt.Sprintf("app/%s: not built: run `wasmroute build %s`", joinDir(f.Dir, "route.go"), cfg.Dir)
 		}
-		dirs = append(dirs, f.Dir)
-		served = append(served, f)
+		switch {
+		case problem != "" && cfg.Dev:
+			broken[f.Dir] = []string{problem}
+			dirs = append(dirs, f.Dir)
+		case problem != "":
+			load.Problems = append(load.Problems, problem)
+		default:
+			dirs = append(dirs, f.Dir)
+			served = append(served, f)
+		}
 	}
 	table, err := routes.Build(dirs)
 	if err != nil {
@@ -326,9 +362,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
 		stop:     make(chan struct{}),
 		secrets:  secrets,
+
+		projectCORS: project.CORS,
 	}
 	if cfg.store == nil {
-		s.ownStore = &store{cfg: kv.Config{URL: cfg.KV, Dir: cmp.Or(cfg.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}, log: cfg.Logger}
+		s.ownStore = newStore(cfg, cfg.Dir, cfg.Logger)
 		cfg.store = s.ownStore
 	}
 	s.kv = &namespace{store: cfg.store, name: cmp.Or(cfg.KVNamespace, namespaceName(cfg.Dir)), lim: kv.Limits{MaxKeys: cfg.MaxKVKeys, MaxValue: cfg.MaxKVValue}}
@@ -351,8 +389,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	modules, errs := s.loadAll(ctx, served)
-	load.Problems = append(load.Problems, errs...)
+	for dir, msgs := range errs {
+		if cfg.Dev {
+			broken[dir] = msgs
+		} else {
+			load.Problems = append(load.Problems, msgs...)
+		}
+	}
 	s.redact = redactor(s.secrets)
+	for dir, msgs := range broken {
+		sort.Strings(msgs)
+		modules[dir] = s.brokenModule(dir, strings.Join(msgs, "\n"))
+	}
 	if len(load.Problems) > 0 {
 		s.Close(ctx)
 		sortProblems(load.Problems)
@@ -425,12 +473,12 @@ func (s *Server) runtime(ctx context.Context, k runtimeKey) (wazero.Runtime, err
 }
 
 // loadAll reads and checks the module of every route folder, one per core
-// at a time, and returns them by folder with every problem found.
-func (s *Server) loadAll(ctx context.Context, folders []routes.Folder) (map[string]*module, []string) {
+// at a time, and returns them by folder, and the problems found by folder.
+func (s *Server) loadAll(ctx context.Context, folders []routes.Folder) (map[string]*module, map[string][]string) {
 	var (
 		mu       sync.Mutex
 		modules  = make(map[string]*module, len(folders))
-		problems []string
+		problems = map[string][]string{}
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, cores())
 	)
@@ -442,8 +490,11 @@ func (s *Server) loadAll(ctx context.Context, folders []routes.Folder) (map[stri
 			m, errs, warns := s.load(ctx, f)
 			mu.Lock()
 			defer mu.Unlock()
-			modules[f.Dir] = m
-			problems = append(problems, errs...)
+			if len(errs) > 0 {
+				problems[f.Dir] = errs
+			} else {
+				modules[f.Dir] = m
+			}
 			for _, w := range warns {
 				s.log.Warn(w)
 			}
@@ -533,6 +584,7 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
 		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out}
+	m.cors = cmp.Or(conf.CORS, s.projectCORS).forRoute(methods)
 	if js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
 	}
@@ -554,6 +606,12 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	return m, nil, warns
 }
 
+// brokenModule is the module of a route folder that failed to load, with
+// Config.Dev: it answers every request with 500 and problem.
+func (s *Server) brokenModule(dir, problem string) *module {
+	return &module{File: "app/" + dir, broken: s.redacted(problem), pool: newPool(0, s.tenant, nil), log: s.log}
+}
+
 // moduleConfig is every instance's configuration: the real clocks and
 // sleep, a cryptographic random source, nothing else of the host's.
 func moduleConfig() wazero.ModuleConfig {
@@ -571,6 +629,29 @@ func moduleConfig() wazero.ModuleConfig {
 // answers 500). New calls it unless Config.LazyCompile is set; a server that
 // starts lazily may call it in the background.
 func (s *Server) CompileAll(ctx context.Context) error {
+	return s.compile(ctx, func(*route) bool { return true })
+}
+
+// compileLike compiles the modules of the routes that old has compiled: a
+// new version of a project answers its routes in use as fast as the old.
+func (s *Server) compileLike(ctx context.Context, old *Server) {
+	hot := map[string]bool{}
+	for _, r := range old.routes {
+		if r.broken == "" && r.isCompiled() {
+			hot[r.Pattern] = true
+		}
+	}
+	s.compile(ctx, func(r *route) bool { return hot[r.Pattern] }) // failures answer 500, logged then
+}
+
+// compile compiles the modules of the routes that want, as CompileAll.
+func (s *Server) compile(ctx context.Context, want func(*route) bool) error {
+	var todo []*route
+	for _, r := range s.routes {
+		if r.broken == "" && want(r) {
+			todo = append(todo, r)
+		}
+	}
 	var (
 		mu       sync.Mutex
 		problems []string
@@ -579,8 +660,8 @@ func (s *Server) CompileAll(ctx context.Context) error {
 		sem      = make(chan struct{}, cores())
 	)
 	// Modules compile side by side; a lone module gets the spare cores.
-	ctx = experimental.WithCompilationWorkers(ctx, max(1, cores()/max(1, len(s.routes))))
-	for _, r := range s.routes {
+	ctx = experimental.WithCompilationWorkers(ctx, max(1, cores()/max(1, len(todo))))
+	for _, r := range todo {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -596,7 +677,7 @@ func (s *Server) CompileAll(ctx context.Context) error {
 			}
 			done++
 			if s.cfg.Progress != nil {
-				s.cfg.Progress(done, len(s.routes), r.File)
+				s.cfg.Progress(done, len(todo), r.File)
 			}
 		}()
 	}
@@ -655,6 +736,18 @@ func (s *Server) Routes() []Route {
 	out := make([]Route, len(s.routes))
 	for i, r := range s.routes {
 		out[i] = Route{Pattern: r.Pattern, Methods: r.methods.String(), Allow: r.allow, File: r.File, Size: r.Size}
+	}
+	return out
+}
+
+// Problems lists why each route that answers 500 failed to load, with
+// Config.Dev (without it, such a project does not load).
+func (s *Server) Problems() []string {
+	var out []string
+	for _, r := range s.routes {
+		if r.broken != "" {
+			out = append(out, r.broken)
+		}
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,6 +106,12 @@ type store struct {
 	s      *kv.Store
 	err    error     // the last failure to open ...
 	failed time.Time // ... kept for storeRetry, so that callers fail fast
+}
+
+// newStore is the store cfg selects, its embedded one in cfg.DataDir or
+// else in dir's .wasmroute/data; it opens on first use.
+func newStore(cfg Config, dir string, log *slog.Logger) *store {
+	return &store{cfg: kv.Config{URL: cfg.KV, Dir: cmp.Or(cfg.DataDir, filepath.Join(dir, ".wasmroute", "data"))}, log: log}
 }
 
 // storeRetry is how long a failure to open the store answers every caller

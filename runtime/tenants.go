@@ -13,8 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/wasmroute/wasmroute/internal/kv"
 )
 
 // TenantsConfig configures Tenants.
@@ -89,6 +87,9 @@ func ReadGrants(path string) (map[string]Grant, error) {
 		if c.KV != "" {
 			problems = append(problems, fmt.Sprintf("%s: %s: kv: tenants share the server's store (--kv)", f.at(m.at), tenant))
 		}
+		if c.CORS != nil {
+			problems = append(problems, fmt.Sprintf("%s: %s: cors: a tenant sets its own, in its wasmroute.json", f.at(m.at), tenant))
+		}
 		g := Grant{Limits: c.limits(), MaxTenantInstances: c.MaxTenantInstances, AllowedOutboundHosts: c.AllowedOutboundHosts,
 			MaxKVKeys: c.MaxKVKeys, MaxKVValue: int64(c.MaxKVValue)}
 		// The grants file is the operator's: it may map the server's
@@ -131,10 +132,11 @@ func tenantName(name string) error {
 // a tenant whose project failed to load gets 503 while the others serve.
 // Tenants is an http.Handler, safe for concurrent use.
 type Tenants struct {
-	cfg     TenantsConfig
-	store   *store // every tenant's, one namespace each
-	servers map[string]*Server
-	failed  map[string]error
+	cfg      TenantsConfig
+	store    *store // every tenant's, one namespace each
+	ownStore bool   // store is t's to close (not a Live's)
+	servers  map[string]*Server
+	failed   map[string]error
 }
 
 var _ http.Handler = (*Tenants)(nil)
@@ -156,7 +158,10 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 	if err := checkKVURL(cfg.Project.KV); err != nil {
 		return nil, fmt.Errorf("runtime: Config.KV: %w", err)
 	}
-	t.store = &store{cfg: kv.Config{URL: cfg.Project.KV, Dir: cmp.Or(cfg.Project.DataDir, filepath.Join(cfg.Dir, ".wasmroute", "data"))}, log: log}
+	if t.store = cfg.Project.store; t.store == nil {
+		t.store = newStore(cfg.Project, cfg.Dir, log)
+		t.ownStore = true
+	}
 	hasFolder := func(name string) bool {
 		return slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == name && e.IsDir() })
 	}
@@ -273,6 +278,8 @@ func (t *Tenants) Close(ctx context.Context) error {
 	for _, s := range t.servers {
 		errs = append(errs, s.Close(ctx))
 	}
-	errs = append(errs, t.store.close())
+	if t.ownStore {
+		errs = append(errs, t.store.close())
+	}
 	return errors.Join(errs...)
 }

@@ -94,7 +94,7 @@ func TestTenantsConfigErrors(t *testing.T) {
 
 // serveTenants serves ts behind a real HTTP server and returns a function
 // that GETs target from tenant (by Host) and returns the status and body.
-func serveTenants(t *testing.T, ts *Tenants, domain string) func(tenant, target string) (int, string) {
+func serveTenants(t *testing.T, ts http.Handler, domain string) func(tenant, target string) (int, string) {
 	t.Helper()
 	srv := httptest.NewServer(ts)
 	t.Cleanup(srv.Close)

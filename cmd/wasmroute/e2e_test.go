@@ -79,7 +79,13 @@ func (b *syncBuffer) String() string {
 // listens. Later flags win: args may override --cache-dir.
 func start(t testing.TB, args ...string) *server {
 	t.Helper()
-	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--cache-dir", cacheDir}, args...)
+	return launch(t, "serve", args...)
+}
+
+// launch runs wasmroute COMMAND (serve or dev) as start does.
+func launch(t testing.TB, command string, args ...string) *server {
+	t.Helper()
+	args = append([]string{command, "--addr", "127.0.0.1:0", "--cache-dir", cacheDir}, args...)
 	cmd := exec.Command(binary, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -45,7 +45,8 @@ func main() {
 const usage = `wasmroute serves a folder of WebAssembly route handlers.
 
 Usage:
-	wasmroute serve [flags] DIR   build what needs building, load DIR/app and serve it
+	wasmroute serve [flags] DIR   build what needs building, load DIR/app and serve it; SIGHUP reloads
+	wasmroute dev [flags] DIR     serve DIR for development: each saved change is built and served at once
 	wasmroute build DIR           build every app/**/route.go into route.wasm beside it
 	wasmroute routes DIR          print the route table, or every load error
 	wasmroute load [flags] DIR    compare a route's requests/s with a native Go server's over loopback
@@ -62,7 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "serve":
-		return serve(ctx, args, stdout, stderr)
+		return serve(ctx, args, stdout, stderr, false)
+	case "dev":
+		return serve(ctx, args, stdout, stderr, true)
 	case "build":
 		return buildCmd(ctx, args, stderr)
 	case "routes":
@@ -246,8 +249,12 @@ func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "serve [flags] DIR\n\nThe limit flags (--max-*, --isolation request) are ceilings: a project's wasmroute.json\nand a route's route.json may lower them, never raise them (see --grants).\n")
+// serve is wasmroute serve, or with dev wasmroute dev.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev bool) int {
+	fs := newFlagSet("serve", "serve [flags] DIR\n\nThe limit flags (--max-*, --isolation request) are ceilings: a project's wasmroute.json\nand a route's route.json may lower them, never raise them (see --grants).\nSIGHUP reloads DIR: requests in flight finish on the version they started on.\n")
+	if dev {
+		fs = newFlagSet("dev", "dev [flags] DIR\n\nServes DIR as serve does, watching it: a saved change is built and served at once, a route\nthat fails to build or load answers 500 with its error as text, the others serve on.\nNever expose it: its errors show your files and your guests' output.\n")
+	}
 	addr := fs.String("addr", "127.0.0.1:3000", "address to listen on (port 0: any free port)")
 	cache := cacheFlags(fs)
 	noBuild := fs.Bool("no-build", false, "do not build route.go sources; serve the route.wasm files as they are (always so with --tenants)")
@@ -291,7 +298,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if *procs < 1 {
-		fmt.Fprintln(stderr, "wasmroute serve: --procs must be at least 1")
+		fmt.Fprintf(stderr, "wasmroute %s: --procs must be at least 1\n", fs.Name())
+		return 2
+	}
+	if dev && *tenants {
+		fmt.Fprintln(stderr, "wasmroute dev: --tenants is for serve: develop one project at a time")
 		return 2
 	}
 	goruntime.GOMAXPROCS(*procs)
@@ -299,7 +310,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// whatever the tenant's go.mod names (a replace by ../victim, a go.work
 	// or module above it, symlinked sources) and run as the operator. Each
 	// tenant builds its own modules (wasmroute build) and uploads them.
-	if !*noBuild && !*tenants {
+	building := !*noBuild && !*tenants
+	var builds *devBuilds // in dev: the route folders that failed to build
+	if dev {
+		builds = &devBuilds{dir: dir}
+		if building {
+			builds.build(ctx, nil, stderr)
+		}
+	} else if building {
 		if err := buildSources(ctx, dir, stderr); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -329,51 +347,40 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Progress:    newLogProgress(logger, "compiling").update,
 	}
 	var (
-		handler http.Handler
-		servers []*runtime.Server
+		live *runtime.Live
+		err  error
 	)
 	if *tenants {
 		var grants map[string]runtime.Grant
 		if *grantsFile != "" {
-			var err error
 			if grants, err = runtime.ReadGrants(*grantsFile); err != nil {
 				fmt.Fprintf(stderr, "wasmroute serve: --grants: %v\n", err)
 				return 1
 			}
 		}
-		t, err := runtime.NewTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, Grants: grants, Project: cfg})
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		defer t.Close(context.Background())
-		for _, name := range t.Names() {
-			fmt.Fprintf(stdout, "tenant %s (http://%s.%s)\n", name, name, *domain)
-			printRoutes(stdout, t.Server(name).Routes())
-			fmt.Fprintln(stdout)
-			servers = append(servers, t.Server(name))
-		}
-		handler = t
+		live, err = runtime.NewLiveTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, Grants: grants, Project: cfg})
 	} else {
 		cfg.Dir = dir
-		srv, err := runtime.New(ctx, cfg)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
+		cfg.Dev = dev
+		if builds != nil {
+			cfg.BuildErrors = builds.errors
 		}
-		defer srv.Close(context.Background())
-		printRoutes(stdout, srv.Routes())
-		servers = append(servers, srv)
-		handler = srv
+		live, err = runtime.NewLive(ctx, cfg)
 	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer live.Close(context.Background())
+	printLive(stdout, stderr, live, *domain)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "wasmroute serve: %v\n", err)
+		fmt.Fprintf(stderr, "wasmroute %s: %v\n", fs.Name(), err)
 		return 1
 	}
 	hs := &http.Server{
-		Handler:           handler,
+		Handler:           live,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -385,28 +392,63 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	go func() {
-		start := time.Now()
-		for _, srv := range servers {
-			if n := len(srv.Routes()); *maxCompiled > 0 && n > *maxCompiled {
-				logger.Info("more routes than --max-compiled: each compiles on its first request", "routes", n, "maxCompiled", *maxCompiled)
-				continue
-			}
-			if err := srv.CompileAll(ctx); err != nil && ctx.Err() == nil {
-				logger.Error("modules that will answer 500", "err", err)
-			}
-		}
-		if ctx.Err() == nil {
-			logger.Info("compiled every module", "took", time.Since(start).Round(time.Millisecond))
-		}
+	compileAndTrim := func() {
+		compileAll(ctx, live, *maxCompiled, logger)
 		cache.trim(logger)
-		cache.trimEvery(ctx, 10*time.Minute, logger)
-	}()
-	select {
-	case err := <-errc:
-		fmt.Fprintf(stderr, "wasmroute serve: %v\n", err)
-		return 1
-	case <-ctx.Done():
+	}
+	go compileAndTrim()
+	go cache.trimEvery(ctx, 10*time.Minute, logger)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var changes <-chan []string
+	if dev {
+		w, err := watch(dir, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "wasmroute dev: watching %s: %v\n", dir, err)
+			return 1
+		}
+		defer w.close()
+		changes = w.changes
+	}
+	reload := func(changed []string) {
+		start := time.Now()
+		switch {
+		case builds != nil && building:
+			builds.build(ctx, changed, stderr)
+		case building:
+			if err := buildSources(ctx, dir, stderr); err != nil {
+				logger.Error("reload: the build failed; the previous version serves on", "err", err)
+				return
+			}
+		}
+		if err := live.Reload(ctx); err != nil {
+			logger.Error("reload failed; the previous version serves on", "err", err)
+			return
+		}
+		logger.Info("reloaded", "took", time.Since(start).Round(time.Millisecond))
+		if !dev {
+			printLive(stdout, stderr, live, *domain)
+		} else {
+			printProblems(stderr, live)
+		}
+		go compileAndTrim()
+	}
+	for {
+		select {
+		case err := <-errc:
+			fmt.Fprintf(stderr, "wasmroute %s: %v\n", fs.Name(), err)
+			return 1
+		case <-hup:
+			reload(nil)
+			continue
+		case changed := <-changes:
+			reload(changed)
+			continue
+		case <-ctx.Done():
+		}
+		break
 	}
 	fmt.Fprintln(stdout, "shutting down: draining requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
