@@ -191,8 +191,8 @@ func TestCORSConfig(t *testing.T) {
 		{"full", `{"origins": ["https://a.example"], "methods": ["GET", "PATCH"], "headers": ["*", "Authorization"], "exposeHeaders": ["*"], "maxAge": "24h"}`, ""},
 		{"no origins", `{"origins": []}`, ""},
 		{"* with credentials", `{"origins": ["*"], "credentials": true}`,
-			`app/x/route.json: cors: origins "*" with credentials: a browser refuses a credentialed answer that allows every origin: list the origins`},
-		{"* beside origins", `{"origins": ["*", "https://a.example"]}`, `app/x/route.json: cors: origins: "*" allows every origin: list it alone`},
+			`app/x/route.json:1:2: cors: origins "*" with credentials: a browser refuses a credentialed answer that allows every origin: list the origins`},
+		{"* beside origins", `{"origins": ["*", "https://a.example"]}`, `app/x/route.json:1:2: cors: origins: "*" allows every origin: list it alone`},
 		{"headers * with credentials", `{"origins": ["https://a.example"], "headers": ["*"], "credentials": true}`, `cors: headers: "*" with credentials`},
 		{"exposeHeaders * with credentials", `{"origins": ["https://a.example"], "exposeHeaders": ["*"], "credentials": true}`, `cors: exposeHeaders: "*" with credentials`},
 		{"a path", `{"origins": ["https://a.example/"]}`, `cors: origins: "https://a.example/": an origin has no user, path, query or fragment: write "https://a.example"`},
@@ -210,7 +210,7 @@ func TestCORSConfig(t *testing.T) {
 		{"expose not a token", `{"origins": ["*"], "exposeHeaders": ["x:y"]}`, `cors: exposeHeaders: "x:y" is not a header name`},
 		{"maxAge over a day", `{"origins": ["*"], "maxAge": "25h"}`, `cors: maxAge 25h0m0s is outside 0s..24h0m0s`},
 		{"maxAge negative", `{"origins": ["*"], "maxAge": "-1s"}`, `cors: maxAge -1s is outside`},
-		{"unknown key", `{"origin": ["*"]}`, `app/x/route.json: json: unknown field "origin"`},
+		{"unknown key", `{"origin": ["*"]}`, `app/x/route.json:1:2: cors: unknown field "origin"`},
 		{"too many origins", `{"origins": [` + strings.Repeat(`"https://a.example",`, maxCORSList) + `"https://a.example"]}`,
 			`cors: origins: 129 entries, more than 128`},
 		{"too long", `{"origins": ["https://` + strings.Repeat("a", maxCORSEntry) + `.example"]}`, `cors: origins: an entry of 528 bytes, more than 512`},
@@ -256,7 +256,7 @@ func TestCORSConfig(t *testing.T) {
 	if !errors.As(err, &le) {
 		t.Fatalf("New: %v, want a *LoadError", err)
 	}
-	for _, w := range []string{`wasmroute.json: cors: origins "*" with credentials`, `app/y/route.json: cors: origins: "https://a.example/"`} {
+	for _, w := range []string{`wasmroute.json:1:2: cors: origins "*" with credentials`, `app/y/route.json:1:2: cors: origins: "https://a.example/"`} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("load errors lack %q:\n%v", w, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"os"
@@ -139,6 +140,14 @@ func or[T comparable](v, def T) T {
 
 // check reports a limit that cannot work.
 func (l Limits) check() error {
+	if errs := l.problems(); len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// problems lists the limits that cannot work.
+func (l Limits) problems() []string {
 	var errs []string
 	if l.MaxDuration < 0 || l.MaxBody < 0 || l.MaxResponse < 0 || l.MaxHeaders < 0 || l.MaxHeaderBytes < 0 || l.MaxInstances < 0 || l.MaxWait < 0 ||
 		l.MaxFetches < 0 || l.MaxFetchConcurrency < 0 || l.MaxFetchBody < 0 {
@@ -152,10 +161,7 @@ func (l Limits) check() error {
 	default:
 		errs = append(errs, fmt.Sprintf("isolation %q is neither %q nor %q", l.Isolation, IsolationInstance, IsolationRequest))
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
+	return errs
 }
 
 // above lists, by JSON key, the fields of l that are set and exceed
@@ -249,57 +255,84 @@ func (c fileConfig) limits() Limits {
 	}
 }
 
+// maxConfigSize bounds a config file: a few keys, a few KiB.
+const maxConfigSize = 1 << 20
+
 // readConfig reads the config file name (slash-separated) in root; a
 // missing file is an empty config. Through root, a symlink that leaves the
 // project is refused: a tenant's wasmroute.json cannot be another's.
 func readConfig(root *os.Root, name string, routeFile bool) (fileConfig, error) {
-	b, err := root.ReadFile(filepath.FromSlash(name))
+	f, err := root.Open(filepath.FromSlash(name))
 	if errors.Is(err, os.ErrNotExist) {
 		return fileConfig{}, nil
 	}
 	if err != nil {
 		return fileConfig{}, fmt.Errorf("%s: cannot read: %w", name, err)
 	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return fileConfig{}, fmt.Errorf("%s: cannot read: %w", name, err)
+	}
+	if len(b) > maxConfigSize {
+		return fileConfig{}, fmt.Errorf("%s: larger than %s", name, FormatSize(maxConfigSize))
+	}
 	return parseConfig(b, name, routeFile)
 }
 
 // parseConfig parses the content of a config file; name is the file as
-// errors should name it.
+// errors should name it. The error lists every problem (errors.Join), each
+// "name:line:column: message".
 func parseConfig(b []byte, name string, routeFile bool) (fileConfig, error) {
-	var c fileConfig
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("%s: %w", name, err)
+	c, problems := decodeConfig(jsonFile{name, b}, 0, int64(len(b)), "", routeFile)
+	return c, joinProblems(problems)
+}
+
+// joinProblems is problems as one error, each its own (see problems), or
+// nil.
+func joinProblems(problems []string) error {
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = errors.New(p)
 	}
-	if err := c.limits().check(); err != nil {
-		return c, fmt.Errorf("%s: %w", name, err)
+	return errors.Join(errs...)
+}
+
+// check lists what in c cannot work. Each problem a key alone has is
+// reported at that key's line (see decodeConfig): a new key's checks go
+// here.
+func (c fileConfig) check(routeFile bool) []string {
+	problems := c.limits().problems()
+	if c.MaxTenantInstances < 0 {
+		problems = append(problems, "maxTenantInstances cannot be negative")
 	}
-	if c.MaxTenantInstances < 0 || c.MaxKVKeys < 0 {
-		return c, fmt.Errorf("%s: maxTenantInstances and maxKVKeys cannot be negative", name)
+	if c.MaxKVKeys < 0 {
+		problems = append(problems, "maxKVKeys cannot be negative")
 	}
 	if routeFile {
-		for key, set := range map[string]bool{"maxTenantInstances": c.MaxTenantInstances != 0, "kv": c.KV != "", "maxKVKeys": c.MaxKVKeys != 0, "maxKVValue": c.MaxKVValue != 0} {
-			if set {
-				return c, fmt.Errorf("%s: %s belongs in the project's wasmroute.json", name, key)
+		for _, key := range []struct {
+			name string
+			set  bool
+		}{{"maxTenantInstances", c.MaxTenantInstances != 0}, {"kv", c.KV != ""}, {"maxKVKeys", c.MaxKVKeys != 0}, {"maxKVValue", c.MaxKVValue != 0}} {
+			if key.set {
+				problems = append(problems, key.name+" belongs in the project's wasmroute.json")
 			}
 		}
 	}
 	if err := c.CORS.compile(); err != nil {
-		return c, fmt.Errorf("%s: cors: %w", name, err)
+		problems = append(problems, "cors: "+err.Error())
 	}
 	if err := checkKVURL(c.KV); err != nil {
-		return c, fmt.Errorf("%s: kv %w", name, err)
+		problems = append(problems, "kv "+err.Error())
 	}
-	for k, v := range c.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return c, fmt.Errorf("%s: env: bad variable name %q", name, k)
-		}
-		if v.FromEnv != "" && strings.ContainsAny(v.FromEnv, "=\x00") {
-			return c, fmt.Errorf("%s: env %s: bad fromEnv name %q", name, k, v.FromEnv)
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
+		if v := c.Env[k]; k == "" || strings.ContainsAny(k, "=\x00") {
+			problems = append(problems, fmt.Sprintf("env: bad variable name %q", k))
+		} else if v.FromEnv != "" && strings.ContainsAny(v.FromEnv, "=\x00") {
+			problems = append(problems, fmt.Sprintf("env %s: bad fromEnv name %q", k, v.FromEnv))
 		}
 	}
-	return c, nil
+	return problems
 }
 
 // within checks c's limits against the operator's ceilings.

@@ -80,13 +80,13 @@ func TestConfigFileErrors(t *testing.T) {
 		t.Fatalf("New: %v, want a *LoadError", err)
 	}
 	want := []string{
-		`app/a/route.json: json: unknown field "maxDurration"`,
-		`app/b/route.json: time: invalid duration "soon"`,
-		"app/c/route.json: maxTenantInstances belongs in the project's wasmroute.json",
-		"app/d/route.json: maxMemory 1024 is outside 64KiB..4GiB",
-		`app/e/route.json: env: bad variable name "A=B"`,
-		`app/f/route.json: isolation "process" is neither "instance" nor "request"`,
-		`wasmroute.json: bad size "lots": want bytes, or a number with KiB, MiB or GiB`,
+		`app/a/route.json:1:2: unknown key "maxDurration" (did you mean "maxDuration"?)`,
+		`app/b/route.json:1:2: maxDuration: time: invalid duration "soon"`,
+		"app/c/route.json:1:2: maxTenantInstances belongs in the project's wasmroute.json",
+		"app/d/route.json:1:2: maxMemory 1024 is outside 64KiB..4GiB",
+		`app/e/route.json:1:2: env: bad variable name "A=B"`,
+		`app/f/route.json:1:2: isolation "process" is neither "instance" nor "request"`,
+		`wasmroute.json:1:2: maxBody: bad size "lots": want bytes, or a number with KiB, MiB or GiB`,
 	}
 	if diff := cmp.Diff(want, le.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
@@ -337,10 +337,10 @@ func TestServiceConfig(t *testing.T) {
 			"maxFetchConcurrency 100 is above the operator's ceiling of 6; " +
 			"maxFetchBody 1GiB is above the operator's ceiling of 10MiB",
 		"app/b/route.json: env KEY: fromEnv WASMROUTE_TEST_UNSET is not set in the server's environment",
-		`app/c/route.json: want a string or {"fromEnv": "NAME"}, got {"value": "x"}`,
-		"app/d/route.json: maxKVValue belongs in the project's wasmroute.json",
-		"app/e/route.json: limits cannot be negative",
-		`wasmroute.json: kv "memcached://x": want redis://HOST:PORT (or rediss://, valkey://, unix://), or none for the embedded store`,
+		`app/c/route.json:1:2: env: want a string or {"fromEnv": "NAME"}, got {"value": "x"}`,
+		"app/d/route.json:1:2: maxKVValue belongs in the project's wasmroute.json",
+		"app/e/route.json:1:2: maxFetches: limits cannot be negative",
+		`wasmroute.json:1:2: kv "memcached://x": want redis://HOST:PORT (or rediss://, valkey://, unix://), or none for the embedded store`,
 	}
 	if diff := cmp.Diff(want, le.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)

@@ -289,7 +289,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		err = project.within("wasmroute.json", ceiling, maxTenant, kvCeiling)
 	}
 	if err != nil {
-		load.Problems = append(load.Problems, err.Error())
+		load.Problems = append(load.Problems, problems(err)...)
 	}
 	cfg.Limits = project.limits().Or(ceiling)
 	cfg.MaxTenantInstances = cmp.Or(project.MaxTenantInstances, maxTenant)
@@ -403,7 +403,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if len(load.Problems) > 0 {
 		s.Close(ctx)
-		sort.Strings(load.Problems)
+		sortProblems(load.Problems)
 		return nil, &load
 	}
 	for _, r := range table.Routes() {
@@ -524,7 +524,7 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 		err = conf.within(confFile, s.ceiling, 0, kvLimits{})
 	}
 	if err != nil {
-		return nil, []string{err.Error()}, nil
+		return nil, problems(err), nil
 	}
 	limits := conf.limits().Or(s.cfg.Limits)
 	path := filepath.FromSlash(file)
@@ -707,6 +707,13 @@ func problems(err error) []string {
 		lines := make([]string, len(errs))
 		for i, e := range errs {
 			lines[i] = e.Error()
+		}
+		return lines
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok { // a config file's (errors.Join)
+		var lines []string
+		for _, e := range joined.Unwrap() {
+			lines = append(lines, problems(e)...)
 		}
 		return lines
 	}

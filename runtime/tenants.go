@@ -3,7 +3,6 @@ package runtime
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,29 +69,34 @@ func ReadGrants(path string) (map[string]Grant, error) {
 	if err != nil {
 		return nil, err
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	f := jsonFile{path, b}
+	members, err := f.object(0, int64(len(b)))
+	if err != nil {
+		return nil, err
 	}
-	grants := make(map[string]Grant, len(raw))
-	for name, msg := range raw {
-		c, err := parseConfig(msg, fmt.Sprintf("%s: tenant %q", path, name), false)
-		if err != nil {
-			return nil, err
+	grants := make(map[string]Grant, len(members))
+	var problems []string
+	for _, m := range members {
+		tenant := fmt.Sprintf("tenant %q", m.key)
+		if _, dup := grants[m.key]; dup {
+			problems = append(problems, fmt.Sprintf("%s: %s: set twice", f.at(m.at), tenant))
+			continue
 		}
+		c, ps := decodeConfig(f, m.start, m.start+int64(len(m.value)), tenant+": ", false)
+		problems = append(problems, ps...)
 		if c.KV != "" {
-			return nil, fmt.Errorf("%s: tenant %q: kv: tenants share the server's store (--kv)", path, name)
+			problems = append(problems, fmt.Sprintf("%s: %s: kv: tenants share the server's store (--kv)", f.at(m.at), tenant))
 		}
 		if c.CORS != nil {
-			return nil, fmt.Errorf("%s: tenant %q: cors: a tenant sets its own, in its wasmroute.json", path, name)
+			problems = append(problems, fmt.Sprintf("%s: %s: cors: a tenant sets its own, in its wasmroute.json", f.at(m.at), tenant))
 		}
 		g := Grant{Limits: c.limits(), MaxTenantInstances: c.MaxTenantInstances, AllowedOutboundHosts: c.AllowedOutboundHosts,
 			MaxKVKeys: c.MaxKVKeys, MaxKVValue: int64(c.MaxKVValue)}
 		// The grants file is the operator's: it may map the server's
 		// environment, and what it maps is secret.
-		env, err := resolveEnv(fmt.Sprintf("%s: tenant %q", path, name), c.Env, false, os.LookupEnv, map[string]bool{})
+		env, err := resolveEnv(fmt.Sprintf("%s: %s", f.at(m.at), tenant), c.Env, false, os.LookupEnv, map[string]bool{})
 		if err != nil {
-			return nil, err
+			problems = append(problems, err.Error())
 		}
 		for k, v := range env {
 			if c.Env[k].FromEnv != "" {
@@ -101,7 +105,10 @@ func ReadGrants(path string) (map[string]Grant, error) {
 				g.Env = mergeEnv(g.Env, map[string]string{k: v})
 			}
 		}
-		grants[name] = g
+		grants[m.key] = g
+	}
+	if len(problems) > 0 {
+		return nil, joinProblems(problems)
 	}
 	return grants, nil
 }

@@ -245,7 +245,7 @@ func TestTenantsGrants(t *testing.T) {
 		t.Errorf("globex/hello = %d, want 503: its wasmroute.json asks for more than the operator allows", status)
 	}
 	writeFile(t, grants, `{"acme": {"maxDuraton": "5m"}}`)
-	if _, err := ReadGrants(grants); err == nil || !strings.Contains(err.Error(), `tenant "acme": json: unknown field "maxDuraton"`) {
+	if _, err := ReadGrants(grants); err == nil || !strings.Contains(err.Error(), `grants.json:1:11: tenant "acme": unknown key "maxDuraton" (did you mean "maxDuration"?)`) {
 		t.Errorf("misspelt key: %v", err)
 	}
 	_, err = NewTenants(context.Background(), TenantsConfig{Dir: dir, Grants: map[string]Grant{"nobody": {}}})

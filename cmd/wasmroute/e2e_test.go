@@ -355,6 +355,10 @@ func TestRoutesCommand(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("routes (-want +got):\n%s\nfull output:\n%s", diff, stdout.String())
 	}
+	// stderr is not a terminal: the compilation still shows plain lines.
+	if want := "compiling 13/13 app/"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+	}
 }
 
 func TestRoutesCommandLoadErrors(t *testing.T) {

@@ -59,7 +59,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 3*time.Second, "length of each round")
 	rounds := fs.Int("rounds", 3, "rounds per server, alternated native, wasmroute, native, …")
 	conns := fs.Int("conns", 32, "keep-alive connections, each driven by one client goroutine in a closed loop")
-	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
+	cache := cacheFlags(fs)
 	noBuild := fs.Bool("no-build", false, "do not build route.go sources; load the route.wasm files as they are")
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS) shared by the client and both servers; the default is serve's")
 	var isolation runtime.Isolation
@@ -94,12 +94,13 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	p := newProgress(stderr, "compiling")
 	srv, err := runtime.New(ctx, runtime.Config{
 		Dir:      dir,
-		CacheDir: *cacheDir,
+		CacheDir: cache.dir,
 		Logger:   slog.New(slog.DiscardHandler),
 		Progress: p.update,
 		Limits:   runtime.Limits{Isolation: isolation},
 	})
 	p.end()
+	cache.trim(slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	wasmroute serve [--addr 127.0.0.1:3000] [--cache-dir DIR] [--no-build] DIR
+//	wasmroute serve [--addr 127.0.0.1:3000] [--cache-dir DIR] [--cache-max-size SIZE] [--no-build] DIR
 //	wasmroute build DIR
 //	wasmroute routes DIR
 //	wasmroute load [flags] DIR
@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
 	"strings"
@@ -165,12 +164,18 @@ func bundleSources(dir string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var problems []string
+	var js []routes.Folder
 	for _, f := range folders {
-		if f.JS == "" {
-			continue
+		if f.JS != "" {
+			js = append(js, f)
 		}
-		b, err := jsbuild.Build(dir, "app/"+strings.TrimPrefix(f.Dir+"/"+f.JS, "/"))
+	}
+	p := newProgress(stderr, "bundling")
+	var problems, warnings []string
+	for i, f := range js {
+		file := "app/" + strings.TrimPrefix(f.Dir+"/"+f.JS, "/")
+		b, err := jsbuild.Build(dir, file)
+		p.update(i+1, len(js), file)
 		var be *jsbuild.BuildError
 		switch {
 		case errors.As(err, &be):
@@ -178,10 +183,12 @@ func bundleSources(dir string, stderr io.Writer) error {
 		case err != nil:
 			problems = append(problems, err.Error())
 		default:
-			for _, w := range b.Warnings {
-				fmt.Fprintln(stderr, "warning:", w)
-			}
+			warnings = append(warnings, b.Warnings...)
 		}
+	}
+	p.end()
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%d build error(s):\n\t%s", len(problems), strings.Join(problems, "\n\t"))
@@ -201,10 +208,20 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 			dirs = append(dirs, f.Dir)
 		}
 	}
+	// go mod tidy cannot read app/: wasmroute_deps.go shows it the routes'
+	// imports, so that it keeps their requirements.
+	warnings, err := build.WriteDeps(ctx, dir, dirs)
+	if err != nil {
+		warnings = append(warnings, err.Error())
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	if len(dirs) == 0 {
 		return nil
 	}
 	p := newProgress(stderr, "building")
+	p.update(0, len(dirs), "")
 	err = build.Go(ctx, dir, dirs, func(done, total int, d string) {
 		p.update(done, total, "app/"+strings.TrimPrefix(d+"/route.go", "/"))
 	})
@@ -213,13 +230,16 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 }
 
 func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("routes", "routes [--cache-dir DIR] DIR")
-	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
+	fs := newFlagSet("routes", "routes [--cache-dir DIR] [--cache-max-size SIZE] DIR")
+	cache := cacheFlags(fs)
 	dir, code := parse(fs, args, stderr)
 	if code >= 0 {
 		return code
 	}
-	srv, err := load(ctx, dir, *cacheDir, stderr)
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	cache.trim(logger)
+	srv, err := load(ctx, dir, cache.dir, logger, stderr)
+	cache.trim(logger)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -236,7 +256,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		fs = newFlagSet("dev", "dev [flags] DIR\n\nServes DIR as serve does, watching it: a saved change is built and served at once, a route\nthat fails to build or load answers 500 with its error as text, the others serve on.\nNever expose it: its errors show your files and your guests' output.\n")
 	}
 	addr := fs.String("addr", "127.0.0.1:3000", "address to listen on (port 0: any free port)")
-	cacheDir := fs.String("cache-dir", defaultCacheDir(), "compilation cache folder (empty: none)")
+	cache := cacheFlags(fs)
 	noBuild := fs.Bool("no-build", false, "do not build route.go sources; serve the route.wasm files as they are (always so with --tenants)")
 	tenants := fs.Bool("tenants", false, "DIR holds one project per tenant, chosen by the request's Host")
 	domain := fs.String("domain", "localhost", "with --tenants: <tenant>.DOMAIN selects a tenant")
@@ -304,11 +324,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	cache.trim(logger)
 	// Modules are checked against the ABI before serving, and compiled in
 	// the background once serving (or on their first request, if sooner):
 	// a restart answers in the time it takes to read the modules.
 	cfg := runtime.Config{
-		CacheDir:           *cacheDir,
+		CacheDir:           cache.dir,
 		Logger:             logger,
 		Limits:             lim,
 		MaxTenantInstances: *maxTenant,
@@ -323,6 +344,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 
 		MaxCompiled: *maxCompiled,
 		LazyCompile: true,
+		Progress:    newLogProgress(logger, "compiling").update,
 	}
 	var (
 		live *runtime.Live
@@ -370,7 +392,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	go compileAll(ctx, live, *maxCompiled, logger)
+	compileAndTrim := func() {
+		compileAll(ctx, live, *maxCompiled, logger)
+		cache.trim(logger)
+	}
+	go compileAndTrim()
+	go cache.trimEvery(ctx, 10*time.Minute, logger)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -406,7 +433,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		} else {
 			printProblems(stderr, live)
 		}
-		go compileAll(ctx, live, *maxCompiled, logger)
+		go compileAndTrim()
 	}
 	for {
 		select {
@@ -476,14 +503,14 @@ func (f sizeFlag) Set(s string) error {
 	return nil
 }
 
-// load loads the project with compile progress on a terminal.
-func load(ctx context.Context, dir, cacheDir string, stderr io.Writer) (*runtime.Server, error) {
+// load loads the project, reporting its compilation's progress.
+func load(ctx context.Context, dir, cacheDir string, logger *slog.Logger, stderr io.Writer) (*runtime.Server, error) {
 	p := newProgress(stderr, "compiling")
 	defer p.end()
 	return runtime.New(ctx, runtime.Config{
 		Dir:      dir,
 		CacheDir: cacheDir,
-		Logger:   slog.New(slog.NewTextHandler(stderr, nil)),
+		Logger:   logger,
 		Progress: p.update,
 	})
 }
@@ -505,46 +532,6 @@ func size(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	default:
 		return fmt.Sprintf("%d B", n)
-	}
-}
-
-func defaultCacheDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "wasmroute")
-}
-
-// progress shows "verb done/total file" on one line when w is a terminal,
-// and nothing otherwise.
-type progress struct {
-	w     io.Writer
-	verb  string
-	shown bool
-}
-
-func newProgress(w io.Writer, verb string) *progress {
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return &progress{w: w, verb: verb}
-		}
-	}
-	return &progress{}
-}
-
-func (p *progress) update(done, total int, file string) {
-	if p.w == nil {
-		return
-	}
-	p.shown = true
-	fmt.Fprintf(p.w, "\r\033[K%s %d/%d %s", p.verb, done, total, file)
-}
-
-func (p *progress) end() {
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
 	}
 }
 

@@ -38,7 +38,11 @@ func (e *Error) Error() string {
 	if out == "" {
 		return fmt.Sprintf("%s: %v", e.File, e.Err)
 	}
-	return fmt.Sprintf("%s: build failed:\n%s", e.File, indent(out))
+	msg := fmt.Sprintf("%s: build failed:\n%s", e.File, indent(out))
+	if strings.Contains(out, "no required module provides package") || strings.Contains(out, "cannot find module providing package") || strings.Contains(out, "missing go.sum entry") {
+		msg += "\n\trun go mod tidy: " + DepsFile + " shows it the routes' imports"
+	}
+	return msg
 }
 
 func (e *Error) Unwrap() error { return e.Err }
