@@ -225,6 +225,9 @@ type fileConfig struct {
 	// MaxKVKeys and MaxKVValue bound the project's key-value namespace.
 	MaxKVKeys  int  `json:"maxKVKeys"`
 	MaxKVValue size `json:"maxKVValue"`
+
+	// Middleware configures the project's middleware (middleware.go).
+	Middleware json.RawMessage `json:"middleware"`
 }
 
 func (c fileConfig) limits() Limits {
@@ -275,7 +278,7 @@ func parseConfig(b []byte, name string, routeFile bool) (fileConfig, error) {
 		return c, fmt.Errorf("%s: maxTenantInstances and maxKVKeys cannot be negative", name)
 	}
 	if routeFile {
-		for key, set := range map[string]bool{"maxTenantInstances": c.MaxTenantInstances != 0, "kv": c.KV != "", "maxKVKeys": c.MaxKVKeys != 0, "maxKVValue": c.MaxKVValue != 0} {
+		for key, set := range map[string]bool{"maxTenantInstances": c.MaxTenantInstances != 0, "kv": c.KV != "", "maxKVKeys": c.MaxKVKeys != 0, "maxKVValue": c.MaxKVValue != 0, "middleware": len(c.Middleware) != 0} {
 			if set {
 				return c, fmt.Errorf("%s: %s belongs in the project's wasmroute.json", name, key)
 			}

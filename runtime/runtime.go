@@ -172,7 +172,8 @@ type Server struct {
 	root     *os.Root
 	log      *slog.Logger
 	table    *routes.Table
-	routes   []*route // indexed by routes.Route.Index
+	routes   []*route    // indexed by routes.Route.Index
+	mw       *middleware // the project's middleware (middleware.go); nil: none
 	rtMu     sync.Mutex
 	runtimes map[runtimeKey]wazero.Runtime
 	engines  map[runtimeKey]*engine // the JavaScript engine, compiled per runtime (js.go)
@@ -218,8 +219,9 @@ type module struct {
 	cfg  wazero.ModuleConfig            // its instances' (clocks, randomness, environment)
 
 	// Set for a JavaScript or TypeScript route (js.go):
-	js     *jsbuild.Bundle                        // the route's bundle, loaded on the engine's base snapshot
-	engine func(context.Context) (*engine, error) // the engine, compiled once per runtime
+	js         *jsbuild.Bundle                        // the route's bundle, loaded on the engine's base snapshot
+	middleware bool                                   // the project's middleware, not a route (middleware.go)
+	engine     func(context.Context) (*engine, error) // the engine, compiled once per runtime
 
 	log       *slog.Logger
 	mu        sync.Mutex // guards compiled and err
@@ -352,6 +354,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	modules, errs := s.loadAll(ctx, served)
 	load.Problems = append(load.Problems, errs...)
+	s.mw, errs = s.loadMiddlewareLogged(ctx, project.Middleware)
+	load.Problems = append(load.Problems, errs...)
 	s.redact = redactor(s.secrets)
 	if len(load.Problems) > 0 {
 		s.Close(ctx)
@@ -387,6 +391,9 @@ func (s *Server) sweep(idle time.Duration) {
 		case now := <-t.C:
 			for _, r := range s.routes {
 				r.pool.evict(now.Add(-idle))
+			}
+			if s.mw != nil {
+				s.mw.pool.evict(now.Add(-idle))
 			}
 		}
 	}
@@ -601,6 +608,9 @@ func (s *Server) CompileAll(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if err := s.compileMiddleware(ctx); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return &LoadError{Problems: problems}
@@ -660,6 +670,9 @@ func (s *Server) Close(ctx context.Context) error {
 	s.warming.Wait() // a warming engine is compiled in a runtime closed below
 	for _, r := range s.routes {
 		r.pool.close()
+	}
+	if s.mw != nil {
+		s.mw.pool.close()
 	}
 	var errs []error
 	for _, rt := range s.runtimes {
