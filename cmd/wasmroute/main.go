@@ -162,12 +162,20 @@ func bundleSources(dir string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var problems []string
+	var files []string
 	for _, f := range folders {
-		if f.JS == "" {
-			continue
+		if f.JS != "" {
+			files = append(files, "app/"+strings.TrimPrefix(f.Dir+"/"+f.JS, "/"))
 		}
-		b, err := jsbuild.Build(dir, "app/"+strings.TrimPrefix(f.Dir+"/"+f.JS, "/"))
+	}
+	for _, name := range jsbuild.MiddlewareFiles {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
+			files = append(files, name)
+		}
+	}
+	var problems []string
+	for _, file := range files {
+		b, err := jsbuild.Build(dir, file)
 		var be *jsbuild.BuildError
 		switch {
 		case errors.As(err, &be):
@@ -198,15 +206,19 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 			dirs = append(dirs, f.Dir)
 		}
 	}
+	var mwErr error
+	if fi, err := os.Stat(filepath.Join(dir, "middleware.go")); err == nil && fi.Mode().IsRegular() {
+		mwErr = build.Middleware(ctx, dir) // the project's middleware, beside app/
+	}
 	if len(dirs) == 0 {
-		return nil
+		return mwErr
 	}
 	p := newProgress(stderr, "building")
 	err = build.Go(ctx, dir, dirs, func(done, total int, d string) {
 		p.update(done, total, "app/"+strings.TrimPrefix(d+"/route.go", "/"))
 	})
 	p.end()
-	return err
+	return errors.Join(mwErr, err)
 }
 
 func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
