@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -244,12 +243,14 @@ func (s *Server) middleware(w http.ResponseWriter, r *http.Request, path string)
 		return nil
 	}
 
-	// The middleware answers into a buffer, never the connection: the
-	// timer has no connection to wake (arm(nil)).
+	// The middleware's head is read before anything reaches the client
+	// (mwWriter): an answer of its own then streams to the client as a
+	// route's does, under the same deadline, which may wake it blocked on
+	// a slow client.
 	d := inst.deadline
 	armed := time.Now()
-	done := d.arm(nil, lim.MaxDuration)
-	ans := &mwAnswer{header: http.Header{}}
+	done := d.arm(w, lim.MaxDuration)
+	ans := &mwWriter{w: w, header: http.Header{}}
 	ex := &inst.ex
 	ex.Reset(ans, r, nil) // no Body: the route reads it
 	ex.Done = done
@@ -265,49 +266,48 @@ func (s *Server) middleware(w http.ResponseWriter, r *http.Request, path string)
 	out := s.guestOutput(mw.File, inst.out.take())
 	var exit *sys.ExitError
 	switch {
-	case err != nil && timedOut:
-		mw.pool.put(inst, true)
-		s.log.Error("middleware failed: over its time limit", "file", mw.File, "method", r.Method, "path", path, "maxDuration", lim.MaxDuration, "output", out)
-		fail(w, http.StatusInternalServerError)
-		return nil
-	case err != nil && r.Context().Err() != nil:
+	case err != nil && r.Context().Err() != nil && !timedOut:
 		s.log.Debug("client left", "file", mw.File, "method", r.Method)
 		mw.pool.put(inst, true)
 		panic(http.ErrAbortHandler)
-	case err == nil || errors.As(err, &exit) && exit.ExitCode() == 0:
+	case err == nil && !timedOut || errors.As(err, &exit) && exit.ExitCode() == 0:
 		if out != "" {
 			s.log.Info("guest output", "file", mw.File, "method", r.Method, "output", out)
 		}
-		ex.Finish() // the status, 200 if the guest set none
+		if err := ex.Finish(); err != nil && r.Context().Err() == nil { // the head, 200 if the guest set none
+			s.log.Debug("finish response", "file", mw.File, "err", err)
+		}
 		ex.Reset(nil, nil, nil)
 		deep := inst.deep != nil && inst.deep.Get() != 0
 		fresh := err == nil && !deep && (lim.Isolation != IsolationRequest || inst.reset())
-		mw.pool.put(inst, timedOut || !fresh)
+		mw.pool.put(inst, !fresh)
 	default:
+		headSent := ans.direct // the client has the middleware's head
 		mw.pool.put(inst, true)
-		s.log.Error("middleware failed", "file", mw.File, "method", r.Method, "path", path, "err", err, "output", out)
+		if timedOut {
+			s.log.Error("middleware failed: over its time limit", "file", mw.File, "method", r.Method, "path", path, "maxDuration", lim.MaxDuration, "output", out)
+		} else {
+			s.log.Error("middleware failed", "file", mw.File, "method", r.Method, "path", path, "err", err, "output", out)
+		}
+		if headSent {
+			panic(http.ErrAbortHandler) // a cut response, not a complete-looking one
+		}
 		fail(w, http.StatusInternalServerError)
+		if timedOut {
+			w.Header().Set("Connection", "close") // its deadlines are spent
+		}
 		return nil
 	}
-	return s.follow(w, r, ans)
+	if ans.direct {
+		return nil // answered
+	}
+	return s.follow(w, r, ans.header)
 }
 
-// follow acts on the middleware's answer to r, as Next.js's server does
-// with a middleware's response; see middleware.
-func (s *Server) follow(w http.ResponseWriter, r *http.Request, ans *mwAnswer) *http.Request {
-	h := ans.header
-	rewrite, next := h.Get("X-Middleware-Rewrite"), h.Get("X-Middleware-Next")
-	if rewrite == "" && next == "" {
-		// An answer for the client: a redirect, a 401, a page.
-		for k, vs := range h {
-			if !strings.HasPrefix(k, "X-Middleware-") {
-				w.Header()[k] = vs
-			}
-		}
-		w.WriteHeader(ans.status)
-		w.Write(ans.body.Bytes())
-		return nil
-	}
+// follow goes on with r after a middleware answered next or rewrite, with
+// the headers h of its answer, as Next.js's server does; see middleware.
+func (s *Server) follow(w http.ResponseWriter, r *http.Request, h http.Header) *http.Request {
+	rewrite := h.Get("X-Middleware-Rewrite")
 	out := r
 	if names, ok := h["X-Middleware-Override-Headers"]; ok {
 		out = r.WithContext(r.Context()) // a shallow copy
@@ -376,18 +376,49 @@ func rewriteURL(r *http.Request, to string) (*url.URL, error) {
 	return &out, nil
 }
 
-// mwAnswer is a middleware's response, kept to be acted on: its body is
-// bounded by the middleware's maxResponse (host.Exchange).
-type mwAnswer struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
+// mwWriter is what a middleware writes its answer to. Its head decides:
+// with x-middleware-next or x-middleware-rewrite, the request goes on to a
+// route and the answer's body is dropped (Next.js has none there); without,
+// the answer is the client's, its head (the x-middleware-* headers left
+// out) and body passed to the client's ResponseWriter as they come.
+type mwWriter struct {
+	w      http.ResponseWriter // the client's
+	header http.Header         // the middleware's
+	direct bool                // the head went to the client
 }
 
-func (a *mwAnswer) Header() http.Header         { return a.header }
-func (a *mwAnswer) WriteHeader(status int)      { a.status = status }
-func (a *mwAnswer) Write(b []byte) (int, error) { return a.body.Write(b) }
-func (a *mwAnswer) Flush()                      {}
+func (a *mwWriter) Header() http.Header { return a.header }
+
+func (a *mwWriter) WriteHeader(status int) {
+	if a.header.Get("X-Middleware-Next") != "" || a.header.Get("X-Middleware-Rewrite") != "" {
+		return
+	}
+	a.direct = true
+	for k, vs := range a.header {
+		if !strings.HasPrefix(k, "X-Middleware-") {
+			a.w.Header()[k] = vs
+		}
+	}
+	a.w.WriteHeader(status)
+}
+
+func (a *mwWriter) Write(b []byte) (int, error) {
+	if a.direct {
+		return a.w.Write(b)
+	}
+	return len(b), nil
+}
+
+func (a *mwWriter) FlushError() error {
+	if a.direct {
+		return http.NewResponseController(a.w).Flush()
+	}
+	return nil
+}
+
+// Unwrap lets the client's connection deadlines be set through a
+// ResponseController.
+func (a *mwWriter) Unwrap() http.ResponseWriter { return a.w }
 
 // compileMiddleware compiles the middleware's module, for CompileAll.
 func (s *Server) compileMiddleware(ctx context.Context) error {
