@@ -296,3 +296,39 @@ func TestMatcher(t *testing.T) {
 		}
 	}
 }
+
+// TestMatcherConditions checks has and missing.
+func TestMatcherConditions(t *testing.T) {
+	m, err := compileMatcher(jsbuild.Matcher{
+		Source:  "/api/:path*",
+		Has:     []jsbuild.Condition{{Type: "header", Key: "authorization"}, {Type: "query", Key: "v", Value: "[0-9]+"}},
+		Missing: []jsbuild.Condition{{Type: "cookie", Key: "session", Value: "ok"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw := &middleware{matchers: []matcher{m}}
+	tests := []struct {
+		target string
+		header http.Header
+		want   bool
+	}{
+		{"/api/x?v=1", http.Header{"Authorization": {"a"}}, true},
+		{"/api/x?v=1", nil, false},
+		{"/api/x?v=a1", http.Header{"Authorization": {"a"}}, false}, // the value matches whole
+		{"/api/x", http.Header{"Authorization": {"a"}}, false},
+		{"/api/x?v=1", http.Header{"Authorization": {"a"}, "Cookie": {"session=ok"}}, false},
+		{"/api/x?v=1", http.Header{"Authorization": {"a"}, "Cookie": {"session=no"}}, true},
+		{"/other?v=1", http.Header{"Authorization": {"a"}}, false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", tt.target, nil)
+		r.Header = tt.header
+		if r.Header == nil {
+			r.Header = http.Header{}
+		}
+		if got := mw.matches(r, r.URL.EscapedPath()); got != tt.want {
+			t.Errorf("%s %v: matches = %v, want %v", tt.target, tt.header, got, tt.want)
+		}
+	}
+}
