@@ -56,11 +56,26 @@ type middleware struct {
 // configuration (block, wasmroute.json's "middleware") and checks its module
 // as load checks a route's. It returns nil when the project has none.
 func (s *Server) loadMiddleware(ctx context.Context, block json.RawMessage) (mw *middleware, errs, warns []string) {
+	// A file that is there but cannot be read (a symlink out of the
+	// project, a folder) fails the load: a project must not lose its
+	// middleware, and run unguarded, without a word.
 	var found []string
 	for _, name := range append(slices.Clone(jsbuild.MiddlewareFiles), middlewareWasm, middlewareGo) {
-		if fi, err := s.root.Stat(name); err == nil && fi.Mode().IsRegular() {
+		if _, err := s.root.Lstat(name); err != nil {
+			continue
+		}
+		fi, err := s.root.Stat(name)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Sprintf("%s: cannot read: %v", name, err))
+		case !fi.Mode().IsRegular():
+			errs = append(errs, name+": is not a file")
+		default:
 			found = append(found, name)
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errs, nil
 	}
 	const confFile = "wasmroute.json: middleware"
 	conf, matchers, err := parseMiddlewareConfig(block)

@@ -226,11 +226,12 @@ export function proxy() { return NextResponse.next({ headers: { 'x-tenant': 'glo
 // fails the load with a line naming its file.
 func TestMiddlewareLoadErrors(t *testing.T) {
 	route := `export const GET = () => new Response('x')`
-	tests := []struct {
+	type loadCase struct {
 		name  string
 		files map[string]string
 		want  string
-	}{
+	}
+	tests := []loadCase{
 		{"two files", map[string]string{"middleware.ts": "export function middleware() {}", "proxy.ts": "export function proxy() {}"}, "middleware.ts, proxy.ts: a project has one middleware"},
 		{"no function", map[string]string{"middleware.ts": "export const x = 1"}, "middleware.ts: exports no middleware function"},
 		{"unbuilt go", map[string]string{"middleware.go": "package main"}, "middleware.go: not built"},
@@ -242,10 +243,22 @@ func TestMiddlewareLoadErrors(t *testing.T) {
 		{"in route.json", map[string]string{"app/x/route.json": `{"middleware": {}}`}, "middleware belongs in the project's wasmroute.json"},
 		{"bad wasm", map[string]string{"middleware.wasm": "\x00asm\x01\x00\x00\x00"}, "middleware.wasm: must export a function middleware"},
 	}
+	outside := filepath.Join(t.TempDir(), "middleware.ts")
+	if err := os.WriteFile(outside, []byte("export function middleware() {}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests = append(tests,
+		loadCase{"symlink out", map[string]string{}, "middleware.ts: cannot read"}, // created below
+		loadCase{"folder", map[string]string{"proxy.ts/x": ""}, "proxy.ts: is not a file"})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.files["app/x/route.ts"] = route
 			dir := jsProject(t, tt.files)
+			if tt.name == "symlink out" {
+				if err := os.Symlink(outside, filepath.Join(dir, "middleware.ts")); err != nil {
+					t.Fatal(err)
+				}
+			}
 			_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler), CacheDir: hostileCacheDir()})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New: %v, want an error with %q", err, tt.want)
