@@ -226,7 +226,8 @@ type fileConfig struct {
 	MaxKVKeys  int  `json:"maxKVKeys"`
 	MaxKVValue size `json:"maxKVValue"`
 
-	// Middleware configures the project's middleware (middleware.go).
+	// Middleware configures the project's middleware (this package's
+	// middleware.go reads it).
 	Middleware json.RawMessage `json:"middleware"`
 }
 

@@ -172,8 +172,7 @@ type Server struct {
 	root     *os.Root
 	log      *slog.Logger
 	table    *routes.Table
-	routes   []*route    // indexed by routes.Route.Index
-	mw       *middleware // the project's middleware (middleware.go); nil: none
+	routes   []*route // indexed by routes.Route.Index
 	rtMu     sync.Mutex
 	runtimes map[runtimeKey]wazero.Runtime
 	engines  map[runtimeKey]*engine // the JavaScript engine, compiled per runtime (js.go)
@@ -194,6 +193,8 @@ type Server struct {
 	secretsMu sync.Mutex      // guards secrets while routes load
 	secrets   map[string]bool // values never logged (Config.Secrets, fromEnv)
 	redact    *strings.Replacer
+
+	mw *middleware // the project's middleware, nil if none (this package's middleware.go)
 }
 
 // route is a loaded route: its table entry and its module.
@@ -219,9 +220,8 @@ type module struct {
 	cfg  wazero.ModuleConfig            // its instances' (clocks, randomness, environment)
 
 	// Set for a JavaScript or TypeScript route (js.go):
-	js         *jsbuild.Bundle                        // the route's bundle, loaded on the engine's base snapshot
-	middleware bool                                   // the project's middleware, not a route (middleware.go)
-	engine     func(context.Context) (*engine, error) // the engine, compiled once per runtime
+	js     *jsbuild.Bundle                        // the route's bundle, loaded on the engine's base snapshot
+	engine func(context.Context) (*engine, error) // the engine, compiled once per runtime
 
 	log       *slog.Logger
 	mu        sync.Mutex // guards compiled and err
@@ -229,6 +229,8 @@ type module struct {
 	err       error        // why it cannot compile, kept
 	used      atomic.Int64 // when a request last asked for an instance, in Unix ns
 	onCompile func(*module)
+
+	middleware bool // the project's middleware, not a route (this package's middleware.go)
 }
 
 // LoadError lists every problem found while loading a project. Each line
