@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -77,6 +78,12 @@ func (c *condition) holds(r *http.Request) bool {
 		if ck, err := r.Cookie(c.key); err == nil {
 			values = []string{ck.Value}
 		}
+	case "host":
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		values = []string{host}
 	}
 	if c.value == nil {
 		return len(values) > 0

@@ -334,6 +334,17 @@ func TestMatcherConditions(t *testing.T) {
 		{"/api/x?v=1", http.Header{"Authorization": {"a"}, "Cookie": {"session=no"}}, true},
 		{"/other?v=1", http.Header{"Authorization": {"a"}}, false},
 	}
+	hosted, err := compileMatcher(jsbuild.Matcher{Source: "/(.*)", Has: []jsbuild.Condition{{Type: "host", Value: `app\.example\.com`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]bool{"app.example.com:8080": true, "app.example.com": true, "www.example.com": false} {
+		r := httptest.NewRequest("GET", "/x", nil)
+		r.Host = host
+		if got := (&middleware{matchers: []matcher{hosted}}).matches(r, "/x"); got != want {
+			t.Errorf("host %s: matches = %v, want %v", host, got, want)
+		}
+	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("GET", tt.target, nil)
 		r.Header = tt.header

@@ -46,7 +46,8 @@ type Matcher struct {
 
 // Condition is a matcher's has or missing entry: a header, query param or
 // cookie (Type) named Key, present, or with a value Value matches (a
-// regular expression) when Value is set.
+// regular expression) when Value is set; or the request's host name (Type
+// "host", no Key) matching Value.
 type Condition struct {
 	Type  string `json:"type"`
 	Key   string `json:"key"`
@@ -395,8 +396,11 @@ func ReadMatchers(v any) ([]Matcher, error) {
 			return nil, fmt.Errorf("matcher %q must start with /", m.Source)
 		}
 		for _, c := range append(slices.Clone(m.Has), m.Missing...) {
-			if !slices.Contains([]string{"header", "query", "cookie"}, c.Type) || c.Key == "" {
-				return nil, fmt.Errorf("matcher %q: a has or missing entry needs a type (header, query or cookie) and a key", m.Source)
+			if c.Type == "host" && c.Value == "" {
+				return nil, fmt.Errorf("matcher %q: a host entry needs a value", m.Source)
+			}
+			if !slices.Contains([]string{"header", "query", "cookie"}, c.Type) && c.Type != "host" || c.Key == "" && c.Type != "host" {
+				return nil, fmt.Errorf("matcher %q: a has or missing entry needs a type (header, query or cookie) and a key, or the type host and a value", m.Source)
 			}
 		}
 		out = append(out, m)
