@@ -19,7 +19,8 @@ import (
 // compiled to Go regular expressions (RE2: linear time, whatever the
 // pattern), which have no lookahead; the one lookahead Next.js's examples
 // use, a negative one at the start of the first param, "/((?!api|_next).*)",
-// becomes a second expression the path must not match (not below).
+// becomes a second expression the path must not match (not below), and
+// inside it a word's lookahead that ends its alternative (endLookaheads).
 
 // matcher is one compiled matcher entry.
 type matcher struct {
@@ -214,7 +215,7 @@ func pathRegexp(src string) (re, not string, err error) {
 			if params > 0 || t.mod != 0 {
 				return "", "", errors.New("a negative lookahead (?!…) is supported only at the start of the first param, without a modifier (?, *, +)")
 			}
-			not = "(?i)^" + regexp.QuoteMeta(lit.String()+t.prefix) + "(?:" + ahead + ")"
+			not = "(?i)^" + regexp.QuoteMeta(lit.String()+t.prefix) + "(?:" + endLookaheads(ahead) + ")"
 			pat = rest
 		}
 		params++
@@ -333,6 +334,96 @@ func group(src string, i int) (string, int, error) {
 		}
 	}
 	return "", 0, fmt.Errorf("unbalanced pattern at %d", i)
+}
+
+// endLookaheads rewrites, in the body of a leading negative lookahead,
+// each negative lookahead of a word that ends its alternative, such as
+// js(?!on) in Clerk's matcher "/((?!_next|[^?]*\\.(?:js(?!on)|css)).*)":
+// the body is matched as a prefix of the path, so "not followed by on" can
+// consume what follows instead, the end of the path or anything that does
+// not start with "on" (?:$|[^o]|o(?:$|[^n])). Any other lookaround is left
+// for the regular expression compiler to refuse.
+func endLookaheads(a string) string {
+	for i := 0; i < len(a); i++ {
+		switch {
+		case a[i] == '\\':
+			i++
+		case a[i] == '[':
+			i = classEnd(a, i)
+		case strings.HasPrefix(a[i:], "(?!"):
+			end := strings.IndexByte(a[i:], ')')
+			if end < 0 {
+				return a
+			}
+			word := a[i+3 : i+end]
+			if word == "" || strings.TrimFunc(word, func(r rune) bool { return r < 128 && isIdentByte(byte(r)) }) != "" || !endsAlternative(a, i+end+1) {
+				continue
+			}
+			repl := complement(word)
+			a = a[:i] + repl + a[i+end+1:]
+			i += len(repl) - 1
+		}
+	}
+	return a
+}
+
+// complement matches the end of the text or a start that is not word's.
+func complement(word string) string {
+	c := regexp.QuoteMeta(word[:1])
+	if len(word) == 1 {
+		return "(?:$|[^" + c + "])"
+	}
+	return "(?:$|[^" + c + "]|" + c + complement(word[1:]) + ")"
+}
+
+// endsAlternative reports whether nothing of a can match after offset i
+// but the end: only "|…" alternatives and closing parentheses, without a
+// quantifier, follow.
+func endsAlternative(a string, i int) bool {
+	for i < len(a) {
+		switch a[i] {
+		case ')':
+			i++
+			if i < len(a) && strings.IndexByte("?*+{", a[i]) >= 0 {
+				return false
+			}
+		case '|':
+			// Skip the rest of this group's alternatives.
+			depth := 0
+			for i++; i < len(a) && (depth > 0 || a[i] != ')'); i++ {
+				switch a[i] {
+				case '\\':
+					i++
+				case '[':
+					i = classEnd(a, i)
+				case '(':
+					depth++
+				case ')':
+					depth--
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// classEnd returns the offset of the ']' closing the class opened at a[i].
+func classEnd(a string, i int) int {
+	j := i + 1
+	if j < len(a) && a[j] == '^' {
+		j++
+	}
+	if j < len(a) && a[j] == ']' {
+		j++ // a leading ] is a member
+	}
+	for ; j < len(a) && a[j] != ']'; j++ {
+		if a[j] == '\\' {
+			j++
+		}
+	}
+	return j
 }
 
 // leadingLookahead splits a param's pattern "(?!A)R" into A and R.

@@ -281,7 +281,12 @@ func TestMatcher(t *testing.T) {
 		{source: "/:locale?/shop", match: []string{"/shop", "/fr/shop"}, noMatch: []string{"/a/b/shop"}},
 		{source: "/id/:n(\\d+)", match: []string{"/id/12"}, noMatch: []string{"/id/x"}},
 		{source: "/((?!api|_next/static|favicon.ico).*)", match: []string{"/", "/a", "/ap", "/x/api"}, noMatch: []string{"/api", "/api/x", "/apiary", "/_next/static/a.js", "/favicon.ico"}},
+		{ // Clerk's: a word lookahead ending an alternative inside the leading one
+			source:  `/((?!_next|[^?]*\.(?:html?|css|js(?!on)|jpe?g|png|woff2?|ico)).*)`,
+			match:   []string{"/", "/dashboard", "/api/data.json", "/x.jsonp", "/a.j"},
+			noMatch: []string{"/_next/static/x", "/a.js", "/b/c.css", "/x.JS", "/f.woff2", "/a.jsx", "/a.js/b", "/a.js/b/c.jso"}},
 		{source: "/(.*)", match: []string{"/", "/a/b"}},
+		{source: "/(api|trpc)(.*)", match: []string{"/api", "/api/x", "/trpc/y", "/apix"}, noMatch: []string{"/", "/x/api"}},
 		{source: "/files/:name.json", match: []string{"/files/a.json"}, noMatch: []string{"/files/a.txt"}},
 	}
 	for _, tt := range tests {
@@ -306,6 +311,22 @@ func TestMatcher(t *testing.T) {
 		want = tt.match
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s (%s, not %q) matches (-want +got):\n%s", tt.source, re, not, diff)
+		}
+	}
+}
+
+// TestMatcherRefused checks that a lookahead the translation cannot keep
+// exact is refused, not approximated.
+func TestMatcherRefused(t *testing.T) {
+	for _, source := range []string{
+		"/((?!a(?!b)c).*)",       // not at the end of its alternative
+		"/((?!(?:js(?!on))+).*)", // under a quantifier
+		"/x/:a/((?!b).*)",        // not the first param
+		"/((?!a).*)?",            // a modifier
+		"/(?=a).*",               // a lookahead outside a param
+	} {
+		if _, err := compileMatcher(jsbuild.Matcher{Source: source}); err == nil {
+			t.Errorf("%s: compiled, want an error", source)
 		}
 	}
 }
