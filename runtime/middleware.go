@@ -285,7 +285,10 @@ func (s *Server) middleware(w http.ResponseWriter, r *http.Request, path string)
 		s.log.Debug("client left", "file", mw.File, "method", r.Method)
 		mw.pool.put(inst, true)
 		panic(http.ErrAbortHandler)
-	case err == nil && !timedOut || errors.As(err, &exit) && exit.ExitCode() == 0:
+	// Past its time limit, even an answer given as the limit passed fails:
+	// the connection's deadlines may be spent, and the route must not run
+	// on them.
+	case !timedOut && (err == nil || errors.As(err, &exit) && exit.ExitCode() == 0):
 		if out != "" {
 			s.log.Info("guest output", "file", mw.File, "method", r.Method, "output", out)
 		}
