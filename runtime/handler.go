@@ -32,6 +32,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, clean)
 		return
 	}
+	if s.mw != nil {
+		if r = s.middleware(w, r, path); r == nil {
+			return // it answered
+		}
+		path = r.URL.EscapedPath()
+	}
 	rt, params, ok := s.lookup(path)
 	if !ok {
 		http.NotFound(w, r)

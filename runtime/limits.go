@@ -235,6 +235,10 @@ type fileConfig struct {
 	// MaxKVKeys and MaxKVValue bound the project's key-value namespace.
 	MaxKVKeys  int  `json:"maxKVKeys"`
 	MaxKVValue size `json:"maxKVValue"`
+
+	// Middleware configures the project's middleware (this package's
+	// middleware.go reads it).
+	Middleware json.RawMessage `json:"middleware"`
 }
 
 func (c fileConfig) limits() Limits {
@@ -313,7 +317,7 @@ func (c fileConfig) check(routeFile bool) []string {
 		for _, key := range []struct {
 			name string
 			set  bool
-		}{{"maxTenantInstances", c.MaxTenantInstances != 0}, {"kv", c.KV != ""}, {"maxKVKeys", c.MaxKVKeys != 0}, {"maxKVValue", c.MaxKVValue != 0}} {
+		}{{"maxTenantInstances", c.MaxTenantInstances != 0}, {"kv", c.KV != ""}, {"maxKVKeys", c.MaxKVKeys != 0}, {"maxKVValue", c.MaxKVValue != 0}, {"middleware", len(c.Middleware) != 0}} {
 			if key.set {
 				problems = append(problems, key.name+" belongs in the project's wasmroute.json")
 			}

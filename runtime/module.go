@@ -554,6 +554,10 @@ func (m *module) same(bin []byte) bool {
 	if err != nil {
 		return false
 	}
+	check := check
+	if m.middleware {
+		check = checkMiddleware
+	}
 	methods, errs, _ := check(info)
 	pages, ok := info.MemoryMin[abi.ExportMemory]
 	return len(errs) == 0 && methods.equal(m.methods) && ok && pages*wasmPageSize <= uint64(m.limits.MaxMemory)

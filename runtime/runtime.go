@@ -210,6 +210,7 @@ type Server struct {
 	redact    *strings.Replacer
 
 	projectCORS *corsConfig // wasmroute.json's cors (cors.go); nil: none set
+	mw          *middleware // the project's middleware, nil if none (this package's middleware.go)
 }
 
 // route is a loaded route: its table entry and its module.
@@ -246,7 +247,8 @@ type module struct {
 	used      atomic.Int64 // when a request last asked for an instance, in Unix ns
 	onCompile func(*module)
 
-	broken string // with Config.Dev: why the route failed to load; it answers 500 with it
+	broken     string // with Config.Dev: why the route failed to load; it answers 500 with it
+	middleware bool   // the project's middleware, not a route (this package's middleware.go)
 }
 
 // LoadError lists every problem found while loading a project. Each line
@@ -396,6 +398,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			load.Problems = append(load.Problems, msgs...)
 		}
 	}
+	var mwErrs []string
+	s.mw, mwErrs = s.loadMiddlewareLogged(ctx, project.Middleware)
+	load.Problems = append(load.Problems, mwErrs...)
 	s.redact = redactor(s.secrets)
 	for dir, msgs := range broken {
 		sort.Strings(msgs)
@@ -435,6 +440,9 @@ func (s *Server) sweep(idle time.Duration) {
 		case now := <-t.C:
 			for _, r := range s.routes {
 				r.pool.evict(now.Add(-idle))
+			}
+			if s.mw != nil {
+				s.mw.pool.evict(now.Add(-idle))
 			}
 		}
 	}
@@ -680,6 +688,9 @@ func (s *Server) compile(ctx context.Context, want func(*route) bool) error {
 		}()
 	}
 	wg.Wait()
+	if err := s.compileMiddleware(ctx); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return &LoadError{Problems: problems}
@@ -758,6 +769,9 @@ func (s *Server) Close(ctx context.Context) error {
 	s.warming.Wait() // a warming engine is compiled in a runtime closed below
 	for _, r := range s.routes {
 		r.pool.close()
+	}
+	if s.mw != nil {
+		s.mw.pool.close()
 	}
 	var errs []error
 	for _, rt := range s.runtimes {

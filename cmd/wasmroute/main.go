@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
 	"strings"
@@ -164,18 +165,22 @@ func bundleSources(dir string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var js []routes.Folder
+	var files []string
 	for _, f := range folders {
 		if f.JS != "" {
-			js = append(js, f)
+			files = append(files, "app/"+strings.TrimPrefix(f.Dir+"/"+f.JS, "/"))
+		}
+	}
+	for _, name := range jsbuild.MiddlewareFiles {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
+			files = append(files, name)
 		}
 	}
 	p := newProgress(stderr, "bundling")
 	var problems, warnings []string
-	for i, f := range js {
-		file := "app/" + strings.TrimPrefix(f.Dir+"/"+f.JS, "/")
+	for i, file := range files {
 		b, err := jsbuild.Build(dir, file)
-		p.update(i+1, len(js), file)
+		p.update(i+1, len(files), file)
 		var be *jsbuild.BuildError
 		switch {
 		case errors.As(err, &be):
@@ -217,8 +222,12 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
+	var mwErr error
+	if fi, err := os.Stat(filepath.Join(dir, "middleware.go")); err == nil && fi.Mode().IsRegular() {
+		mwErr = build.Middleware(ctx, dir) // the project's middleware, beside app/
+	}
 	if len(dirs) == 0 {
-		return nil
+		return mwErr
 	}
 	p := newProgress(stderr, "building")
 	p.update(0, len(dirs), "")
@@ -226,7 +235,7 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 		p.update(done, total, "app/"+strings.TrimPrefix(d+"/route.go", "/"))
 	})
 	p.end()
-	return err
+	return errors.Join(mwErr, err)
 }
 
 func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -171,6 +171,33 @@
 //	err = kv.SetJSON("last", post, kv.TTL(24*time.Hour))
 //	v, err := kv.Get("greeting") // kv.ErrNotFound when absent
 //
+// # Middleware
+//
+// A project's middleware.go (beside app/, built into middleware.wasm) runs
+// before routing, for the paths wasmroute.json's "middleware" matcher lists
+// (every path without one). It exports one function, middleware, which
+// serves every method:
+//
+//	//go:wasmexport middleware
+//	func middleware() { route.Serve(guard) }
+//
+//	func guard(w *route.Response, r *route.Request) {
+//		if _, ok := r.Cookie("session"); !ok {
+//			w.Redirect("/login") // answered here: the route does not run
+//			return
+//		}
+//		h := r.Headers()
+//		h["x-user"] = []string{"ada"}
+//		w.SetRequestHeaders(h)                 // what the route sees
+//		w.SetHeader("x-frame-options", "DENY") // added to the route's response
+//		w.Next()
+//	}
+//
+// Whatever the middleware answers without Next or Rewrite is the client's
+// answer (a redirect, a 401). With them, the request goes on to its route,
+// and the middleware's other response headers are added to the route's. A
+// middleware sees no request body; its route reads it.
+//
 // # Environment
 //
 // os.Getenv and os.Environ read the variables the operator configured for

@@ -84,6 +84,18 @@ func Go(ctx context.Context, root string, dirs []string, progress Progress) erro
 	return errors.Join(errs...)
 }
 
+// Middleware builds the project's middleware.go, at root, into
+// middleware.wasm beside it. It is built alone, by file list: the project's
+// root is no package (put its helpers in a package it imports). The error
+// is an *Error.
+func Middleware(ctx context.Context, root string) error {
+	gocmd, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("building middleware.go needs the go command on PATH: %w", err)
+	}
+	return run(ctx, gocmd, root, "middleware.go", []string{"middleware.go"}, "middleware.wasm")
+}
+
 func one(ctx context.Context, gocmd, root, dir string) error {
 	abs := filepath.Join(root, "app", filepath.FromSlash(dir))
 	file := filepath.ToSlash(filepath.Join("app", filepath.FromSlash(dir), "route.go"))
@@ -91,19 +103,25 @@ func one(ctx context.Context, gocmd, root, dir string) error {
 	if err != nil {
 		return &Error{File: file, Err: err}
 	}
+	return run(ctx, gocmd, abs, file, srcs, "route.wasm")
+}
+
+// run builds srcs, in the folder abs, into out there; file names the main
+// source in errors.
+func run(ctx context.Context, gocmd, abs, file string, srcs []string, out string) error {
 	unlock, err := lock(abs)
 	if err != nil {
 		return &Error{File: file, Err: err}
 	}
 	defer unlock()
-	args := append([]string{"build", "-buildmode=c-shared", "-o", "route.wasm"}, srcs...)
+	args := append([]string{"build", "-buildmode=c-shared", "-o", out}, srcs...)
 	cmd := exec.CommandContext(ctx, gocmd, args...)
 	cmd.Dir = abs
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
-		return &Error{File: file, Output: out.String(), Err: err}
+		return &Error{File: file, Output: output.String(), Err: err}
 	}
 	return nil
 }

@@ -29,6 +29,29 @@ type SegmentConfig struct {
 	FetchCache      string   // "auto", "default-cache", "only-cache", "force-cache", "force-no-store", "default-no-store" or "only-no-store"
 	PreferredRegion []string // "auto", "global", "home" or region names
 	DynamicParams   *bool
+
+	// Matcher is a middleware's config.matcher (middleware.ts, proxy.ts):
+	// the paths it runs for; nil: every path.
+	Matcher []Matcher
+}
+
+// Matcher is one entry of a middleware's config.matcher: a path pattern
+// (Next.js's syntax, path-to-regexp's) and the conditions a request must
+// meet (Has) and must not meet (Missing) for the middleware to run.
+type Matcher struct {
+	Source  string      `json:"source"`
+	Has     []Condition `json:"has,omitempty"`
+	Missing []Condition `json:"missing,omitempty"`
+}
+
+// Condition is a matcher's has or missing entry: a header, query param or
+// cookie (Type) named Key, present, or with a value Value matches (a
+// regular expression) when Value is set; or the request's host name (Type
+// "host", no Key) matching Value.
+type Condition struct {
+	Type  string `json:"type"`
+	Key   string `json:"key"`
+	Value string `json:"value,omitempty"`
 }
 
 // configNames are the segment config's export names.
@@ -42,6 +65,10 @@ var configNames = []string{"maxDuration", "dynamic", "revalidate", "runtime", "f
 // metafile; scanRoute returns them with "default" added when the route file
 // has a default export (which the bundle's export * leaves out).
 func scanRoute(root, file string, exports []string) ([]string, SegmentConfig, []string) {
+	names := configNames
+	if IsMiddleware(file) {
+		names = []string{"config"} // a middleware's only option
+	}
 	src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
 	if err != nil {
 		return nil, SegmentConfig{}, []string{err.Error()}
@@ -65,10 +92,10 @@ func scanRoute(root, file string, exports []string) ([]string, SegmentConfig, []
 	if len(res.Errors) > 0 {
 		return nil, SegmentConfig{}, messages(res.Errors)
 	}
-	c := &configReader{file: file, code: string(res.Code), found: map[string]bool{}}
+	c := &configReader{file: file, code: string(res.Code), found: map[string]bool{}, names: names}
 	c.lines, _ = decodeSourceMap(res.Map)
 	c.scan()
-	for _, name := range configNames {
+	for _, name := range names {
 		if slices.Contains(exports, name) && !c.found[name] {
 			c.errs = append(c.errs, fmt.Sprintf("%s: %s must be declared as `export const %s = <literal>` (Next.js reads it statically)", file, name, name))
 		}
@@ -88,6 +115,8 @@ type configReader struct {
 	tok        token
 	config     SegmentConfig
 	found      map[string]bool // the config options seen
+	names      []string        // the config options' names: configNames, or a middleware's
+	depth      int             // literal's nesting
 	hasDefault bool
 	errs       []string
 	lines      [][]mapping // the source map's
@@ -128,7 +157,7 @@ func (c *configReader) declarations(kw string) {
 		c.next()
 		name := c.tok
 		c.next()
-		if name.kind == tIdent && c.tok.is("=") && isConfig(name.text) {
+		if name.kind == tIdent && c.tok.is("=") && c.isConfig(name.text) {
 			c.found[name.text] = true
 			c.next()
 			start := c.tok.pos
@@ -170,7 +199,7 @@ func (c *configReader) clause() {
 		if n == "default" {
 			c.hasDefault = true
 		}
-		if isConfig(n) {
+		if c.isConfig(n) {
 			c.found[n] = true
 			c.errorf(name.pos, "%s must be declared as `export const %s = <literal>` (Next.js reads it statically)", n, n)
 		}
@@ -180,11 +209,20 @@ func (c *configReader) clause() {
 	}
 }
 
-// literal reads a string, number, boolean or array of them, leaving the
-// token after it in c.tok.
+// maxLiteralDepth bounds the nesting of a config literal: a matcher's is 3.
+const maxLiteralDepth = 8
+
+// literal reads a string, number, boolean, or an array or object (with
+// identifier or string keys) of them, leaving the token after it in c.tok.
 func (c *configReader) literal() (any, bool) {
 	t := c.tok
 	c.next()
+	if t.is("[") || t.is("{") {
+		if c.depth++; c.depth > maxLiteralDepth {
+			return nil, false
+		}
+		defer func() { c.depth-- }()
+	}
 	switch {
 	case t.kind == tString:
 		s, ok := unquote(t.text)
@@ -217,6 +255,30 @@ func (c *configReader) literal() (any, bool) {
 		}
 		c.next()
 		return arr, true
+	case t.is("{"):
+		obj := map[string]any{}
+		for !c.tok.is("}") {
+			key, ok := c.tok.text, c.tok.kind == tIdent
+			if c.tok.kind == tString {
+				key, ok = unquote(key)
+			}
+			if c.next(); !ok || !c.tok.is(":") {
+				return nil, false
+			}
+			c.next()
+			v, ok := c.literal()
+			if !ok {
+				return nil, false
+			}
+			obj[key] = v
+			if c.tok.is(",") {
+				c.next()
+			} else if !c.tok.is("}") {
+				return nil, false
+			}
+		}
+		c.next()
+		return obj, true
 	}
 	return nil, false
 }
@@ -286,7 +348,64 @@ func (c *configReader) set(name token, v any) {
 		} else {
 			bad("true or false")
 		}
+	case "config":
+		m, err := ReadMatchers(v)
+		if err != nil {
+			c.errorf(name.pos, "config: %v", err)
+		}
+		c.config.Matcher = m
 	}
+}
+
+// ReadMatchers reads a middleware's config literal: { matcher: M }, M a
+// string, an object { source, has, missing } or an array of them.
+func ReadMatchers(v any) ([]Matcher, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must be an object, { matcher: … }, not %s", jsString(v))
+	}
+	for k := range obj {
+		if k != "matcher" {
+			return nil, fmt.Errorf("%q is not a middleware option (wasmroute reads matcher)", k)
+		}
+	}
+	list, ok := obj["matcher"].([]any)
+	if !ok {
+		if obj["matcher"] == nil {
+			return nil, nil
+		}
+		list = []any{obj["matcher"]}
+	}
+	out := []Matcher{}
+	for _, e := range list {
+		var m Matcher
+		switch e := e.(type) {
+		case string:
+			m.Source = e
+		case map[string]any:
+			b, _ := json.Marshal(e)
+			dec := json.NewDecoder(strings.NewReader(string(b)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&m); err != nil {
+				return nil, fmt.Errorf("matcher %s: %v (wasmroute reads source, has and missing)", b, err)
+			}
+		default:
+			return nil, fmt.Errorf("matcher must be a string, an object or an array of them, not %s", jsString(e))
+		}
+		if !strings.HasPrefix(m.Source, "/") {
+			return nil, fmt.Errorf("matcher %q must start with /", m.Source)
+		}
+		for _, c := range append(slices.Clone(m.Has), m.Missing...) {
+			if c.Type == "host" && c.Value == "" {
+				return nil, fmt.Errorf("matcher %q: a host entry needs a value", m.Source)
+			}
+			if !slices.Contains([]string{"header", "query", "cookie"}, c.Type) && c.Type != "host" || c.Key == "" && c.Type != "host" {
+				return nil, fmt.Errorf("matcher %q: a has or missing entry needs a type (header, query or cookie) and a key, or the type host and a value", m.Source)
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // position maps an offset in the scanned code to "file:line:col" in the
@@ -308,7 +427,7 @@ func (c *configReader) position(pos int) string {
 	return c.file
 }
 
-func isConfig(name string) bool { return slices.Contains(configNames, name) }
+func (c *configReader) isConfig(name string) bool { return slices.Contains(c.names, name) }
 
 func jsString(v any) string {
 	switch v := v.(type) {

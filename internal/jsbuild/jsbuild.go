@@ -109,9 +109,13 @@ func Build(dir, file string) (*Bundle, error) {
 	}
 
 	b := &Bundle{File: file}
+	contents := entry(file, catchAlls(path.Dir(file)))
+	if IsMiddleware(file) {
+		contents = middlewareEntry(file)
+	}
 	res := api.Build(api.BuildOptions{
 		Stdin: &api.StdinOptions{
-			Contents:   entry(file, catchAlls(path.Dir(file))),
+			Contents:   contents,
 			ResolveDir: root,
 			Sourcefile: "wasmroute:entry",
 			Loader:     api.LoaderJS,
@@ -154,6 +158,12 @@ func Build(dir, file string) (*Bundle, error) {
 	}
 	slices.Sort(exports)
 	b.Exports, b.Config = slices.Compact(exports), config
+	if IsMiddleware(file) {
+		if name := middlewareName(file); !slices.Contains(b.Exports, name) && !slices.Contains(b.Exports, "default") {
+			return nil, &BuildError{File: file, Messages: []string{fmt.Sprintf("%s: exports no %s function (export function %s(request) { … }, or a default export)", file, name, name)}}
+		}
+		return b, nil
+	}
 	for _, m := range abi.Methods {
 		if slices.Contains(b.Exports, m) {
 			b.Methods = append(b.Methods, m)
@@ -181,6 +191,28 @@ func Build(dir, file string) (*Bundle, error) {
 func entry(file string, catchAll []string) string {
 	spec, _ := json.Marshal("./" + file)
 	info, _ := json.Marshal(map[string]any{"file": file, "catchAll": catchAll})
+	return fmt.Sprintf("import * as route from %s;\nglobalThis[Symbol.for(\"wasmroute.route\")](route, %s);\nexport * from %s;\n", spec, info, spec)
+}
+
+// MiddlewareFiles are the JavaScript and TypeScript middleware files a
+// project may have at its root: Next.js's middleware.ts and, from Next.js
+// 16, proxy.ts.
+var MiddlewareFiles = []string{"middleware.ts", "middleware.js", "proxy.ts", "proxy.js"}
+
+// IsMiddleware reports whether file (slash-separated, relative to the
+// project folder) is a middleware file rather than a route.
+func IsMiddleware(file string) bool { return slices.Contains(MiddlewareFiles, file) }
+
+// middlewareName is the function a middleware file exports: "middleware"
+// or "proxy", after the file's name.
+func middlewareName(file string) string { return strings.TrimSuffix(file, path.Ext(file)) }
+
+// middlewareEntry is a middleware bundle's entry module: it hands the
+// file's namespace to the platform as a route whose one handler is the
+// middleware function (registerRoute in platform/dispatch.js).
+func middlewareEntry(file string) string {
+	spec, _ := json.Marshal("./" + file)
+	info, _ := json.Marshal(map[string]any{"file": file, "catchAll": []string{}, "middleware": middlewareName(file)})
 	return fmt.Sprintf("import * as route from %s;\nglobalThis[Symbol.for(\"wasmroute.route\")](route, %s);\nexport * from %s;\n", spec, info, spec)
 }
 

@@ -6,14 +6,14 @@ import { AbortController, Headers, Response, clearAllTimers, clearIO, incomingRe
 import { beginEnv, endEnv } from "./env.js";
 import { begin, end, setCookies } from "./next/impl/headers.js";
 import { navigationResponse } from "./next/impl/navigation.js";
-import { NextRequest } from "./next/impl/server.js";
+import { NextRequest, NextResponse } from "./next/impl/server.js";
 import { formatError } from "./stack.js";
 
 const ErrTooLarge = -4; // abi.ErrTooLarge
 const ErrClosed = -5; // abi.ErrClosed: the client is gone
 
 let host; // the engine's natives
-let route; // { ns, file, catchAll } from the route's bundle
+let route; // { ns, file, catchAll, middleware } from the route's bundle
 
 // init keeps the engine's natives for the requests to come.
 export function init(h) {
@@ -21,9 +21,28 @@ export function init(h) {
 }
 
 // registerRoute is called by the route's bundle with its namespace, its
-// file and the names of its catch-all params ([...x], [[...x]]).
-export function registerRoute(ns, { file, catchAll }) {
-	route = { ns, file, catchAll };
+// file and the names of its catch-all params ([...x], [[...x]]). A
+// middleware's bundle (middleware.ts, proxy.ts) names its function too: the
+// runtime calls it through the GET export, whatever the request's method.
+export function registerRoute(ns, { file, catchAll, middleware }) {
+	if (middleware) {
+		const fn = typeof ns[middleware] === "function" ? ns[middleware] : ns.default;
+		const event = { sourcePage: "/" + middleware, waitUntil() {} }; // a NextFetchEvent: its promises are not awaited
+		ns = { GET: (request) => intercept(fn, request, event) };
+	}
+	route = { ns, file, catchAll, middleware };
+}
+
+// intercept calls a middleware function as Next.js does, fn(request, event):
+// what it returns is its answer, and nothing (undefined) is
+// NextResponse.next(), going on to the route.
+function intercept(fn, request, event) {
+	if (typeof fn !== "function") throw new TypeError(`${route.file} exports no ${route.middleware} function`);
+	const res = fn(request, event);
+	if (res !== null && typeof res === "object" && typeof res.then === "function") {
+		return Promise.resolve(res).then((res) => res ?? NextResponse.next());
+	}
+	return res ?? NextResponse.next();
 }
 
 // report logs an error the engine caught outside a handler.
@@ -123,7 +142,7 @@ function serve(method) {
 	return finished(respond(method, res));
 }
 
-const where = (method) => `${method} in ${route?.file}`;
+const where = (method) => `${route?.middleware ?? method} in ${route?.file}`;
 
 // failed answers for a handler that threw err: a redirect() or notFound()
 // of next/navigation, a 500 otherwise.
@@ -139,10 +158,10 @@ function respond(method, res) {
 	}
 	if (res.type === "error") return fail(`${where(method)} returned Response.error()`);
 	const pairs = responseHeaderPairs(res);
-	for (let i = 0; i < pairs.length; i++) {
+	for (let i = 0; i < pairs.length && !route.middleware; i++) {
 		const name = pairs[i][0];
 		if (name === "x-middleware-rewrite" || name === "x-middleware-next") {
-			return fail(`${where(method)} returned NextResponse.${name.slice(13)}(), which is for middleware: wasmroute does not run middleware yet`);
+			return fail(`${where(method)} returned NextResponse.${name.slice(13)}(), which is for middleware (middleware.ts or proxy.ts), not a route handler`);
 		}
 	}
 	return write(res, pairs, requestMethod === "HEAD");

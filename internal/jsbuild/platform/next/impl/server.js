@@ -67,19 +67,38 @@ export class NextResponse extends Response {
 		return new NextResponse(null, { ...rest, headers, status });
 	}
 
-	// rewrite and next are for middleware, which wasmroute does not run:
-	// a route handler returning them gets a 500, as in Next.js.
+	// rewrite and next are for middleware (middleware.ts, proxy.ts): the
+	// host reads their x-middleware-* headers, as Next.js's server does; a
+	// route handler returning them gets a 500, as in Next.js.
 	static rewrite(destination, init) {
 		const headers = new Headers(init?.headers);
 		headers.set("x-middleware-rewrite", validateURL(destination));
+		requestHeaders(init, headers);
 		return new NextResponse(null, { ...init, headers });
 	}
 
 	static next(init) {
 		const headers = new Headers(init?.headers);
 		headers.set("x-middleware-next", "1");
+		requestHeaders(init, headers);
 		return new NextResponse(null, { ...init, headers });
 	}
+}
+
+// requestHeaders passes init.request.headers, the request headers the route
+// is to see, as Next.js does: each as x-middleware-request-<name>, and
+// their names in x-middleware-override-headers (a header not listed is
+// removed).
+function requestHeaders(init, headers) {
+	const h = init?.request?.headers;
+	if (!h) return;
+	if (!(h instanceof Headers)) throw new Error("request.headers must be an instance of Headers");
+	const names = [];
+	for (const [name, value] of h) {
+		headers.set("x-middleware-request-" + name, value);
+		names.push(name);
+	}
+	headers.set("x-middleware-override-headers", names.join(","));
 }
 
 // validateURL returns the href of the absolute URL url, or throws Next.js's error.

@@ -1,0 +1,454 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/wasmroute/wasmroute/internal/jsbuild"
+)
+
+// A middleware's matcher is Next.js's: path-to-regexp patterns ("/about",
+// "/blog/:slug", "/docs/:path*", "/api/:rest+", "/:locale?/x",
+// "/((?!api|_next/static).*)"), matched case-insensitively, each with has
+// and missing conditions on headers, query params and cookies. They are
+// compiled to Go regular expressions (RE2: linear time, whatever the
+// pattern), which have no lookahead; the one lookahead Next.js's examples
+// use, a negative one at the start of the first param, "/((?!api|_next).*)",
+// becomes a second expression the path must not match (not below), and
+// inside it a word's lookahead that ends its alternative (endLookaheads).
+
+// matcher is one compiled matcher entry.
+type matcher struct {
+	re      *regexp.Regexp // the path must match it ...
+	not     *regexp.Regexp // ... and not this, when set (a leading (?!…))
+	has     []condition
+	missing []condition
+}
+
+// condition is a compiled has or missing entry.
+type condition struct {
+	typ, key string
+	value    *regexp.Regexp // nil: present is enough
+}
+
+// matches reports whether the middleware runs for r, whose cleaned escaped
+// path is path.
+func (mw *middleware) matches(r *http.Request, path string) bool {
+	if mw.matchers == nil {
+		return true
+	}
+	p := matchPath(path)
+	for i := range mw.matchers {
+		if mw.matchers[i].match(r, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *matcher) match(r *http.Request, path string) bool {
+	if !m.re.MatchString(path) || m.not != nil && m.not.MatchString(path) {
+		return false
+	}
+	for _, c := range m.has {
+		if !c.holds(r) {
+			return false
+		}
+	}
+	for _, c := range m.missing {
+		if c.holds(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *condition) holds(r *http.Request) bool {
+	var values []string
+	switch c.typ {
+	case "header":
+		values = r.Header.Values(c.key)
+	case "query":
+		values = r.URL.Query()[c.key]
+	case "cookie":
+		if ck, err := r.Cookie(c.key); err == nil {
+			values = []string{ck.Value}
+		}
+	case "host":
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		values = []string{host}
+	}
+	if c.value == nil {
+		return len(values) > 0
+	}
+	for _, v := range values {
+		if c.value.MatchString(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchPath is the path a matcher sees: each segment percent-decoded once,
+// as the router decodes it, so that "/%61dmin" cannot slip past a matcher
+// for "/admin" to the admin route; a slash decoded inside a segment stays
+// "%2F", so that segments stay segments.
+func matchPath(p string) string {
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		if d, err := url.PathUnescape(seg); err == nil && d != seg {
+			segs[i] = strings.ReplaceAll(d, "/", "%2F")
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// maxMatchers bounds a middleware's matcher entries and maxPattern each
+// pattern's length: the router's own limits are of that order.
+const (
+	maxMatchers = 256
+	maxPattern  = 4096
+)
+
+// compileMatchers compiles a middleware's matcher; nil stays nil (every
+// path).
+func compileMatchers(ms []jsbuild.Matcher) ([]matcher, error) {
+	if ms == nil {
+		return nil, nil
+	}
+	if len(ms) > maxMatchers {
+		return nil, fmt.Errorf("config.matcher has %d entries, more than %d", len(ms), maxMatchers)
+	}
+	out := make([]matcher, 0, len(ms))
+	for _, m := range ms {
+		c, err := compileMatcher(m)
+		if err != nil {
+			return nil, fmt.Errorf("config.matcher %q: %w", m.Source, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func compileMatcher(m jsbuild.Matcher) (matcher, error) {
+	if len(m.Source) > maxPattern {
+		return matcher{}, fmt.Errorf("longer than %d bytes", maxPattern)
+	}
+	re, not, err := pathRegexp(m.Source)
+	if err != nil {
+		return matcher{}, err
+	}
+	out := matcher{}
+	if out.re, err = regexp.Compile(re); err != nil {
+		return matcher{}, regexpError(err)
+	}
+	if not != "" {
+		if out.not, err = regexp.Compile(not); err != nil {
+			return matcher{}, regexpError(err)
+		}
+	}
+	for _, list := range []struct {
+		from []jsbuild.Condition
+		to   *[]condition
+	}{{m.Has, &out.has}, {m.Missing, &out.missing}} {
+		for _, c := range list.from {
+			cc := condition{typ: c.Type, key: c.Key}
+			if c.Type == "header" {
+				cc.key = http.CanonicalHeaderKey(c.Key)
+			}
+			if c.Value != "" {
+				if len(c.Value) > maxPattern {
+					return matcher{}, fmt.Errorf("%s %q: value longer than %d bytes", c.Type, c.Key, maxPattern)
+				}
+				if cc.value, err = regexp.Compile("^(?:" + c.Value + ")$"); err != nil {
+					return matcher{}, fmt.Errorf("%s %q: %w", c.Type, c.Key, regexpError(err))
+				}
+			}
+			*list.to = append(*list.to, cc)
+		}
+	}
+	return out, nil
+}
+
+func regexpError(err error) error {
+	if strings.Contains(err.Error(), "(?") {
+		return fmt.Errorf("%w (Go's regular expressions have no lookaround; wasmroute supports a negative lookahead only at the start of the first param, as in /((?!api|_next).*); otherwise test the path in the middleware itself)", err)
+	}
+	return err
+}
+
+// pathRegexp translates a path-to-regexp pattern (v6, as Next.js's
+// matchers use it) to a Go regular expression the path must match, and
+// one it must not match when the pattern starts its first param with a
+// negative lookahead.
+func pathRegexp(src string) (re, not string, err error) {
+	toks, err := parsePattern(src)
+	if err != nil {
+		return "", "", err
+	}
+	var b, lit strings.Builder // lit: the literal text before the first param
+	params := 0
+	for _, t := range toks {
+		if !t.param {
+			b.WriteString(regexp.QuoteMeta(t.lit))
+			if params == 0 {
+				lit.WriteString(t.lit)
+			}
+			continue
+		}
+		pat := t.pattern
+		if pat == "" {
+			pat = `[^/#?]+?`
+		}
+		if ahead, rest, ok := leadingLookahead(pat); ok {
+			if params > 0 || t.mod != 0 {
+				return "", "", errors.New("a negative lookahead (?!…) is supported only at the start of the first param, without a modifier (?, *, +)")
+			}
+			not = "(?i)^" + regexp.QuoteMeta(lit.String()+t.prefix) + "(?:" + endLookaheads(ahead) + ")"
+			pat = rest
+		}
+		params++
+		p := regexp.QuoteMeta(t.prefix)
+		switch {
+		case t.mod == '*' || t.mod == '+':
+			if p == "" {
+				fmt.Fprintf(&b, "((?:%s)%c)", pat, t.mod)
+				break
+			}
+			fmt.Fprintf(&b, "(?:%s((?:%s)(?:%s(?:%s))*))", p, pat, p, pat)
+			if t.mod == '*' {
+				b.WriteByte('?')
+			}
+		default:
+			fmt.Fprintf(&b, "(?:%s(%s))", p, pat)
+			if t.mod == '?' {
+				b.WriteByte('?')
+			}
+		}
+	}
+	return "(?i)^" + b.String() + "$", not, nil
+}
+
+// patternToken is a literal or a param of a path-to-regexp pattern.
+type patternToken struct {
+	lit     string
+	param   bool
+	prefix  string // "/" or "." before the param, optional with it
+	pattern string // the param's regular expression; "": one segment
+	mod     byte   // 0, '?', '*' or '+'
+}
+
+func parsePattern(src string) ([]patternToken, error) {
+	var toks []patternToken
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			toks = append(toks, patternToken{lit: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case c == '\\' && i+1 < len(src):
+			lit.WriteByte(src[i+1])
+			i += 2
+		case c == ':' || c == '(':
+			if c == ':' {
+				j := i + 1
+				for j < len(src) && (isIdentByte(src[j])) {
+					j++
+				}
+				if j == i+1 {
+					return nil, fmt.Errorf("missing parameter name at %d", i)
+				}
+				i = j
+			}
+			pattern := ""
+			if i < len(src) && src[i] == '(' {
+				p, n, err := group(src, i)
+				if err != nil {
+					return nil, err
+				}
+				pattern, i = p, i+n
+			}
+			t := patternToken{param: true, pattern: pattern}
+			if s := lit.String(); strings.HasSuffix(s, "/") || strings.HasSuffix(s, ".") {
+				t.prefix = s[len(s)-1:]
+				lit.Reset()
+				lit.WriteString(s[:len(s)-1])
+			}
+			flush()
+			if i < len(src) && strings.IndexByte("?*+", src[i]) >= 0 {
+				t.mod = src[i]
+				i++
+			}
+			toks = append(toks, t)
+		case strings.IndexByte("{}?*+", c) >= 0:
+			return nil, fmt.Errorf("unexpected %q at %d: wasmroute supports :name, :name?, :name*, :name+ and (regexp) params, not {…} groups", c, i)
+		default:
+			lit.WriteByte(c)
+			i++
+		}
+	}
+	flush()
+	return toks, nil
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// group returns the regular expression inside the parenthesised group at
+// src[i] and the group's length. As in path-to-regexp, a group inside
+// must not capture.
+func group(src string, i int) (string, int, error) {
+	depth := 0
+	for j := i; j < len(src); j++ {
+		switch src[j] {
+		case '\\':
+			j++
+		case '(':
+			depth++
+			if depth > 1 && (j+1 >= len(src) || src[j+1] != '?') {
+				return "", 0, fmt.Errorf("capturing group at %d: use (?:…) inside a param's pattern", j)
+			}
+		case ')':
+			if depth--; depth == 0 {
+				if j == i+1 {
+					return "", 0, fmt.Errorf("empty pattern at %d", i)
+				}
+				return src[i+1 : j], j + 1 - i, nil
+			}
+		}
+	}
+	return "", 0, fmt.Errorf("unbalanced pattern at %d", i)
+}
+
+// endLookaheads rewrites, in the body of a leading negative lookahead,
+// each negative lookahead of a word that ends its alternative, such as
+// js(?!on) in Clerk's matcher "/((?!_next|[^?]*\\.(?:js(?!on)|css)).*)":
+// the body is matched as a prefix of the path, so "not followed by on" can
+// consume what follows instead, the end of the path or anything that does
+// not start with "on" (?:$|[^o]|o(?:$|[^n])). Any other lookaround is left
+// for the regular expression compiler to refuse.
+func endLookaheads(a string) string {
+	for i := 0; i < len(a); i++ {
+		switch {
+		case a[i] == '\\':
+			i++
+		case a[i] == '[':
+			i = classEnd(a, i)
+		case strings.HasPrefix(a[i:], "(?!"):
+			end := strings.IndexByte(a[i:], ')')
+			if end < 0 {
+				return a
+			}
+			word := a[i+3 : i+end]
+			if word == "" || strings.TrimFunc(word, func(r rune) bool { return r < 128 && isIdentByte(byte(r)) }) != "" || !endsAlternative(a, i+end+1) {
+				continue
+			}
+			repl := complement(word)
+			a = a[:i] + repl + a[i+end+1:]
+			i += len(repl) - 1
+		}
+	}
+	return a
+}
+
+// complement matches the end of the text or a start that is not word's.
+func complement(word string) string {
+	c := regexp.QuoteMeta(word[:1])
+	if len(word) == 1 {
+		return "(?:$|[^" + c + "])"
+	}
+	return "(?:$|[^" + c + "]|" + c + complement(word[1:]) + ")"
+}
+
+// endsAlternative reports whether nothing of a can match after offset i
+// but the end: only "|…" alternatives and closing parentheses, without a
+// quantifier, follow.
+func endsAlternative(a string, i int) bool {
+	for i < len(a) {
+		switch a[i] {
+		case ')':
+			i++
+			if i < len(a) && strings.IndexByte("?*+{", a[i]) >= 0 {
+				return false
+			}
+		case '|':
+			// Skip the rest of this group's alternatives.
+			depth := 0
+			for i++; i < len(a) && (depth > 0 || a[i] != ')'); i++ {
+				switch a[i] {
+				case '\\':
+					i++
+				case '[':
+					i = classEnd(a, i)
+				case '(':
+					depth++
+				case ')':
+					depth--
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// classEnd returns the offset of the ']' closing the class opened at a[i].
+func classEnd(a string, i int) int {
+	j := i + 1
+	if j < len(a) && a[j] == '^' {
+		j++
+	}
+	if j < len(a) && a[j] == ']' {
+		j++ // a leading ] is a member
+	}
+	for ; j < len(a) && a[j] != ']'; j++ {
+		if a[j] == '\\' {
+			j++
+		}
+	}
+	return j
+}
+
+// leadingLookahead splits a param's pattern "(?!A)R" into A and R.
+func leadingLookahead(pat string) (ahead, rest string, ok bool) {
+	if !strings.HasPrefix(pat, "(?!") {
+		return "", "", false
+	}
+	depth := 0
+	for j := 0; j < len(pat); j++ {
+		switch pat[j] {
+		case '\\':
+			j++
+		case '[':
+			for j++; j < len(pat) && pat[j] != ']'; j++ {
+				if pat[j] == '\\' {
+					j++
+				}
+			}
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return pat[3:j], pat[j+1:], true
+			}
+		}
+	}
+	return "", "", false
+}
