@@ -123,9 +123,20 @@ func (b *devBuilds) build(ctx context.Context, changed []string, stderr io.Write
 			goDirs = append(goDirs, f.Dir)
 		}
 	}
-	dirs := goDirs
+	dirs, shared := goDirs, true
 	if changed != nil {
-		dirs = goToBuild(changed, goDirs)
+		dirs, shared = goToBuild(changed, goDirs)
+	}
+	// The middleware is built when it changed or, as a route is, when a
+	// shared package may have.
+	if fi, err := os.Stat(filepath.Join(b.dir, "middleware.go")); err == nil && fi.Mode().IsRegular() &&
+		(shared || slices.Contains(changed, "middleware.go")) {
+		start := time.Now()
+		if err := build.Middleware(ctx, b.dir); err != nil {
+			fmt.Fprintf(stderr, "error: %v\nthe previous middleware.wasm serves on\n", err)
+		} else {
+			fmt.Fprintf(stderr, "built middleware.go in %v\n", time.Since(start).Round(time.Millisecond))
+		}
 	}
 	if len(dirs) == 0 {
 		return
@@ -173,9 +184,9 @@ func (b *devBuilds) build(ctx context.Context, changed []string, stderr io.Write
 }
 
 // goToBuild returns the Go route folders that the changed files (slash
-// paths relative to the project) may affect.
-func goToBuild(changed, goDirs []string) []string {
-	var dirs []string
+// paths relative to the project) may affect, and whether one of them is
+// shared (a package routes import, go.mod, go.sum): then every Go route.
+func goToBuild(changed, goDirs []string) (dirs []string, shared bool) {
 	for _, c := range changed {
 		base := path.Base(c)
 		if !strings.HasSuffix(base, ".go") && base != "go.mod" && base != "go.sum" {
@@ -189,9 +200,11 @@ func goToBuild(changed, goDirs []string) []string {
 				continue
 			}
 		}
-		return goDirs // a shared package, or the module: any route may use it
+		if c != "middleware.go" {
+			return goDirs, true // a shared package, or the module: any route may use it
+		}
 	}
-	return dirs
+	return dirs, false
 }
 
 // watcher reports the files that change under a project, in batches: a
@@ -311,16 +324,19 @@ func (w *watcher) run() {
 }
 
 // ignored reports whether a change to rel (relative to the project) is not
-// one to reload for: skipped names, and the route.wasm that dev itself
-// builds beside a route.go.
+// one to reload for: skipped names, and the route.wasm (middleware.wasm)
+// that dev itself builds beside a route.go (middleware.go).
 func (w *watcher) ignored(rel string) bool {
 	for _, part := range strings.Split(filepath.ToSlash(rel), "/") {
 		if skip(part) {
 			return true
 		}
 	}
-	if filepath.Base(rel) == "route.wasm" {
-		_, err := os.Stat(filepath.Join(w.root, filepath.Dir(rel), "route.go"))
+	if rel == build.DepsFile { // wasmroute build's, read by go mod tidy alone
+		return true
+	}
+	if base := filepath.Base(rel); base == "route.wasm" || rel == "middleware.wasm" {
+		_, err := os.Stat(filepath.Join(w.root, strings.TrimSuffix(rel, ".wasm")+".go"))
 		return err == nil
 	}
 	return false

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // devProject lays out a project with a TypeScript and a Go route; its
@@ -155,6 +157,14 @@ func TestDev(t *testing.T) {
 	await(t, s.url+"/env", 5*time.Second, body("from wasmroute.json"))
 	writeProjectFile(t, dir, "app/env/route.json", `{"env": {"GREETING": "from route.json"}}`)
 	await(t, s.url+"/env", 5*time.Second, body("from route.json"))
+	writeProjectFile(t, dir, "middleware.ts", `export function middleware(request) {
+  if (request.nextUrl.pathname === '/mw') return new Response('from middleware')
+}`)
+	await(t, s.url+"/mw", 5*time.Second, body("from middleware"))
+	if err := os.Remove(filepath.Join(dir, "middleware.ts")); err != nil {
+		t.Fatal(err)
+	}
+	await(t, s.url+"/mw", 5*time.Second, func(a reply) bool { return a.Status == 404 })
 	writeProjectFile(t, dir, "wasmroute.json", `{"maxDuration": "forever"}`)
 	time.Sleep(300 * time.Millisecond)
 	if a, err := fetch(s.url + "/env"); err != nil || a != (reply{200, "from route.json"}) {
@@ -257,4 +267,28 @@ func TestDevUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d requests failed during 20 reloads, such as:\n%s", len(failures), requests.Load(), strings.Join(failures[:min(10, len(failures))], "\n"))
 	}
 	t.Logf("%d requests during 20 reloads, %d failed; the slowest edit answered in %v", requests.Load(), len(failures), slowest)
+}
+
+func TestGoToBuild(t *testing.T) {
+	goDirs := []string{"", "api/x", "blog/[slug]"}
+	tests := []struct {
+		changed []string
+		dirs    []string
+		shared  bool
+	}{
+		{[]string{"app/api/x/route.go"}, []string{"api/x"}, false},
+		{[]string{"app/api/x/helper.go", "app/route.go"}, []string{"api/x", ""}, false},
+		{[]string{"app/blog/[slug]/route.ts", "wasmroute.json"}, nil, false},
+		{[]string{"middleware.go"}, nil, false},
+		{[]string{"internal/db/db.go"}, goDirs, true},
+		{[]string{"go.mod"}, goDirs, true},
+		{[]string{"apple/x.go"}, goDirs, true},
+		{[]string{"app/_lib/util.go"}, goDirs, true},
+	}
+	for _, tt := range tests {
+		dirs, shared := goToBuild(tt.changed, goDirs)
+		if diff := cmp.Diff(tt.dirs, dirs); diff != "" || shared != tt.shared {
+			t.Errorf("goToBuild(%q) = %q, %v; want %q, %v", tt.changed, dirs, shared, tt.dirs, tt.shared)
+		}
+	}
 }
