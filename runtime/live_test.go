@@ -368,3 +368,32 @@ func TestLiveTenants(t *testing.T) {
 		t.Errorf("after the reload (-want +got):\n%s", diff)
 	}
 }
+
+// TestLiveWarm: a reload compiles, before the swap, the modules the old
+// version had compiled; with Dev, only those whose code changed.
+func TestLiveWarm(t *testing.T) {
+	for _, dev := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dev=%v", dev), func(t *testing.T) {
+			dir := jsProject(t, map[string]string{
+				"app/hot/route.ts":  `export function GET() { return new Response("1") }`,
+				"app/same/route.ts": `export function GET() { return new Response("same") }`,
+				"app/cold/route.ts": `export function GET() { return new Response("cold") }`,
+			})
+			l, ts, _ := liveServe(t, dir, Config{Dev: dev, LazyCompile: true})
+			liveGet(t, ts.URL+"/hot")
+			liveGet(t, ts.URL+"/same")
+			writeFile(t, filepath.Join(dir, "app/hot/route.ts"), `export function GET() { return new Response("2") }`)
+			if err := l.Reload(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for _, r := range current(l).routes {
+				got[r.Pattern] = r.isCompiled()
+			}
+			want := map[string]bool{"/hot": true, "/same": !dev, "/cold": false}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("compiled after the reload (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -248,6 +249,7 @@ type module struct {
 	onCompile func(*module)
 
 	broken     string // with Config.Dev: why the route failed to load; it answers 500 with it
+	version    string // tells the module's code apart from another version's (compileLike)
 	middleware bool   // the project's middleware, not a route (this package's middleware.go)
 }
 
@@ -539,6 +541,7 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	var (
 		methods methodSet
 		size    int64
+		version string
 		js      *jsbuild.Bundle
 		info    *wasmbin.Info
 	)
@@ -548,9 +551,13 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 		}
 		methods = jsMethods(js)
 		size = int64(len(js.Code))
+		version = fmt.Sprintf("%x", sha256.Sum256(js.Code))
 		info, err = engineInfo()
 	} else {
 		info, size, err = wasmbin.ReadHead(s.root, path)
+		if fi, err := s.root.Stat(path); err == nil {
+			version = fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano())
+		}
 		if err != nil && !errors.Is(err, wasmbin.ErrTruncated) && !errors.As(err, new(*fs.PathError)) {
 			err = fmt.Errorf("not a valid WebAssembly module: %w", err)
 		}
@@ -589,7 +596,7 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 		modCfg = modCfg.WithEnv(k, v)
 	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
-		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out}
+		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out, version: version}
 	m.cors = cmp.Or(conf.CORS, s.projectCORS).forRoute(methods)
 	if js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
@@ -640,14 +647,19 @@ func (s *Server) CompileAll(ctx context.Context) error {
 
 // compileLike compiles the modules of the routes that old has compiled: a
 // new version of a project answers its routes in use as fast as the old.
+// With Config.Dev, only those whose code changed: the others compile after
+// the swap, so that a saved file is served sooner.
 func (s *Server) compileLike(ctx context.Context, old *Server) {
-	hot := map[string]bool{}
+	hot := map[string]string{} // the versions of old's compiled modules, by route
 	for _, r := range old.routes {
 		if r.broken == "" && r.isCompiled() {
-			hot[r.Pattern] = true
+			hot[r.Pattern] = r.version
 		}
 	}
-	s.compile(ctx, func(r *route) bool { return hot[r.Pattern] }) // failures answer 500, logged then
+	s.compile(ctx, func(r *route) bool {
+		v, ok := hot[r.Pattern]
+		return ok && (!s.cfg.Dev || v != r.version)
+	}) // failures answer 500, logged then
 }
 
 // compile compiles the modules of the routes that want, as CompileAll.

@@ -292,3 +292,26 @@ func TestGoToBuild(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDevSave measures, through wasmroute dev, the time from a saved
+// route file to the first response with its new code: ns/op is that time.
+func BenchmarkDevSave(b *testing.B) {
+	for _, tt := range []struct {
+		route string
+		src   func(string) string
+	}{{"ts", tsRoute}, {"go", goRoute}} {
+		b.Run(tt.route, func(b *testing.B) {
+			dir := devProject(b)
+			s := launch(b, "dev", dir)
+			await(b, s.url+"/"+tt.route, time.Minute, body(tt.route+"1"))
+			for i := 0; b.Loop(); i++ {
+				v := fmt.Sprintf("%s-%d", tt.route, i)
+				writeProjectFile(b, dir, "app/"+tt.route+"/route."+tt.route, tt.src(v))
+				await(b, s.url+"/"+tt.route, time.Minute, body(v))
+				b.StopTimer()
+				time.Sleep(300 * time.Millisecond) // the watcher's batch is over
+				b.StartTimer()
+			}
+		})
+	}
+}
