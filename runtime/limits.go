@@ -212,7 +212,14 @@ type fileConfig struct {
 	// {"fromEnv": "NAME"} to take the server's variable NAME, a secret.
 	Env map[string]envValue `json:"env"`
 
+	// For route.json only: the route's GET answers' caching (cache.go).
+	Revalidate *revalidate `json:"revalidate"`
+	Dynamic    string      `json:"dynamic"`
+
 	// For wasmroute.json only:
+
+	// MaxCacheBytes bounds the project's response cache (cache.go).
+	MaxCacheBytes size `json:"maxCacheBytes"`
 
 	// MaxTenantInstances: the instances in use at once across all the
 	// project's routes.
@@ -283,6 +290,9 @@ func parseConfig(b []byte, name string, routeFile bool) (fileConfig, error) {
 	}
 	if err := checkKVURL(c.KV); err != nil {
 		return c, fmt.Errorf("%s: kv %w", name, err)
+	}
+	if err := c.checkCache(name, routeFile); err != nil {
+		return c, err
 	}
 	for k, v := range c.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
