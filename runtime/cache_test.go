@@ -418,3 +418,66 @@ func TestCacheConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestJSCache: a TypeScript route's segment config opts into the cache, and
+// next/cache's revalidatePath drops its answers.
+func TestJSCache(t *testing.T) {
+	dir := jsProject(t, map[string]string{
+		"app/page/route.ts": `import { kv } from 'wasmroute:kv'
+export const revalidate = false
+export async function GET() { return new Response('run=' + await kv.incr('runs')) }`,
+		"app/update/route.ts": `import { revalidatePath, revalidateTag } from 'next/cache'
+export function POST(req: Request) {
+	const q = new URL(req.url).searchParams
+	try {
+		if (q.has('tag')) revalidateTag(q.get('tag')!)
+		revalidatePath(q.get('path')!)
+	} catch (e) {
+		return new Response((e as Error).message, { status: 400 })
+	}
+	return new Response('ok')
+}`,
+	})
+	ts, _ := jsServe(t, dir, Config{LazyCompile: true, DataDir: t.TempDir()})
+	post := func(query string) answer {
+		t.Helper()
+		resp, err := http.Post(ts.URL+"/update?"+query, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return answer{status: resp.StatusCode, body: string(b)}
+	}
+	want := []cached{{200, "MISS", "run=1"}, {200, "HIT", "run=1"}, {200, "MISS", "run=2"}, {200, "HIT", "run=2"}}
+	var got []cached
+	for i := range want {
+		if i == 2 {
+			if a := post("path=/page"); a.status != 200 || a.body != "ok" {
+				t.Fatalf("revalidatePath('/page') = %d %q", a.status, a.body)
+			}
+		}
+		got = append(got, getCached(t, ts.URL+"/page"))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GET, GET, revalidatePath, GET, GET (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct{ query, want string }{
+		{"path=page", `cache revalidate "page": want a path that starts with / and has no query`},
+		{"tag=posts&path=/page", `revalidateTag("posts"): wasmroute caches route answers by path and keeps no tags: call revalidatePath`},
+	} {
+		if a := post(tt.query); a.status != 400 || a.body != tt.want {
+			t.Errorf("POST /update?%s = %d %q, want 400 %q", tt.query, a.status, a.body, tt.want)
+		}
+	}
+
+	// The segment config and route.json may not both set a key.
+	dir = jsProject(t, map[string]string{
+		"app/page/route.ts":   "export const dynamic = 'force-static'\nexport function GET() { return new Response('x') }",
+		"app/page/route.json": `{"dynamic": "force-static"}`,
+	})
+	_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if want := "app/page/route.ts: exports dynamic and app/page/route.json sets it too: keep one"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("New: %v, want %q", err, want)
+	}
+}
