@@ -237,8 +237,8 @@ const (
 	//	flush() -> (err i32)
 	FuncFlush = "flush"
 
-	// FuncErrorMessage writes the explanation of the last error a fetch_* or
-	// kv_* call returned in this request, e.g. `fetch https://api.example.com/x:
+	// FuncErrorMessage writes the explanation of the last error a fetch_*,
+	// kv_* or cache_revalidate call returned in this request, e.g. `fetch https://api.example.com/x:
 	// denied: add "https://api.example.com" to allowedOutboundHosts`; empty
 	// when none did. A getter.
 	//

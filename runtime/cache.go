@@ -31,7 +31,7 @@ const CacheHeader = "X-Wasmroute-Cache"
 
 const (
 	defaultMaxCacheBytes = 64 << 20
-	// maxVariants bounds the answers kept for one path and query, told
+	// maxVariants bounds the answers kept for one host, path and query, told
 	// apart by the request headers their Vary names.
 	maxVariants = 16
 	// entryOverhead is what an entry costs beyond its bytes: its maps,
@@ -151,12 +151,12 @@ type respCache struct {
 	mu      sync.Mutex
 	size    int64
 	gen     uint64                          // bumped by every revalidation
-	paths   map[string]map[string]*variants // path → raw query → answers
+	paths   map[string]map[string]*variants // path → Host and raw query (hostQuery) → answers
 	lru     list.List                       // *entry, most recently used first
-	flights map[string]*flight              // misses being answered, by path and query
+	flights map[string]*flight              // misses being answered, by path, Host and query
 }
 
-// variants are the answers stored for one path and query.
+// variants are the answers stored for one host, path and query.
 type variants struct {
 	vary []string          // the header names the answers vary on, canonical
 	by   map[string]*entry // by the request's values of those headers
@@ -165,7 +165,7 @@ type variants struct {
 // entry is one stored answer. Its header and body never change once
 // stored; a newer answer replaces the entry.
 type entry struct {
-	path, query, vary string
+	path, query, vary string // query: the Host and raw query, as hostQuery
 	route             string // the route's pattern, for revalidatePath("/blog/[slug]")
 
 	header []headerValues // Content-Length included
@@ -183,7 +183,7 @@ type headerValues struct {
 	values []string // clipped: appending to them copies
 }
 
-// flight is a miss being answered: requests for the same path and query
+// flight is a miss being answered: requests for the same key
 // wait for it rather than all run the handler.
 type flight struct{ done chan struct{} }
 
@@ -219,14 +219,16 @@ var (
 	}()
 )
 
-// lookup returns the answer stored for r, if any, and whether it is stale;
-// refresh is true for the one caller that must refresh it.
-func (c *respCache) lookup(path string, r *http.Request, now time.Time) (e *entry, stale, refresh bool) {
+// lookup returns the answer stored for r, if any, its age and whether it
+// is stale; refresh is true for the one caller that must refresh it.
+func (c *respCache) lookup(path string, r *http.Request) (e *entry, age time.Duration, stale, refresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v := c.paths[path][r.URL.RawQuery]
+	var buf [256]byte // the key, on the stack unless it is longer
+	k := append(append(append(buf[:0], r.Host...), 0), r.URL.RawQuery...)
+	v := c.paths[path][string(k)]
 	if v == nil {
-		return nil, false, false
+		return nil, 0, false, false
 	}
 	if len(v.vary) == 0 {
 		e = v.by[""]
@@ -234,18 +236,19 @@ func (c *respCache) lookup(path string, r *http.Request, now time.Time) (e *entr
 		e = v.by[varyKey(v.vary, r.Header)]
 	}
 	if e == nil {
-		return nil, false, false
+		return nil, 0, false, false
 	}
 	c.lru.MoveToFront(e.elem)
-	stale = e.ttl > 0 && now.Sub(e.stored) >= e.ttl
+	age = time.Since(e.stored) // the monotonic clock alone: half of time.Now's cost
+	stale = e.ttl > 0 && age >= e.ttl
 	if stale && !e.refreshing {
 		e.refreshing, refresh = true, true
 	}
-	return e, stale, refresh
+	return e, age, stale, refresh
 }
 
-// write answers w from e.
-func (e *entry) write(w http.ResponseWriter, r *http.Request, stale bool, now time.Time) {
+// write answers w from e, age old.
+func (e *entry) write(w http.ResponseWriter, r *http.Request, age time.Duration, stale bool) {
 	h := w.Header()
 	for _, kv := range e.header {
 		h[kv.name] = kv.values
@@ -254,10 +257,10 @@ func (e *entry) write(w http.ResponseWriter, r *http.Request, stale bool, now ti
 	if stale {
 		h[CacheHeader] = cacheStale
 	}
-	if age := int(now.Sub(e.stored) / time.Second); age < len(ages) {
-		h["Age"] = ages[max(age, 0)]
+	if secs := int(age / time.Second); secs < len(ages) {
+		h["Age"] = ages[max(secs, 0)]
 	} else {
-		h["Age"] = []string{strconv.Itoa(age)}
+		h["Age"] = []string{strconv.Itoa(secs)}
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
@@ -306,7 +309,8 @@ func (c *respCache) refreshed(e *entry) {
 	c.mu.Unlock()
 }
 
-// store keeps the answer a capture recorded for path and query, unless a
+// store keeps the answer a capture recorded for path and query (as
+// hostQuery), unless a
 // revalidation happened since gen (the answer may predate what it
 // invalidated) or the answer is not cacheable.
 func (c *respCache) store(rt *route, path, query string, r *http.Request, a *capture, gen uint64, now time.Time) {
@@ -562,17 +566,17 @@ func withoutCredentials(r *http.Request) *http.Request {
 // answer if it may be.
 func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string, rt *route, params []routes.Param) {
 	c := s.responses
-	now := time.Now()
-	e, stale, refresh := c.lookup(path, r, now)
+	e, age, stale, refresh := c.lookup(path, r)
 	if e != nil {
 		if refresh {
 			s.refresh(rt, path, r, params, e)
 		}
-		e.write(w, r, stale, now)
+		e.write(w, r, age, stale)
 		return
 	}
 	r = withoutCredentials(r)
-	key := path + "?" + r.URL.RawQuery
+	query := hostQuery(r)
+	key := path + "\x00" + query
 	f, leader, gen := c.join(key)
 	if !leader {
 		select {
@@ -580,12 +584,11 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 		case <-r.Context().Done():
 			return // the client left
 		}
-		now := time.Now()
-		if e, stale, refresh := c.lookup(path, r, now); e != nil {
+		if e, age, stale, refresh := c.lookup(path, r); e != nil {
 			if refresh {
 				s.refresh(rt, path, r, params, e)
 			}
-			e.write(w, r, stale, now)
+			e.write(w, r, age, stale)
 			return
 		}
 		// Not stored (not cacheable, or another variant): run it.
@@ -597,8 +600,14 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 	a := newCapture(w, c.maxEntry, r.Method == http.MethodHead)
 	s.serve(a, r, rt, methodGET, params)
 	a.complete = true
-	c.store(rt, path, r.URL.RawQuery, r, a, gen, time.Now())
+	c.store(rt, path, query, r, a, gen, time.Now())
 }
+
+// hostQuery is an entry's key below its path: the request's Host and raw
+// query. The Host is part of it because a handler may write it into its
+// answer (a JavaScript request's url is made from it): a request with
+// another Host must not fill the entry others read.
+func hostQuery(r *http.Request) string { return r.Host + "\x00" + r.URL.RawQuery }
 
 // refresh runs the handler of a stale entry in the background, with a
 // request of its own (see RATIONALE.md, "Response cache"): r's method
@@ -635,6 +644,6 @@ func (s *Server) refresh(rt *route, path string, r *http.Request, params []route
 			s.log.Warn("cache refresh not stored: the answer is not cacheable; the stale one stays", "route", rt.Pattern, "path", path, "status", a.status)
 			return
 		}
-		c.store(rt, path, req.URL.RawQuery, req, a, gen, time.Now())
+		c.store(rt, path, hostQuery(req), req, a, gen, time.Now())
 	})
 }

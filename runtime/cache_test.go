@@ -173,6 +173,20 @@ func TestCache(t *testing.T) {
 			{"/static", nil, cached{200, "MISS", pageBody(1, "/static", "")}},
 		})
 	})
+	t.Run("the Host separates keys", func(t *testing.T) {
+		getCached(t, srv+"/static?host")
+		req, _ := http.NewRequest("GET", srv+"/static?host", nil)
+		req.Host = "evil.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get(CacheHeader); got != "MISS" {
+			t.Errorf("another Host got %s, want MISS", got)
+		}
+		steps(t, []step{{"/static?host", nil, cached{200, "HIT", pageBody(1, "/static", "host")}}})
+	})
 	t.Run("Vary", func(t *testing.T) {
 		q := "vary=Accept-Language"
 		steps(t, []step{
@@ -348,16 +362,17 @@ func TestCacheEviction(t *testing.T) {
 }
 
 // TestCacheTenants: two tenants serving the same path keep their own
-// answers.
+// answers; a grant may take a tenant's cache away.
 func TestCacheTenants(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"acme", "globex"} {
+	for _, name := range []string{"acme", "globex", "initech"} {
 		if err := os.Rename(cacheProject(t, map[string]string{"static": `{"dynamic": "force-static"}`}, nil), filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ts, err := NewTenants(context.Background(), TenantsConfig{Dir: dir, Domain: "example.test",
-		Project: Config{CacheDir: hostileCacheDir(), Logger: slog.New(slog.DiscardHandler)}})
+		Project: Config{CacheDir: hostileCacheDir(), Logger: slog.New(slog.DiscardHandler)},
+		Grants:  map[string]Grant{"initech": {MaxCacheBytes: -1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,10 +395,13 @@ func TestCacheTenants(t *testing.T) {
 		{200, "MISS", pageBody(1, "/static", "")},
 		{200, "HIT", pageBody(1, "/static", "")},
 		{200, "HIT", pageBody(1, "/static", "")},
+		{200, "", pageBody(1, "/static", "")},
+		{200, "", pageBody(2, "/static", "")},
 	}
-	got := []cached{get("acme.example.test"), get("globex.example.test"), get("acme.example.test"), get("globex.example.test")}
+	got := []cached{get("acme.example.test"), get("globex.example.test"), get("acme.example.test"), get("globex.example.test"),
+		get("initech.example.test"), get("initech.example.test")}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("acme, globex, acme, globex (-want +got):\n%s", diff)
+		t.Errorf("acme, globex, acme, globex, initech, initech (-want +got):\n%s", diff)
 	}
 }
 
