@@ -142,7 +142,7 @@ func cacheBytes(ceiling int64, project fileConfig) (int64, error) {
 // nil *respCache caches nothing.
 type respCache struct {
 	maxBytes int64
-	maxEntry int64 // an answer larger than this is not stored: an eighth of maxBytes
+	maxEntry int64 // an answer larger than this is not stored: maxBytes/32
 
 	ctx    context.Context // background refreshes' parent, ended by close
 	cancel context.CancelFunc
@@ -192,7 +192,7 @@ func newRespCache(maxBytes int64) *respCache {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &respCache{maxBytes: maxBytes, maxEntry: max(maxBytes/8, 1), ctx: ctx, cancel: cancel,
+	return &respCache{maxBytes: maxBytes, maxEntry: max(maxBytes/32, 1), ctx: ctx, cancel: cancel,
 		paths: map[string]map[string]*variants{}, flights: map[string]*flight{}}
 }
 
@@ -360,6 +360,7 @@ func (c *respCache) store(rt *route, path, query string, r *http.Request, a *cap
 		for _, old := range v.by {
 			c.remove(old, false)
 		}
+		clear(v.by)
 		v.vary = vary
 	}
 	if old := v.by[e.vary]; old != nil {
@@ -540,10 +541,12 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
 
-// withoutCredentials returns r, or a copy of it without the credentials'
-// headers when it has any.
-func withoutCredentials(r *http.Request) *http.Request {
-	has := false
+// cacheRequest returns r as a cached route's handler sees it: without the
+// credentials' headers and without a body (a GET's body is not part of
+// the key, so the answer must not depend on it). It is r itself when r has
+// neither.
+func cacheRequest(r *http.Request) *http.Request {
+	has := r.Body != nil && r.Body != http.NoBody
 	for _, name := range credentials {
 		if _, ok := r.Header[name]; ok {
 			has = true
@@ -553,6 +556,7 @@ func withoutCredentials(r *http.Request) *http.Request {
 		return r
 	}
 	r = r.WithContext(r.Context())
+	r.Body, r.ContentLength = http.NoBody, 0
 	r.Header = r.Header.Clone()
 	for _, name := range credentials {
 		delete(r.Header, name)
@@ -574,7 +578,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 		e.write(w, r, age, stale)
 		return
 	}
-	r = withoutCredentials(r)
+	r = cacheRequest(r)
 	query := hostQuery(r)
 	key := path + "\x00" + query
 	f, leader, gen := c.join(key)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wasmroute/wasmroute/internal/build"
+	"github.com/wasmroute/wasmroute/internal/routes"
 )
 
 // The cache tests serve testdata/cache's guest (README there) behind a real
@@ -337,11 +338,11 @@ func TestCacheStampede(t *testing.T) {
 // TestCacheEviction: the cache keeps within its bytes, least recently used
 // out.
 func TestCacheEviction(t *testing.T) {
-	srv, _ := serveCache(t, Config{MaxCacheBytes: 16 << 10}, map[string]string{"static": `{"dynamic": "force-static"}`})
+	srv, _ := serveCache(t, Config{MaxCacheBytes: 32 << 10}, map[string]string{"static": `{"dynamic": "force-static"}`})
 	if got := getCached(t, srv+"/static?k=keep"); got.Cache != "MISS" {
 		t.Fatalf("first GET: %+v", got)
 	}
-	// Each answer takes some 500 bytes of the 16 KiB: 100 of them evict
+	// Each answer takes some 450 bytes of the 32 KiB: 100 of them evict
 	// the early ones, but not the one read between them.
 	for i := range 100 {
 		if got := getCached(t, srv+fmt.Sprintf("/static?k=%d", i)); got.Cache != "MISS" {
@@ -497,5 +498,76 @@ export function POST(req: Request) {
 	_, err := New(context.Background(), Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if want := "app/page/route.ts: exports dynamic and app/page/route.json sets it too: keep one"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("New: %v, want %q", err, want)
+	}
+}
+
+// TestRespCacheAccounting stores, replaces, revalidates and evicts entries
+// directly, checking after each step that the cache's size is the sum of
+// its entries' and that every entry is both listed and findable.
+func TestRespCacheAccounting(t *testing.T) {
+	c := newRespCache(64 << 10) // entries up to 2 KiB
+	rt := &route{Route: &routes.Route{Pattern: "/x/[id]"}, module: &module{cache: cacheRule{on: true}}}
+	check := func(step string, want int) {
+		t.Helper()
+		if want >= 0 && c.lru.Len() != want {
+			t.Errorf("%s: %d entries, want %d", step, c.lru.Len(), want)
+		}
+		var size int64
+		n := 0
+		for el := c.lru.Front(); el != nil; el = el.Next() {
+			e := el.Value.(*entry)
+			size += e.size
+			n++
+			if c.paths[e.path][e.query].by[e.vary] != e {
+				t.Errorf("%s: entry %s %q %q is listed but not found", step, e.path, e.query, e.vary)
+			}
+		}
+		found := 0
+		for _, byQuery := range c.paths {
+			for _, v := range byQuery {
+				found += len(v.by)
+			}
+		}
+		if size != c.size || n != found || size > c.maxBytes {
+			t.Errorf("%s: size %d, entries' %d (bound %d); %d listed, %d found", step, c.size, size, c.maxBytes, n, found)
+		}
+	}
+	store := func(path, query, vary, lang string, body int) {
+		r := httptest.NewRequest("GET", path+"?"+query, nil)
+		r.Header.Set("Accept-Language", lang)
+		a := &capture{complete: true, status: 200, header: http.Header{}, body: make([]byte, body)}
+		if vary != "" {
+			a.header.Set("Vary", vary)
+		}
+		c.store(rt, path, hostQuery(r), r, a, c.gen, time.Now())
+	}
+	store("/x/1", "", "", "", 10)
+	store("/x/1", "", "", "", 20) // replaced
+	check("replace", 1)
+	store("/x/1", "q", "Accept-Language", "en", 10)
+	store("/x/1", "q", "Accept-Language", "fr", 10)
+	check("two variants", 3)
+	store("/x/1", "q", "Accept", "fr", 10) // varies otherwise now: the variants go
+	check("vary changed", 2)
+	for i := range 60 {
+		store(fmt.Sprintf("/x/%d", i), "", "", "", 1500)
+	}
+	check("evictions", -1)
+	if c.paths["/x/0"] != nil || c.paths["/x/59"] == nil {
+		t.Errorf("evictions: the oldest entry stayed or the newest went")
+	}
+	store("/x/big", "", "", "", 2100) // over maxBytes/32: not stored
+	if c.paths["/x/big"] != nil {
+		t.Errorf("an answer over the entry bound was stored")
+	}
+	c.RevalidatePath("/x/59")
+	check("revalidate a path", -1)
+	if c.paths["/x/59"] != nil {
+		t.Errorf("revalidatePath(/x/59) left its entries")
+	}
+	c.RevalidatePath("/x/[id]")
+	check("revalidate a route", 0)
+	if c.lru.Len() != 0 || c.size != 0 {
+		t.Errorf("revalidatePath(/x/[id]) left %d entries, %d bytes", c.lru.Len(), c.size)
 	}
 }
