@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // benchWriter is a ResponseWriter kept from request to request, so that the
@@ -92,6 +93,61 @@ func BenchmarkCacheHit(b *testing.B) {
 				w.reset()
 				bc.h.ServeHTTP(w, req)
 			}
+		})
+	}
+}
+
+// BenchmarkCacheHitPaired serves the same hit as BenchmarkCacheHit, native
+// and wasmroute alternating in blocks of 256 requests, and reports each
+// one's ns per request and their ratio: on a shared machine, the load of
+// the moment weighs on both alike.
+func BenchmarkCacheHitPaired(b *testing.B) {
+	dir := cacheProject(b, map[string]string{"static": `{"dynamic": "force-static"}`}, nil)
+	s, _ := newServer(b, Config{Dir: dir, CacheDir: hostileCacheDir(), DataDir: b.TempDir()})
+	const target = "/static?page=1"
+	warm := httptest.NewRecorder()
+	s.ServeHTTP(warm, httptest.NewRequest("GET", target, nil))
+	body := warm.Body.Bytes()
+	header := http.Header{"Content-Type": {"text/plain"}, "Content-Length": {strconv.Itoa(len(body))}}
+	pages := map[string][]byte{target: body}
+	native := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := pages[r.URL.Path+"?"+r.URL.RawQuery]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		for k, v := range header {
+			h[k] = v
+		}
+		w.WriteHeader(http.StatusOK)
+		w.Write(p)
+	})
+	req := httptest.NewRequest("GET", target, nil)
+	handlers := [2]http.Handler{native, s}
+	for _, mode := range []string{"bare", "recorder"} {
+		b.Run(mode, func(b *testing.B) {
+			bare := &benchWriter{h: http.Header{}}
+			const block = 256
+			var spent [2]time.Duration
+			for n := 0; n < b.N; n += block {
+				for i, h := range handlers {
+					start := time.Now()
+					for range block {
+						if mode == "bare" {
+							bare.reset()
+							h.ServeHTTP(bare, req)
+						} else {
+							h.ServeHTTP(httptest.NewRecorder(), req)
+						}
+					}
+					spent[i] += time.Since(start)
+				}
+			}
+			reqs := float64((b.N + block - 1) / block * block)
+			b.ReportMetric(float64(spent[0].Nanoseconds())/reqs, "native-ns/req")
+			b.ReportMetric(float64(spent[1].Nanoseconds())/reqs, "wasmroute-ns/req")
+			b.ReportMetric(float64(spent[1])/float64(spent[0]), "ratio")
 		})
 	}
 }
