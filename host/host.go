@@ -118,7 +118,7 @@ type Exchange struct {
 	// invalidates. Nil: cache_revalidate succeeds and does nothing.
 	Revalidator Revalidator
 
-	errMsg  string   // error_message: the last fetch_* or kv_* error
+	errMsg  string   // error_message: the last fetch_*, kv_* or cache_revalidate error
 	fetches *fetches // the request's outbound fetches, from the first fetch_start to End
 
 	w      http.ResponseWriter

@@ -149,6 +149,7 @@ type respCache struct {
 	bg     sync.WaitGroup
 
 	mu      sync.Mutex
+	closed  bool // no refresh starts once set
 	size    int64
 	gen     uint64                          // bumped by every revalidation
 	paths   map[string]map[string]*variants // path → Host and raw query (hostQuery) → answers
@@ -201,6 +202,9 @@ func (c *respCache) close() {
 	if c == nil {
 		return
 	}
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 	c.cancel()
 	c.bg.Wait()
 }
@@ -631,9 +635,18 @@ func (s *Server) refresh(rt *route, path string, r *http.Request, params []route
 	req = req.WithContext(ctx)
 	params = slices.Clone(params)
 	c.mu.Lock()
-	gen := c.gen
+	gen, closed := c.gen, c.closed
+	if !closed {
+		c.bg.Add(1) // under mu: close's Wait never races it
+	}
 	c.mu.Unlock()
-	c.bg.Go(func() {
+	if closed {
+		cancel()
+		c.refreshed(e)
+		return
+	}
+	go func() {
+		defer c.bg.Done()
 		defer cancel()
 		defer c.refreshed(e)
 		defer func() {
@@ -649,5 +662,5 @@ func (s *Server) refresh(rt *route, path string, r *http.Request, params []route
 			return
 		}
 		c.store(rt, path, hostQuery(req), req, a, gen, time.Now())
-	})
+	}()
 }

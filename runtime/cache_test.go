@@ -113,7 +113,7 @@ func pageBody(n int, path, query string, lang ...string) string {
 }
 
 func TestCache(t *testing.T) {
-	srv, _ := serveCache(t, Config{MaxCacheBytes: 1 << 20}, map[string]string{
+	srv, logs := serveCache(t, Config{MaxCacheBytes: 1 << 20}, map[string]string{
 		"static":      `{"dynamic": "force-static"}`,
 		"blog/[slug]": `{"revalidate": false}`,
 		"short":       `{"revalidate": 0.3}`,
@@ -226,6 +226,18 @@ func TestCache(t *testing.T) {
 				t.Fatalf("no fresh answer 5s after a stale one: %+v", got)
 			}
 		}
+	})
+	t.Run("a failed refresh keeps the stale answer", func(t *testing.T) {
+		q := "failafter=1"
+		steps(t, []step{{"/short?" + q, nil, cached{200, "MISS", pageBody(1, "/short", q)}}})
+		time.Sleep(400 * time.Millisecond)
+		steps(t, []step{{"/short?" + q, nil, cached{200, "STALE", pageBody(1, "/short", q)}}})
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "cache refresh not stored"); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no failed refresh logged in 5s:\n%s", logs)
+			}
+		}
+		steps(t, []step{{"/short?" + q, nil, cached{200, "STALE", pageBody(1, "/short", q)}}})
 	})
 	t.Run("revalidatePath", func(t *testing.T) {
 		steps(t, []step{

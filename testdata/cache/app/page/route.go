@@ -42,6 +42,9 @@ func page(w *route.Response, r *route.Request) {
 	if s, err := strconv.Atoi(q.Get("status")); err == nil {
 		w.Status(s)
 	}
+	if after, err := strconv.Atoi(q.Get("failafter")); err == nil && n > int64(after) {
+		w.Status(500)
+	}
 	fmt.Fprintf(w, "run=%d path=%s query=%s lang=%s auth=%s cookie=%s\n", n, r.Path(), r.RawQuery(),
 		r.Header("Accept-Language"), r.Header("Authorization"), r.Header("Cookie"))
 	size, _ := strconv.Atoi(q.Get("size"))
