@@ -152,7 +152,8 @@ type respCache struct {
 	closed  bool // no refresh starts once set
 	size    int64
 	gen     uint64                          // bumped by every revalidation
-	paths   map[string]map[string]*variants // path → Host and raw query (hostQuery) → answers
+	keys    map[string]*variants            // path, NUL, Host, NUL, raw query → answers: a hit's one lookup
+	paths   map[string]map[string]*variants // path → Host and raw query (hostQuery) → answers, for revalidatePath
 	lru     list.List                       // *entry, most recently used first
 	flights map[string]*flight              // misses being answered, by path, Host and query
 }
@@ -194,7 +195,7 @@ func newRespCache(maxBytes int64) *respCache {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &respCache{maxBytes: maxBytes, maxEntry: max(maxBytes/32, 1), ctx: ctx, cancel: cancel,
-		paths: map[string]map[string]*variants{}, flights: map[string]*flight{}}
+		keys: map[string]*variants{}, paths: map[string]map[string]*variants{}, flights: map[string]*flight{}}
 }
 
 // close ends the background refreshes and waits for them.
@@ -229,8 +230,8 @@ func (c *respCache) lookup(path string, r *http.Request) (e *entry, age time.Dur
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var buf [256]byte // the key, on the stack unless it is longer
-	k := append(append(append(buf[:0], r.Host...), 0), r.URL.RawQuery...)
-	v := c.paths[path][string(k)]
+	k := append(append(append(append(append(buf[:0], path...), 0), r.Host...), 0), r.URL.RawQuery...)
+	v := c.keys[string(k)]
 	if v == nil {
 		return nil, 0, false, false
 	}
@@ -359,6 +360,7 @@ func (c *respCache) store(rt *route, path, query string, r *http.Request, a *cap
 	if v == nil {
 		v = &variants{by: map[string]*entry{}}
 		byQuery[query] = v
+		c.keys[path+"\x00"+query] = v
 	}
 	if !slices.Equal(v.vary, vary) { // the answers now vary otherwise
 		for _, old := range v.by {
@@ -392,6 +394,7 @@ func (c *respCache) remove(e *entry, unlink bool) {
 	delete(v.by, e.vary)
 	if len(v.by) == 0 {
 		delete(byQuery, e.query)
+		delete(c.keys, e.path+"\x00"+e.query)
 	}
 	if len(byQuery) == 0 {
 		delete(c.paths, e.path)

@@ -534,11 +534,18 @@ func TestRespCacheAccounting(t *testing.T) {
 				t.Errorf("%s: entry %s %q %q is listed but not found", step, e.path, e.query, e.vary)
 			}
 		}
-		found := 0
-		for _, byQuery := range c.paths {
-			for _, v := range byQuery {
+		found, keys := 0, 0
+		for path, byQuery := range c.paths {
+			keys += len(byQuery)
+			for query, v := range byQuery {
 				found += len(v.by)
+				if c.keys[path+"\x00"+query] != v {
+					t.Errorf("%s: %s %q is not in keys", step, path, query)
+				}
 			}
+		}
+		if keys != len(c.keys) {
+			t.Errorf("%s: %d keys, %d in paths", step, len(c.keys), keys)
 		}
 		if size != c.size || n != found || size > c.maxBytes {
 			t.Errorf("%s: size %d, entries' %d (bound %d); %d listed, %d found", step, c.size, size, c.maxBytes, n, found)
