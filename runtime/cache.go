@@ -586,6 +586,12 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 		return
 	}
 	r = cacheRequest(r)
+	if r.Method == http.MethodHead {
+		// Its body is never written, so it stores nothing: it does not
+		// lead a flight that GETs would wait on in vain.
+		s.serve(newCapture(w, 0, true), r, rt, methodGET, params)
+		return
+	}
 	query := hostQuery(r)
 	key := path + "\x00" + query
 	f, leader, gen := c.join(key)
@@ -593,7 +599,8 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 		select {
 		case <-f.done:
 		case <-r.Context().Done():
-			return // the client left
+			// The client left. Abort, as serve does: never an empty 200.
+			panic(http.ErrAbortHandler)
 		}
 		if e, age, stale, refresh := c.lookup(path, r); e != nil {
 			if refresh {
@@ -608,7 +615,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 		return
 	}
 	defer c.land(key, f)
-	a := newCapture(w, c.maxEntry, r.Method == http.MethodHead)
+	a := newCapture(w, c.maxEntry, false)
 	s.serve(a, r, rt, methodGET, params)
 	a.complete = true
 	c.store(rt, path, query, r, a, gen, time.Now())
