@@ -284,8 +284,8 @@ const (
 	//	flush() -> (err i32)
 	FuncFlush = "flush"
 
-	// FuncErrorMessage writes the explanation of the last error a fetch_* or
-	// kv_* call returned in this request, e.g. `fetch https://api.example.com/x:
+	// FuncErrorMessage writes the explanation of the last error a fetch_*,
+	// kv_* or cache_revalidate call returned in this request, e.g. `fetch https://api.example.com/x:
 	// denied: add "https://api.example.com" to allowedOutboundHosts`; empty
 	// when none did. A getter.
 	//
@@ -382,6 +382,17 @@ const (
 	//
 	//	kv_incr(key i32, key_len i32, inout i32) -> (err i32)
 	FuncKVIncr = "kv_incr"
+
+	// FuncCacheRevalidate drops the project's cached answers (the GET
+	// answers of routes that set revalidate or dynamic "force-static") for
+	// the path (path, path_len): every query and variant of it, or, when
+	// the path is a route's pattern such as "/blog/[slug]", every answer of
+	// that route. The next request runs the handler. Next.js'
+	// revalidatePath. OK also when nothing was cached; ErrInvalid for a
+	// path that does not start with "/", has a query, or is over 8 KiB.
+	//
+	//	cache_revalidate(path i32, path_len i32) -> (err i32)
+	FuncCacheRevalidate = "cache_revalidate"
 )
 
 // Funcs lists every host function of ModuleName with its signature, in the
@@ -414,6 +425,7 @@ var Funcs = [...]Func{
 	{FuncKVDelete, 2, 1},
 	{FuncKVList, 4, 1},
 	{FuncKVIncr, 3, 1},
+	{FuncCacheRevalidate, 2, 1},
 }
 
 // Func describes one host function: its import name and how many i32

@@ -115,7 +115,11 @@ type Exchange struct {
 	// with abi.ErrFailed ("no key-value store is configured").
 	KV kv.Namespace
 
-	errMsg  string   // error_message: the last fetch_* or kv_* error
+	// Revalidator is the project's response cache, which cache_revalidate
+	// invalidates. Nil: cache_revalidate succeeds and does nothing.
+	Revalidator Revalidator
+
+	errMsg  string   // error_message: the last fetch_*, kv_* or cache_revalidate error
 	fetches *fetches // the request's outbound fetches, from the first fetch_start to End
 
 	w      http.ResponseWriter
@@ -379,6 +383,7 @@ var hostFuncs = [...]hostFunc{
 	{abi.FuncKVDelete, kvDeleteFn, []string{"key", "key_len"}, "err"},
 	{abi.FuncKVList, kvListFn, []string{"prefix", "prefix_len", "buf", "buf_len"}, "len_or_err"},
 	{abi.FuncKVIncr, kvIncrFn, []string{"key", "key_len", "inout"}, "err"},
+	{abi.FuncCacheRevalidate, cacheRevalidateFn, []string{"path", "path_len"}, "err"},
 }
 
 // trap is the value a host function panics with to trap its guest. wazero

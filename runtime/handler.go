@@ -70,6 +70,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
+	if m == methodGET && rt.cache.on && s.responses != nil {
+		s.serveCached(w, r, path, rt, params) // cache.go
+		return
+	}
 	s.serve(w, r, rt, m, params)
 }
 
@@ -127,6 +131,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	ex.Deadline = armed.Add(lim.MaxDuration) // the guest's fetches end with it
 	ex.Outbound = rt.outbound
 	ex.KV = s.kv
+	ex.Revalidator = s.responses
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders
 	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)

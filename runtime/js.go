@@ -319,8 +319,6 @@ func (s *Server) bundle(ctx context.Context, file, confFile string, conf fileCon
 		name string
 		set  bool
 	}{
-		{"dynamic", cfg.Dynamic != ""},
-		{"revalidate", cfg.Revalidate != nil},
 		{"fetchCache", cfg.FetchCache != ""},
 		{"preferredRegion", cfg.PreferredRegion != nil},
 		{"dynamicParams", cfg.DynamicParams != nil},

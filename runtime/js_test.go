@@ -661,8 +661,8 @@ func TestJSEngineCompiledOnce(t *testing.T) {
 // and that the config wasmroute does not act on yet is a warning naming it.
 func TestJSSegmentConfig(t *testing.T) {
 	dir := jsProject(t, map[string]string{
-		"app/x/route.ts": `export const revalidate = 60
-export const dynamic = 'force-static'
+		"app/x/route.ts": `export const fetchCache = 'force-no-store'
+export const preferredRegion = 'home'
 export const maxDuration = 0.2
 export async function GET() { await new Promise((r) => setTimeout(r, 1000)); return new Response('late') }`,
 	})
@@ -677,8 +677,8 @@ export async function GET() { await new Promise((r) => setTimeout(r, 1000)); ret
 		}
 	}
 	for _, want := range []string{
-		"app/x/route.ts: export const dynamic is not acted on yet",
-		"app/x/route.ts: export const revalidate is not acted on yet",
+		"app/x/route.ts: export const fetchCache is not acted on yet",
+		"app/x/route.ts: export const preferredRegion is not acted on yet",
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("the log lacks %q:\n%s", want, logs)

@@ -221,8 +221,14 @@ type fileConfig struct {
 	// CORS answers cross-origin requests (cors.go); a route.json's
 	// replaces its project's whole.
 	CORS *corsConfig `json:"cors"`
+	// For route.json only: the route's GET answers' caching (cache.go).
+	Revalidate *revalidate `json:"revalidate"`
+	Dynamic    string      `json:"dynamic"`
 
 	// For wasmroute.json only:
+
+	// MaxCacheBytes bounds the project's response cache (cache.go).
+	MaxCacheBytes size `json:"maxCacheBytes"`
 
 	// MaxTenantInstances: the instances in use at once across all the
 	// project's routes.
@@ -329,6 +335,7 @@ func (c fileConfig) check(routeFile bool) []string {
 	if err := checkKVURL(c.KV); err != nil {
 		problems = append(problems, "kv "+err.Error())
 	}
+	problems = append(problems, c.checkCache(routeFile)...)
 	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
 		if v := c.Env[k]; k == "" || strings.ContainsAny(k, "=\x00") {
 			problems = append(problems, fmt.Sprintf("env: bad variable name %q", k))

@@ -152,6 +152,12 @@ type Config struct {
 	// is reported by CompileAll or its first request's 500, not by New.
 	LazyCompile bool
 
+	// MaxCacheBytes bounds the project's response cache (the GET answers
+	// of the routes that set revalidate or dynamic: "force-static"), in
+	// bytes; past it the answer used least recently goes. Zero: 64 MiB;
+	// negative: no cache. wasmroute.json may lower it.
+	MaxCacheBytes int64
+
 	// Progress, when set, is told as each module finishes compiling.
 	Progress func(done, total int, file string)
 
@@ -204,7 +210,8 @@ type Server struct {
 	projectHosts []string // wasmroute.json's allowedOutboundHosts; nil: none set
 	policies     policies // outbound policies, one per list (services.go)
 	kv           *namespace
-	ownStore     *store // the store the Server opened, not Tenants'
+	responses    *respCache // nil: no response cache (cache.go)
+	ownStore     *store     // the store the Server opened, not Tenants'
 
 	secretsMu sync.Mutex      // guards secrets while routes load
 	secrets   map[string]bool // values never logged (Config.Secrets, fromEnv)
@@ -228,6 +235,7 @@ type module struct {
 	allow   string
 	limits  Limits
 	pool    *pool
+	cache   cacheRule // its GET answers' caching (cache.go)
 
 	outbound *host.Outbound // what its guests may fetch
 	cors     *corsPolicy    // its cross-origin policy (cors.go); nil: none
@@ -299,6 +307,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.MaxTenantInstances = cmp.Or(project.MaxTenantInstances, maxTenant)
 	cfg.MaxKVKeys = cmp.Or(project.MaxKVKeys, kvCeiling.keys)
 	cfg.MaxKVValue = cmp.Or(int64(project.MaxKVValue), kvCeiling.value)
+	if cfg.MaxCacheBytes, err = cacheBytes(cfg.MaxCacheBytes, project); err != nil {
+		load.Problems = append(load.Problems, err.Error())
+	}
 	if project.KV != "" {
 		if cfg.Untrusted {
 			load.Problems = append(load.Problems, "wasmroute.json: kv: the key-value store is the operator's choice, not a tenant's")
@@ -369,6 +380,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 		projectCORS: project.CORS,
 	}
+	s.responses = newRespCache(cfg.MaxCacheBytes)
 	if cfg.store == nil {
 		s.ownStore = newStore(cfg, cfg.Dir, cfg.Logger)
 		cfg.store = s.ownStore
@@ -595,8 +607,16 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	for k, v := range mergeEnv(s.cfg.Env, env) {
 		modCfg = modCfg.WithEnv(k, v)
 	}
+	var segment *jsbuild.SegmentConfig
+	if js != nil {
+		segment = &js.Config
+	}
+	rule, errs := cacheRuleOf(file, confFile, conf, segment)
+	if len(errs) > 0 {
+		return nil, errs, warns
+	}
 	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
-		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out, version: version}
+		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out, version: version, cache: rule}
 	m.cors = cmp.Or(conf.CORS, s.projectCORS).forRoute(methods)
 	if js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
@@ -779,6 +799,7 @@ func (s *Server) Close(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.swept.Wait()
 	s.warming.Wait() // a warming engine is compiled in a runtime closed below
+	s.responses.close()
 	for _, r := range s.routes {
 		r.pool.close()
 	}

@@ -58,6 +58,8 @@ type Grant struct {
 	// MaxKVKeys and MaxKVValue, when set, replace Project's.
 	MaxKVKeys  int
 	MaxKVValue int64
+	// MaxCacheBytes, when set, replaces Project's.
+	MaxCacheBytes int64
 }
 
 // ReadGrants reads an operator's grants file: a JSON object mapping each
@@ -91,7 +93,7 @@ func ReadGrants(path string) (map[string]Grant, error) {
 			problems = append(problems, fmt.Sprintf("%s: %s: cors: a tenant sets its own, in its wasmroute.json", f.at(m.at), tenant))
 		}
 		g := Grant{Limits: c.limits(), MaxTenantInstances: c.MaxTenantInstances, AllowedOutboundHosts: c.AllowedOutboundHosts,
-			MaxKVKeys: c.MaxKVKeys, MaxKVValue: int64(c.MaxKVValue)}
+			MaxKVKeys: c.MaxKVKeys, MaxKVValue: int64(c.MaxKVValue), MaxCacheBytes: int64(c.MaxCacheBytes)}
 		// The grants file is the operator's: it may map the server's
 		// environment, and what it maps is secret.
 		env, err := resolveEnv(fmt.Sprintf("%s: %s", f.at(m.at), tenant), c.Env, false, os.LookupEnv, map[string]bool{})
@@ -206,6 +208,7 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 			}
 			pc.MaxKVKeys = cmp.Or(g.MaxKVKeys, pc.MaxKVKeys)
 			pc.MaxKVValue = cmp.Or(g.MaxKVValue, pc.MaxKVValue)
+			pc.MaxCacheBytes = cmp.Or(g.MaxCacheBytes, pc.MaxCacheBytes)
 		}
 		wg.Go(func() {
 			s, err := New(ctx, pc)

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -281,6 +282,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	maxKVKeys := fs.Int("max-kv-keys", 10_000, "keys per project or tenant in the key-value store")
 	var maxKVValue int64 = 1 << 20
 	fs.Var(sizeFlag{&maxKVValue}, "max-kv-value", "size of a value in the key-value store")
+	var maxCache int64 = 64 << 20
+	fs.Var(sizeFlag{&maxCache}, "max-cache", "response cache per project or tenant, for the GET answers of routes that set revalidate or dynamic \"force-static\"; past it the answer used least recently goes (0: no cache)")
 	var lim runtime.Limits
 	d := runtime.DefaultLimits
 	// Size flags show their defaults in --help only when set before
@@ -350,6 +353,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		DataDir:              *dataDir,
 		MaxKVKeys:            *maxKVKeys,
 		MaxKVValue:           maxKVValue,
+
+		MaxCacheBytes: cmp.Or(maxCache, -1), // 0: none
 
 		MaxCompiled: *maxCompiled,
 		LazyCompile: true,

@@ -5,8 +5,9 @@
 // A route is a wasip1 reactor that exports one function per HTTP method it
 // serves. Each calls Serve with a Handler, which reads the Request and writes
 // the Response through the wasmroute_v1 host functions (package abi), and
-// may call other services through the host (Fetch) and keep data in the
-// project's key-value store (package route/kv). The package is lean: it
+// may call other services through the host (Fetch), keep data in the
+// project's key-value store (package route/kv) and drop the host's cached
+// answers of a path (RevalidatePath). The package is lean: it
 // does not import net/http, which alone makes a module about 5.6 MB and
 // each instance about 9 MB of memory.
 //

@@ -442,6 +442,9 @@ func instantiateTestHost(ctx context.Context, rt wazero.Runtime) error {
 		abi.FuncKVIncr: func(_ context.Context, m api.Module, s []uint64) {
 			s[0] = api.EncodeI32(standin.KVIncr(str(m, s[0], s[1]), mem(m, s[2], 8)))
 		},
+		abi.FuncCacheRevalidate: func(_ context.Context, m api.Module, s []uint64) {
+			s[0] = api.EncodeI32(standin.CacheRevalidate(str(m, s[0], s[1])))
+		},
 	}
 	b := rt.NewHostModuleBuilder(abi.ModuleName)
 	for _, f := range hostFuncs() {

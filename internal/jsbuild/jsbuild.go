@@ -11,8 +11,8 @@
 //     from the files embedded in this package into one classic script;
 //   - the route's bundle ([Build]), an ES module holding the route file and
 //     everything it imports: the project's modules and its node_modules.
-//     Its imports of next/server, next/headers, next/navigation and
-//     wasmroute:kv are small modules that take their values from the
+//     Its imports of next/server, next/headers, next/navigation,
+//     next/cache and wasmroute:kv are small modules that take their values from the
 //     platform.
 //
 // [PlatformInput] and [Bundle.RouteInput] lay both out as the engine's init
@@ -87,7 +87,7 @@ func (e *BuildError) Error() string {
 //
 // The bundle holds the route and every module it imports: relative imports,
 // tsconfig.json "paths", and packages from dir's node_modules. "next/server",
-// "next/headers" and "next/navigation" are always wasmroute's own, even when
+// "next/headers", "next/navigation" and "next/cache" are always wasmroute's own, even when
 // node_modules/next exists, and so is "wasmroute:kv"; other next/* and
 // wasmroute:* modules, Node.js built-ins and files outside dir are errors. TypeScript types are stripped; syntax newer
 // than ES2023 is lowered; top-level await is kept.

@@ -71,7 +71,7 @@ func TestPlatform(t *testing.T) {
 // TestPlatformModules checks that each next/* and wasmroute:* module a
 // route imports exports exactly what the platform's implementation does.
 func TestPlatformModules(t *testing.T) {
-	for _, name := range []string{"next/server", "next/headers", "next/navigation", "wasmroute/kv"} {
+	for _, name := range []string{"next/cache", "next/server", "next/headers", "next/navigation", "wasmroute/kv"} {
 		t.Run(name, func(t *testing.T) {
 			dir, base := path.Split(name)
 			shim := exportsOf(t, "platform/"+name+".js")
@@ -315,8 +315,8 @@ export function GET() { return new Response(fs + randomUUID()); }
 		},
 		{
 			name:  "other next modules",
-			files: map[string]string{"app/route.ts": "import { revalidatePath } from \"next/cache\";\nexport function GET() { revalidatePath(\"/\"); return new Response(); }\n"},
-			want:  []string{`app/route.ts:1:32: "next/cache" is not available: wasmroute provides next/server, next/headers and next/navigation`},
+			files: map[string]string{"app/route.ts": "import { ImageResponse } from \"next/og\";\nexport function GET() { return new ImageResponse(null); }\n"},
+			want:  []string{`app/route.ts:1:31: "next/og" is not available: wasmroute provides next/server, next/headers, next/navigation and next/cache`},
 		},
 		{
 			name:  "other wasmroute modules",

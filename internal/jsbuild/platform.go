@@ -107,6 +107,7 @@ func loader(fsys fs.FS) func(api.OnLoadArgs) (api.OnLoadResult, error) {
 // the files that serve them: next/* (Next.js's), wasmroute:* (wasmroute's
 // services).
 var platformModules = map[string]string{
+	"next/cache":      "platform/next/cache.js",
 	"next/server":     "platform/next/server.js",
 	"next/headers":    "platform/next/headers.js",
 	"next/navigation": "platform/next/navigation.js",
@@ -139,7 +140,7 @@ func resolver(root string) api.Plugin {
 					return api.OnResolveResult{Path: file, Namespace: ns}, nil
 				}
 				if p == "next" || strings.HasPrefix(p, "next/") {
-					return api.OnResolveResult{}, fmt.Errorf("%q is not available: wasmroute provides next/server, next/headers and next/navigation", p)
+					return api.OnResolveResult{}, fmt.Errorf("%q is not available: wasmroute provides next/server, next/headers, next/navigation and next/cache", p)
 				}
 				if strings.HasPrefix(p, "wasmroute:") {
 					return api.OnResolveResult{}, fmt.Errorf("%q is not available: wasmroute provides wasmroute:kv", p)

@@ -151,6 +151,10 @@ type Result struct {
 	Header http.Header // canonical names, every value in the order added
 	Body   []byte      // empty for a HEAD request, as the host drops it
 
+	// Revalidated lists the paths the handler passed to
+	// route.RevalidatePath, in order.
+	Revalidated []string
+
 	// Flushes holds len(Body) at each successful Flush, in order, so that
 	// Body[Flushes[i-1]:Flushes[i]] is what the client received at flush i.
 	Flushes []int
@@ -199,6 +203,7 @@ func Run(h route.Handler, req *Request) *Result {
 	}
 	res.Body = x.RespBody
 	res.Flushes = x.Flushes
+	res.Revalidated = x.Revalidated
 	if res.Panic != nil && !x.HeadSent {
 		res.Status, res.Header, res.Body = 500, http.Header{}, nil
 	}

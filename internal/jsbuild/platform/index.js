@@ -14,6 +14,7 @@ import { install, io, nextTimer, ready, runTimers, setStackMapper } from "./glue
 import * as web from "./web/index.js";
 import { dispatch, init, registerRoute, report } from "./dispatch.js";
 import { mapStack, setSourceMap } from "./stack.js";
+import * as cache from "./next/impl/cache.js";
 import * as headers from "./next/impl/headers.js";
 import * as navigation from "./next/impl/navigation.js";
 import * as server from "./next/impl/server.js";
@@ -26,6 +27,7 @@ install(host);
 setStackMapper(mapStack); // console.log(err) prints the project's positions
 init(host);
 kv.init(host);
+cache.init(host);
 env.install(host); // the global process
 
 const define = (name, value, configurable) =>
@@ -34,7 +36,7 @@ const once = (name, fn) => (...args) => {
 	delete globalThis[Symbol.for(name)];
 	return fn(...args);
 };
-define("wasmroute.next", Object.freeze({ headers, navigation, server }), false);
+define("wasmroute.next", Object.freeze({ cache, headers, navigation, server }), false);
 define("wasmroute.kv", Object.freeze({ kv: kv.kv, KVError: kv.KVError }), false);
 // The Web module's internals, for the platform's own tests run in the
 // engine (runtime's TestJSPlatform).

@@ -39,6 +39,7 @@ WR_IMPORT("kv_set") int32_t wr_kv_set(const uint8_t *key, uint32_t key_len, cons
 WR_IMPORT("kv_delete") int32_t wr_kv_delete(const uint8_t *key, uint32_t key_len);
 WR_IMPORT("kv_list") int32_t wr_kv_list(const uint8_t *prefix, uint32_t prefix_len, uint8_t *buf, uint32_t buf_len);
 WR_IMPORT("kv_incr") int32_t wr_kv_incr(const uint8_t *key, uint32_t key_len, int64_t *inout);
+WR_IMPORT("cache_revalidate") int32_t wr_cache_revalidate(const uint8_t *path, uint32_t path_len);
 
 /* ABI error codes the glue tests for (abi/ABI.md). */
 enum { ERR_INVALID = -1, ERR_PENDING = -8 };

@@ -718,6 +718,20 @@ static JSValue js_kv_delete(JSContext *ctx, JSValueConst this, int argc, JSValue
     return JS_NewInt32(ctx, rc);
 }
 
+static JSValue js_cache_revalidate(JSContext *ctx, JSValueConst this, int argc, JSValueConst *argv)
+{
+    const char *p;
+    size_t len;
+    if (outside(ctx, "cacheRevalidate"))
+        return JS_EXCEPTION;
+    int r = key(ctx, argv[0], &p, &len);
+    if (r < 0)
+        return JS_EXCEPTION;
+    int32_t rc = r > 0 || len > UINT32_MAX ? ERR_INVALID : wr_cache_revalidate((const uint8_t *)p, (uint32_t)len);
+    JS_FreeCString(ctx, p);
+    return JS_NewInt32(ctx, rc);
+}
+
 /* The largest integer a double holds exactly, and its neighbours all. */
 #define MAX_SAFE_INTEGER 9007199254740991.0
 
@@ -899,6 +913,7 @@ static const JSCFunctionListEntry host_funcs[] = {
     JS_CFUNC_DEF("kvGet", 1, js_kv_get),
     JS_CFUNC_DEF("kvSet", 3, js_kv_set),
     JS_CFUNC_DEF("kvDelete", 1, js_kv_delete),
+    JS_CFUNC_DEF("cacheRevalidate", 1, js_cache_revalidate),
     JS_CFUNC_DEF("kvList", 1, js_kv_list),
     JS_CFUNC_DEF("kvIncr", 2, js_kv_incr),
     JS_CFUNC_DEF("env", 0, js_env),

@@ -11,6 +11,9 @@ import (
 	"github.com/wasmroute/wasmroute/guest-sdk/route/internal/standin"
 )
 
+// CacheRevalidate calls abi.FuncCacheRevalidate.
+func CacheRevalidate(path string) int32 { return standin.CacheRevalidate(path) }
+
 // ErrorMessage calls abi.FuncErrorMessage.
 func ErrorMessage(buf []byte) uint32 { return standin.ErrorMessage(buf) }
 

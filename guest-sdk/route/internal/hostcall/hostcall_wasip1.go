@@ -40,6 +40,14 @@ func wasmKVList(prefix unsafe.Pointer, prefixLen uint32, buf unsafe.Pointer, buf
 //go:wasmimport wasmroute_v1 kv_incr
 func wasmKVIncr(key unsafe.Pointer, keyLen uint32, inout unsafe.Pointer) int32
 
+//go:wasmimport wasmroute_v1 cache_revalidate
+func wasmCacheRevalidate(path unsafe.Pointer, pathLen uint32) int32
+
+// CacheRevalidate calls abi.FuncCacheRevalidate.
+func CacheRevalidate(path string) int32 {
+	return wasmCacheRevalidate(stringPtr(path), uint32(len(path)))
+}
+
 // ErrorMessage calls abi.FuncErrorMessage.
 func ErrorMessage(buf []byte) uint32 { return wasmErrorMessage(bytesPtr(buf), uint32(len(buf))) }
 

@@ -683,3 +683,18 @@ func KVIncr(key string, inout []byte) int32 {
 	binary.LittleEndian.PutUint64(inout, uint64(n))
 	return x.record(call, abi.OK)
 }
+
+// CacheRevalidate implements abi.FuncCacheRevalidate: it checks the path
+// as the host does and records it in Exchange.Revalidated.
+func CacheRevalidate(path string) int32 {
+	x := current.Load()
+	if x == nil {
+		return abi.ErrFailed
+	}
+	call := "cache_revalidate " + strconv.Quote(path)
+	if len(path) > 8<<10 || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?#") {
+		return x.record(call, x.fail(abi.ErrInvalid, fmt.Sprintf("cache revalidate %q: want a path that starts with / and has no query", path)))
+	}
+	x.Revalidated = append(x.Revalidated, path)
+	return x.record(call, abi.OK)
+}

@@ -73,6 +73,10 @@ type Exchange struct {
 	// abi.ErrFailed, as on a host without a store.
 	KV Namespace
 
+	// Revalidated lists the paths cache_revalidate was called with, in
+	// order.
+	Revalidated []string
+
 	// Trace records each fetch_* and kv_* call in order with its result,
 	// e.g. "fetch_start GET https://a.test/ -> 1" or
 	// "fetch_body_read 1 -> ErrPending". OnCall, when set, is called with

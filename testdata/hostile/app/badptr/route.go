@@ -98,6 +98,9 @@ func kvList(prefix, prefixLen, buf, bufLen uint32) int32
 //go:wasmimport wasmroute_v1 kv_incr
 func kvIncr(key, keyLen, inout uint32) int32
 
+//go:wasmimport wasmroute_v1 cache_revalidate
+func cacheRevalidate(path, pathLen uint32) int32
+
 // calls takes two (pointer, length) pairs; each function uses the ones it has.
 var calls = map[string]func(p1, n1, p2, n2 uint32) int32{
 	"method":        func(p, n, _, _ uint32) int32 { return method(p, n) },
@@ -122,16 +125,17 @@ var calls = map[string]func(p1, n1, p2, n2 uint32) int32{
 	// most 1024, the count fetch_poll takes, so that the range is what is
 	// checked); the buffer of fetch_head and fetch_body_read, whose handle
 	// (1) is checked after it. fetch_close takes no pointer.
-	"fetch_start":     func(p1, n1, p2, n2 uint32) int32 { return fetchStart(p1, n1, p2, n2, 0) },
-	"fetch_poll":      func(p, n, _, _ uint32) int32 { return fetchPoll(p, min(n/4, 1024), 0) },
-	"fetch_head":      func(p, n, _, _ uint32) int32 { return fetchHead(1, p, n) },
-	"fetch_body_read": func(p, n, _, _ uint32) int32 { return fetchBodyRead(1, p, n) },
-	"fetch_close":     func(p, _, _, _ uint32) int32 { return fetchClose(p) },
-	"kv_get":          kvGet,
-	"kv_set":          func(p1, n1, p2, n2 uint32) int32 { return kvSet(p1, n1, p2, n2, 60) },
-	"kv_delete":       func(p, n, _, _ uint32) int32 { return kvDelete(p, n) },
-	"kv_list":         kvList,
-	"kv_incr":         func(p1, n1, p2, _ uint32) int32 { return kvIncr(p1, n1, p2) },
+	"fetch_start":      func(p1, n1, p2, n2 uint32) int32 { return fetchStart(p1, n1, p2, n2, 0) },
+	"fetch_poll":       func(p, n, _, _ uint32) int32 { return fetchPoll(p, min(n/4, 1024), 0) },
+	"fetch_head":       func(p, n, _, _ uint32) int32 { return fetchHead(1, p, n) },
+	"fetch_body_read":  func(p, n, _, _ uint32) int32 { return fetchBodyRead(1, p, n) },
+	"fetch_close":      func(p, _, _, _ uint32) int32 { return fetchClose(p) },
+	"kv_get":           kvGet,
+	"kv_set":           func(p1, n1, p2, n2 uint32) int32 { return kvSet(p1, n1, p2, n2, 60) },
+	"kv_delete":        func(p, n, _, _ uint32) int32 { return kvDelete(p, n) },
+	"kv_list":          kvList,
+	"kv_incr":          func(p1, n1, p2, _ uint32) int32 { return kvIncr(p1, n1, p2) },
+	"cache_revalidate": func(p, n, _, _ uint32) int32 { return cacheRevalidate(p, n) },
 }
 
 // buf is a valid buffer; it starts with "x-test", a valid name and value.

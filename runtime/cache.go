@@ -1,0 +1,678 @@
+package runtime
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wasmroute/wasmroute/internal/jsbuild"
+	"github.com/wasmroute/wasmroute/internal/routes"
+)
+
+// The response cache keeps the GET answers of the routes that opt in
+// (revalidate or dynamic: "force-static", in route.json or as a TypeScript
+// route's segment config), one cache per Server (project or tenant),
+// bounded in bytes, least recently used out. RATIONALE.md says why each
+// choice was made.
+
+// CacheHeader is the header on every answer of a cached route: HIT (from
+// the cache, fresh), STALE (from the cache, past its revalidate time, being
+// refreshed in the background) or MISS (the handler ran).
+const CacheHeader = "X-Wasmroute-Cache"
+
+const (
+	defaultMaxCacheBytes = 64 << 20
+	// maxVariants bounds the answers kept for one host, path and query, told
+	// apart by the request headers their Vary names.
+	maxVariants = 16
+	// entryOverhead is what an entry costs beyond its bytes: its maps,
+	// list element and strings' headers, roughly.
+	entryOverhead = 256
+)
+
+// credentials are the request headers a cached route's handler never sees:
+// its answer is stored for everyone, so it must not be one user's.
+var credentials = []string{"Authorization", "Cookie", "Proxy-Authorization"}
+
+// cacheRule is a route's caching, from its segment config.
+type cacheRule struct {
+	on  bool
+	ttl time.Duration // how long an answer stays fresh; 0: until revalidatePath
+}
+
+// revalidate is route.json's revalidate: seconds, or false (for good).
+type revalidate float64
+
+func (v *revalidate) UnmarshalJSON(b []byte) error {
+	if string(b) == "false" {
+		*v = revalidate(math.Inf(1))
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("want seconds (a number ≥ 0) or false, got %.40s", b)
+	}
+	*v = revalidate(f)
+	return nil
+}
+
+// checkCache checks a config file's cache keys: revalidate and dynamic
+// belong in a route's route.json, maxCacheBytes in wasmroute.json.
+func (c fileConfig) checkCache(routeFile bool) []string {
+	var problems []string
+	switch {
+	case !routeFile && (c.Revalidate != nil || c.Dynamic != ""):
+		problems = append(problems, "revalidate and dynamic belong in a route's route.json")
+	case routeFile && c.MaxCacheBytes != 0:
+		problems = append(problems, "maxCacheBytes belongs in the project's wasmroute.json")
+	}
+	switch c.Dynamic {
+	case "", "auto", "force-dynamic", "error", "force-static":
+	default:
+		problems = append(problems, fmt.Sprintf("dynamic %q is none of \"auto\", \"force-dynamic\", \"error\", \"force-static\"", c.Dynamic))
+	}
+	return problems
+}
+
+// cacheRuleOf returns a route's caching from its route.json (conf, read
+// from confFile) and, for a JavaScript route, its segment config: each key
+// set in one place only. As in Next.js, dynamic "force-dynamic" or
+// revalidate 0 caches nothing, revalidate N keeps an answer fresh N
+// seconds, and "force-static" (or "error") without revalidate keeps it
+// until revalidatePath.
+func cacheRuleOf(file, confFile string, conf fileConfig, js *jsbuild.SegmentConfig) (cacheRule, []string) {
+	dynamic, rev := conf.Dynamic, (*float64)(conf.Revalidate)
+	var errs []string
+	if js != nil {
+		if js.Dynamic != "" {
+			if dynamic != "" {
+				errs = append(errs, fmt.Sprintf("%s: exports dynamic and %s sets it too: keep one", file, confFile))
+			}
+			dynamic = js.Dynamic
+		}
+		if js.Revalidate != nil {
+			if rev != nil {
+				errs = append(errs, fmt.Sprintf("%s: exports revalidate and %s sets it too: keep one", file, confFile))
+			}
+			rev = js.Revalidate
+		}
+	}
+	switch {
+	case dynamic == "force-dynamic" || rev != nil && *rev == 0:
+		return cacheRule{}, errs
+	case rev != nil:
+		ttl := time.Duration(0) // for good
+		if *rev < float64(100*365*24*time.Hour/time.Second) {
+			ttl = max(time.Duration(*rev*float64(time.Second)), time.Millisecond)
+		}
+		return cacheRule{on: true, ttl: ttl}, errs
+	case dynamic == "force-static" || dynamic == "error":
+		return cacheRule{on: true}, errs
+	}
+	return cacheRule{}, errs
+}
+
+// cacheBytes returns the project's cache bound: Config.MaxCacheBytes (0:
+// the default, negative: no cache), lowered by wasmroute.json's
+// maxCacheBytes, never raised.
+func cacheBytes(ceiling int64, project fileConfig) (int64, error) {
+	switch {
+	case ceiling < 0:
+		ceiling = 0
+	case ceiling == 0:
+		ceiling = defaultMaxCacheBytes
+	}
+	if n := int64(project.MaxCacheBytes); n != 0 {
+		if n > ceiling {
+			return ceiling, fmt.Errorf("wasmroute.json: maxCacheBytes %s is above the operator's ceiling of %s", FormatSize(n), FormatSize(ceiling))
+		}
+		return n, nil
+	}
+	return ceiling, nil
+}
+
+// respCache is a Server's response cache. It is safe for concurrent use; a
+// nil *respCache caches nothing.
+type respCache struct {
+	maxBytes int64
+	maxEntry int64 // an answer larger than this is not stored: maxBytes/32
+
+	ctx    context.Context // background refreshes' parent, ended by close
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool // no refresh starts once set
+	size    int64
+	gen     uint64                          // bumped by every revalidation
+	keys    map[string]*variants            // path, NUL, Host, NUL, raw query → answers: a hit's one lookup
+	paths   map[string]map[string]*variants // path → Host and raw query (hostQuery) → answers, for revalidatePath
+	lru     list.List                       // *entry, most recently used first
+	flights map[string]*flight              // misses being answered, by path, Host and query
+}
+
+// variants are the answers stored for one host, path and query.
+type variants struct {
+	vary []string          // the header names the answers vary on, canonical
+	by   map[string]*entry // by the request's values of those headers
+}
+
+// entry is one stored answer. Its header and body never change once
+// stored; a newer answer replaces the entry.
+type entry struct {
+	path, query, vary string // query: the Host and raw query, as hostQuery
+	route             string // the route's pattern, for revalidatePath("/blog/[slug]")
+
+	header []headerValues // Content-Length included
+	body   []byte
+	stored time.Time
+	ttl    time.Duration // 0: fresh until revalidated
+	size   int64
+
+	elem       *list.Element
+	refreshing bool // a background refresh runs (guarded by respCache.mu)
+}
+
+type headerValues struct {
+	name   string
+	values []string // clipped: appending to them copies
+}
+
+// flight is a miss being answered: requests for the same key
+// wait for it rather than all run the handler.
+type flight struct{ done chan struct{} }
+
+func newRespCache(maxBytes int64) *respCache {
+	if maxBytes <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &respCache{maxBytes: maxBytes, maxEntry: max(maxBytes/32, 1), ctx: ctx, cancel: cancel,
+		keys: map[string]*variants{}, paths: map[string]map[string]*variants{}, flights: map[string]*flight{}}
+}
+
+// close ends the background refreshes and waits for them.
+func (c *respCache) close() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.bg.Wait()
+}
+
+// Cache states, as CacheHeader says them, in slices shared by every answer
+// (clipped: a handler that appends to one copies it).
+var (
+	cacheHit   = []string{"HIT"}
+	cacheStale = []string{"STALE"}
+	cacheMiss  = []string{"MISS"}
+	ages       = func() (a [120][]string) {
+		for i := range a {
+			a[i] = []string{strconv.Itoa(i)}
+		}
+		return a
+	}()
+)
+
+// lookup returns the answer stored for r, if any, its age and whether it
+// is stale; refresh is true for the one caller that must refresh it.
+func (c *respCache) lookup(path string, r *http.Request) (e *entry, age time.Duration, stale, refresh bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var buf [256]byte // the key, on the stack unless it is longer
+	k := append(append(append(append(append(buf[:0], path...), 0), r.Host...), 0), r.URL.RawQuery...)
+	v := c.keys[string(k)]
+	if v == nil {
+		return nil, 0, false, false
+	}
+	if len(v.vary) == 0 {
+		e = v.by[""]
+	} else {
+		e = v.by[varyKey(v.vary, r.Header)]
+	}
+	if e == nil {
+		return nil, 0, false, false
+	}
+	c.lru.MoveToFront(e.elem)
+	age = time.Since(e.stored) // the monotonic clock alone: half of time.Now's cost
+	stale = e.ttl > 0 && age >= e.ttl
+	if stale && !e.refreshing {
+		e.refreshing, refresh = true, true
+	}
+	return e, age, stale, refresh
+}
+
+// write answers w from e, age old.
+func (e *entry) write(w http.ResponseWriter, r *http.Request, age time.Duration, stale bool) {
+	h := w.Header()
+	for _, kv := range e.header {
+		h[kv.name] = kv.values
+	}
+	h[CacheHeader] = cacheHit
+	if stale {
+		h[CacheHeader] = cacheStale
+	}
+	if secs := int(age / time.Second); secs < len(ages) {
+		h["Age"] = ages[max(secs, 0)]
+	} else {
+		h["Age"] = []string{strconv.Itoa(secs)}
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(e.body)
+	}
+}
+
+// varyKey is the request's values of the headers names, told apart.
+func varyKey(names []string, h http.Header) string {
+	var b strings.Builder
+	for _, name := range names {
+		for _, v := range h[name] {
+			b.WriteString(v)
+			b.WriteByte(0)
+		}
+		b.WriteByte(1)
+	}
+	return b.String()
+}
+
+// join returns the flight of key and whether the caller leads it (then it
+// must call land).
+func (c *respCache) join(key string) (f *flight, leader bool, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.flights[key]; f != nil {
+		return f, false, 0
+	}
+	f = &flight{done: make(chan struct{})}
+	c.flights[key] = f
+	return f, true, c.gen
+}
+
+func (c *respCache) land(key string, f *flight) {
+	c.mu.Lock()
+	delete(c.flights, key)
+	c.mu.Unlock()
+	close(f.done)
+}
+
+// refreshed marks e's refresh over, whatever its outcome: a failed one
+// leaves e stale, for the next request to try again.
+func (c *respCache) refreshed(e *entry) {
+	c.mu.Lock()
+	e.refreshing = false
+	c.mu.Unlock()
+}
+
+// store keeps the answer a capture recorded for path and query (as
+// hostQuery), unless a
+// revalidation happened since gen (the answer may predate what it
+// invalidated) or the answer is not cacheable.
+func (c *respCache) store(rt *route, path, query string, r *http.Request, a *capture, gen uint64, now time.Time) {
+	if !a.cacheable() {
+		return
+	}
+	vary := varyNames(a.header)
+	if slices.Contains(vary, "*") {
+		return
+	}
+	e := &entry{path: path, query: query, route: rt.Pattern, body: a.body, stored: now, ttl: rt.cache.ttl}
+	if len(vary) > 0 {
+		e.vary = varyKey(vary, r.Header)
+	}
+	e.size = int64(len(a.body)+len(path)+len(query)+len(e.vary)+len(e.route)) + entryOverhead
+	for name, values := range a.header {
+		if skipStored(name) {
+			continue
+		}
+		e.header = append(e.header, headerValues{name, slices.Clip(slices.Clone(values))})
+		e.size += int64(len(name))
+		for _, v := range values {
+			e.size += int64(len(v))
+		}
+	}
+	e.header = append(e.header, headerValues{"Content-Length", []string{strconv.Itoa(len(a.body))}})
+	if e.size > c.maxEntry {
+		return
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	byQuery := c.paths[path]
+	if byQuery == nil {
+		byQuery = map[string]*variants{}
+		c.paths[path] = byQuery
+	}
+	v := byQuery[query]
+	if v == nil {
+		v = &variants{by: map[string]*entry{}}
+		byQuery[query] = v
+		c.keys[path+"\x00"+query] = v
+	}
+	if !slices.Equal(v.vary, vary) { // the answers now vary otherwise
+		for _, old := range v.by {
+			c.remove(old, false)
+		}
+		clear(v.by)
+		v.vary = vary
+	}
+	if old := v.by[e.vary]; old != nil {
+		c.remove(old, false)
+	} else if len(v.by) >= maxVariants {
+		return
+	}
+	v.by[e.vary] = e
+	e.elem = c.lru.PushFront(e)
+	c.size += e.size
+	for c.size > c.maxBytes {
+		c.remove(c.lru.Back().Value.(*entry), true)
+	}
+}
+
+// remove drops e; unlink also drops it from paths.
+func (c *respCache) remove(e *entry, unlink bool) {
+	c.lru.Remove(e.elem)
+	c.size -= e.size
+	if !unlink {
+		return
+	}
+	byQuery := c.paths[e.path]
+	v := byQuery[e.query]
+	delete(v.by, e.vary)
+	if len(v.by) == 0 {
+		delete(byQuery, e.query)
+		delete(c.keys, e.path+"\x00"+e.query)
+	}
+	if len(byQuery) == 0 {
+		delete(c.paths, e.path)
+	}
+}
+
+// RevalidatePath drops the answers stored for path, whatever their query
+// and variants, or, when path is a route's pattern such as
+// "/blog/[slug]", every answer of that route: the next request runs the
+// handler. It implements host.Revalidator for cache_revalidate.
+func (c *respCache) RevalidatePath(path string) error {
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?#") {
+		return errors.New("want a path that starts with / and has no query")
+	}
+	if c == nil {
+		return nil
+	}
+	escaped := path
+	if u, err := url.Parse(path); err == nil {
+		escaped = cleanPath(u.EscapedPath())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, v := range c.paths[escaped] {
+		for _, e := range v.by {
+			c.remove(e, true)
+		}
+	}
+	if strings.Contains(path, "[") {
+		for el := c.lru.Front(); el != nil; {
+			next := el.Next()
+			if e := el.Value.(*entry); e.route == path {
+				c.remove(e, true)
+			}
+			el = next
+		}
+	}
+	return nil
+}
+
+// varyNames lists the header names h's Vary names, canonical and sorted.
+func varyNames(h http.Header) []string {
+	var names []string
+	for _, v := range h.Values("Vary") {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				names = append(names, http.CanonicalHeaderKey(name))
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// skipStored reports the headers an entry does not keep: the connection's,
+// the server's own (Date) and the cache's, set afresh on each answer.
+func skipStored(name string) bool {
+	switch name {
+	case "Connection", "Keep-Alive", "Transfer-Encoding", "Trailer", "Te", "Upgrade", "Proxy-Connection",
+		"Date", "Age", "Content-Length", CacheHeader:
+		return true
+	}
+	return false
+}
+
+// capture passes a response to its ResponseWriter and records it: its
+// status, the header it was sent with and its body while within max bytes.
+type capture struct {
+	http.ResponseWriter
+	max      int64
+	before   []string // the header names set before the handler ran: not its own
+	status   int
+	header   http.Header
+	body     []byte
+	over     bool // the body passed max: not kept
+	failed   bool // a write failed: the body may be incomplete
+	noBody   bool // a HEAD: the handler's body was not written
+	complete bool // the handler returned normally
+}
+
+func newCapture(w http.ResponseWriter, max int64, head bool) *capture {
+	c := &capture{ResponseWriter: w, max: max, noBody: head}
+	for name := range w.Header() {
+		c.before = append(c.before, name)
+	}
+	return c
+}
+
+func (c *capture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *capture) WriteHeader(status int) {
+	if c.status == 0 && status >= 200 {
+		c.status = status
+		h := c.ResponseWriter.Header()
+		c.header = h.Clone()
+		for _, name := range c.before {
+			delete(c.header, name)
+		}
+		h[CacheHeader] = cacheMiss
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.WriteHeader(http.StatusOK)
+	}
+	if !c.over {
+		if int64(len(c.body)+len(b)) > c.max {
+			c.over, c.body = true, nil
+		} else {
+			c.body = append(c.body, b...)
+		}
+	}
+	n, err := c.ResponseWriter.Write(b)
+	if err != nil {
+		c.failed = true
+	}
+	return n, err
+}
+
+// cacheable reports whether the recorded answer may be stored: the
+// handler returned, a complete 200 within the size bound, nothing in its
+// header that makes it one client's (Set-Cookie, Cache-Control private),
+// nothing that forbids storing it (no-store, no-cache).
+func (c *capture) cacheable() bool {
+	if !c.complete || c.status != http.StatusOK || c.over || c.failed || c.noBody {
+		return false
+	}
+	if len(c.header["Set-Cookie"]) > 0 {
+		return false
+	}
+	for _, v := range c.header["Cache-Control"] {
+		for d := range strings.SplitSeq(v, ",") {
+			d, _, _ = strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(d) {
+			case "private", "no-store", "no-cache":
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// discard is the ResponseWriter of a background refresh: its answer goes
+// only to the cache.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// cacheRequest returns r as a cached route's handler sees it: without the
+// credentials' headers and without a body (a GET's body is not part of
+// the key, so the answer must not depend on it). It is r itself when r has
+// neither.
+func cacheRequest(r *http.Request) *http.Request {
+	has := r.Body != nil && r.Body != http.NoBody
+	for _, name := range credentials {
+		if _, ok := r.Header[name]; ok {
+			has = true
+		}
+	}
+	if !has {
+		return r
+	}
+	r = r.WithContext(r.Context())
+	r.Body, r.ContentLength = http.NoBody, 0
+	r.Header = r.Header.Clone()
+	for _, name := range credentials {
+		delete(r.Header, name)
+	}
+	return r
+}
+
+// serveCached serves a GET or HEAD of a cached route: from the cache when
+// it holds the answer, else by running the handler once for all the
+// requests of the same path and query that arrive meanwhile, storing its
+// answer if it may be.
+func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string, rt *route, params []routes.Param) {
+	c := s.responses
+	e, age, stale, refresh := c.lookup(path, r)
+	if e != nil {
+		if refresh {
+			s.refresh(rt, path, r, params, e)
+		}
+		e.write(w, r, age, stale)
+		return
+	}
+	r = cacheRequest(r)
+	if r.Method == http.MethodHead {
+		// Its body is never written, so it stores nothing: it does not
+		// lead a flight that GETs would wait on in vain.
+		s.serve(newCapture(w, 0, true), r, rt, methodGET, params)
+		return
+	}
+	query := hostQuery(r)
+	key := path + "\x00" + query
+	f, leader, gen := c.join(key)
+	if !leader {
+		select {
+		case <-f.done:
+		case <-r.Context().Done():
+			// The client left. Abort, as serve does: never an empty 200.
+			panic(http.ErrAbortHandler)
+		}
+		if e, age, stale, refresh := c.lookup(path, r); e != nil {
+			if refresh {
+				s.refresh(rt, path, r, params, e)
+			}
+			e.write(w, r, age, stale)
+			return
+		}
+		// Not stored (not cacheable, or another variant): run it.
+		a := newCapture(w, 0, true)
+		s.serve(a, r, rt, methodGET, params)
+		return
+	}
+	defer c.land(key, f)
+	a := newCapture(w, c.maxEntry, false)
+	s.serve(a, r, rt, methodGET, params)
+	a.complete = true
+	c.store(rt, path, query, r, a, gen, time.Now())
+}
+
+// hostQuery is an entry's key below its path: the request's Host and raw
+// query. The Host is part of it because a handler may write it into its
+// answer (a JavaScript request's url is made from it): a request with
+// another Host must not fill the entry others read.
+func hostQuery(r *http.Request) string { return r.Host + "\x00" + r.URL.RawQuery }
+
+// refresh runs the handler of a stale entry in the background, with a
+// request of its own (see RATIONALE.md, "Response cache"): r's method
+// GET, URL, Host and headers, less the credentials', bounded by the
+// route's limits and by the Server's life.
+func (s *Server) refresh(rt *route, path string, r *http.Request, params []routes.Param, e *entry) {
+	c := s.responses
+	ctx, cancel := context.WithTimeout(c.ctx, rt.limits.MaxWait+rt.limits.MaxDuration)
+	req := &http.Request{
+		Method: http.MethodGet, URL: &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: r.Header.Clone(), Body: http.NoBody,
+		Host: r.Host, RequestURI: r.RequestURI,
+	}
+	for _, name := range credentials {
+		delete(req.Header, name)
+	}
+	req = req.WithContext(ctx)
+	params = slices.Clone(params)
+	c.mu.Lock()
+	gen, closed := c.gen, c.closed
+	if !closed {
+		c.bg.Add(1) // under mu: close's Wait never races it
+	}
+	c.mu.Unlock()
+	if closed {
+		cancel()
+		c.refreshed(e)
+		return
+	}
+	go func() {
+		defer c.bg.Done()
+		defer cancel()
+		defer c.refreshed(e)
+		defer func() {
+			if v := recover(); v != nil && v != http.ErrAbortHandler {
+				s.log.Error("cache refresh failed", "route", rt.Pattern, "path", path, "err", v)
+			}
+		}()
+		a := newCapture(&discard{h: http.Header{}}, c.maxEntry, false)
+		s.serve(a, req, rt, methodGET, params)
+		a.complete = true
+		if !a.cacheable() {
+			s.log.Warn("cache refresh not stored: the answer is not cacheable; the stale one stays", "route", rt.Pattern, "path", path, "status", a.status)
+			return
+		}
+		c.store(rt, path, hostQuery(req), req, a, gen, time.Now())
+	}()
+}
