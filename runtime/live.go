@@ -134,14 +134,15 @@ func warm(ctx context.Context, prev, next handler) {
 }
 
 // Use calls f with the version serving now, which stays open until f
-// returns, and its number (1 for the first, counting failed ones in dev).
-func (l *Live) Use(f func(h http.Handler, version int)) {
+// returns: a *Server, or a *Tenants for NewLiveTenants (with Config.Dev,
+// a project that failed to load as a whole is neither, but an error).
+func (l *Live) Use(f func(http.Handler)) {
 	v := l.acquire()
 	if v == nil {
 		return
 	}
 	defer l.release(v)
-	f(v.h, v.n)
+	f(v.h)
 }
 
 // ServeHTTP serves r with the version serving now.

@@ -43,7 +43,7 @@ func liveServe(t *testing.T, dir string, cfg Config) (*Live, *httptest.Server, *
 // current returns the Server that l serves now.
 func current(l *Live) *Server {
 	var s *Server
-	l.Use(func(h http.Handler, _ int) { s, _ = h.(*Server) })
+	l.Use(func(h http.Handler) { s, _ = h.(*Server) })
 	return s
 }
 
@@ -317,7 +317,7 @@ func BenchmarkReload(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer l.Close(context.Background())
-			l.Use(func(h http.Handler, _ int) { h.(*Server).CompileAll(b.Context()) })
+			l.Use(func(h http.Handler) { h.(*Server).CompileAll(b.Context()) })
 			for i := 0; b.Loop(); i++ {
 				writeFile(b, filepath.Join(dir, "app/ts/route.ts"), fmt.Sprintf(`export function GET() { return new Response("%d") }`, i))
 				if err := l.Reload(b.Context()); err != nil {

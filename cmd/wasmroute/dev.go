@@ -31,7 +31,7 @@ import (
 // printLive prints the route table of the version live serves now, and in
 // dev the problems of the routes that answer 500.
 func printLive(stdout, stderr io.Writer, live *runtime.Live, domain string) {
-	live.Use(func(h http.Handler, _ int) {
+	live.Use(func(h http.Handler) {
 		switch h := h.(type) {
 		case *runtime.Server:
 			printRoutes(stdout, h.Routes())
@@ -49,7 +49,7 @@ func printLive(stdout, stderr io.Writer, live *runtime.Live, domain string) {
 // printProblems prints why each broken route of a dev server answers 500,
 // or why the whole project does.
 func printProblems(stderr io.Writer, live *runtime.Live) {
-	live.Use(func(h http.Handler, _ int) {
+	live.Use(func(h http.Handler) {
 		switch h := h.(type) {
 		case *runtime.Server:
 			for _, p := range h.Problems() {
@@ -69,7 +69,7 @@ func printProblems(stderr io.Writer, live *runtime.Live) {
 // maxCompiled, each compiles on its first request instead.
 func compileAll(ctx context.Context, live *runtime.Live, maxCompiled int, log *slog.Logger) {
 	start := time.Now()
-	live.Use(func(h http.Handler, _ int) {
+	live.Use(func(h http.Handler) {
 		var servers []*runtime.Server
 		switch h := h.(type) {
 		case *runtime.Server:
