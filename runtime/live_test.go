@@ -397,3 +397,32 @@ func TestLiveWarm(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveTenantsGrants: a reload reads the grants file again.
+func TestLiveTenantsGrants(t *testing.T) {
+	dir := tenants(t, map[string]map[string]string{"acme": {"hello": "hello"}})
+	writeFile(t, filepath.Join(dir, "acme", "wasmroute.json"), `{"maxDuration": "1h"}`)
+	grants := filepath.Join(t.TempDir(), "grants.json")
+	writeFile(t, grants, `{"acme": {"maxDuration": "2h"}}`)
+	l, err := NewLiveTenants(t.Context(), TenantsConfig{Dir: dir, Domain: "example.test", GrantsFile: grants,
+		Project: Config{Limits: Limits{MaxDuration: time.Second}, Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	get := serveTenants(t, l, "example.test")
+	if status, body := get("acme", "/hello"); status != 200 {
+		t.Fatalf("acme, granted 2h: %d %q", status, body)
+	}
+	writeFile(t, grants, `{}`)
+	if err := l.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := get("acme", "/hello"); status != 503 {
+		t.Errorf("acme, its grant withdrawn, asks for more than the ceiling: %d %q, want 503", status, body)
+	}
+	writeFile(t, grants, `{"acme": {"maxDuration": "lots"}}`)
+	if err := l.Reload(t.Context()); err == nil || !strings.Contains(err.Error(), grants) {
+		t.Errorf("Reload with a broken grants file = %v, want it named", err)
+	}
+}

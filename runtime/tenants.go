@@ -39,6 +39,10 @@ type TenantsConfig struct {
 	// Grants gives named tenants other ceilings than Project's: the
 	// operator's way to grant one tenant more (or less) than the others.
 	Grants map[string]Grant
+
+	// GrantsFile, when set, is read (ReadGrants) at each load in place of
+	// Grants: a Live's Reload applies the operator's edits.
+	GrantsFile string
 }
 
 // Grant is what an operator allows one tenant in place of
@@ -149,6 +153,13 @@ var _ http.Handler = (*Tenants)(nil)
 // in child processes (Config.IsolateBuilds): the program must call
 // ServeBuildChild first thing in main.
 func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
+	if cfg.GrantsFile != "" {
+		grants, err := ReadGrants(cfg.GrantsFile)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: grants: %w", err)
+		}
+		cfg.Grants = grants
+	}
 	entries, err := os.ReadDir(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: tenants folder: %w", err)

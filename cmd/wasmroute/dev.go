@@ -80,6 +80,9 @@ func compileAll(ctx context.Context, live *runtime.Live, maxCompiled int, log *s
 			}
 		}
 		for _, srv := range servers {
+			if ctx.Err() != nil {
+				return // a newer version replaced this one
+			}
 			if n := len(srv.Routes()); maxCompiled > 0 && n > maxCompiled {
 				log.Info("more routes than --max-compiled: each compiles on its first request", "routes", n, "maxCompiled", maxCompiled)
 				continue

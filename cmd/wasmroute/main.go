@@ -365,14 +365,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		err  error
 	)
 	if *tenants {
-		var grants map[string]runtime.Grant
-		if *grantsFile != "" {
-			if grants, err = runtime.ReadGrants(*grantsFile); err != nil {
-				fmt.Fprintf(stderr, "wasmroute serve: --grants: %v\n", err)
-				return 1
-			}
-		}
-		live, err = runtime.NewLiveTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, Grants: grants, Project: cfg})
+		live, err = runtime.NewLiveTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, GrantsFile: *grantsFile, Project: cfg})
 	} else {
 		cfg.Dir = dir
 		cfg.Dev = dev
@@ -406,11 +399,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	// Each version is compiled in the background once it serves; a reload
+	// cancels the compilation of the version it replaces, which would
+	// otherwise keep that version open until done.
+	var stopCompile context.CancelFunc = func() {}
 	compileAndTrim := func() {
-		compileAll(ctx, live, *maxCompiled, logger)
-		cache.trim(logger)
+		stopCompile()
+		var cctx context.Context
+		cctx, stopCompile = context.WithCancel(ctx)
+		go func() {
+			compileAll(cctx, live, *maxCompiled, logger)
+			cache.trim(logger)
+		}()
 	}
-	go compileAndTrim()
+	defer func() { stopCompile() }()
+	compileAndTrim()
 	go cache.trimEvery(ctx, 10*time.Minute, logger)
 
 	hup := make(chan os.Signal, 1)
@@ -447,7 +450,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		} else {
 			printProblems(stderr, live)
 		}
-		go compileAndTrim()
+		compileAndTrim()
 	}
 	for {
 		select {
