@@ -34,8 +34,10 @@ import (
 // middleware's: x-middleware-next goes on to the route, x-middleware-rewrite
 // goes on to the route of another path, x-middleware-override-headers and
 // x-middleware-request-* replace the request headers the route sees; its
-// other headers are added to the route's response. Any other answer (a
-// redirect, a 401) is the client's. RATIONALE.md says why.
+// other headers, but those that frame its own answer, go on the answer
+// that follows (mwHeaders). Any other answer (a redirect, a 401) is the
+// client's. A client's own x-middleware-* headers are dropped from every
+// request first (stripInternal). RATIONALE.md says why.
 
 // middlewareExport is the function a middleware.wasm module exports.
 const middlewareExport = "middleware"

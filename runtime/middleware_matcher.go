@@ -167,7 +167,9 @@ func matchPath(p string) string {
 //     cookie value does not match a has or missing value.
 //
 // A request's matching then costs at most ~2,000 × 8 KiB × 12 ns ≈ 200 ms
-// for the most hostile matcher the budget admits, ~0.3 ms for Clerk's.
+// (the most hostile matcher we found within the budget, two entries of
+// 999 instructions, took 117 ms on an 8 KiB path), Clerk's 0.34 ms; the
+// review's unbounded one took 1m24s for one request.
 const (
 	maxMatchers     = 256
 	maxPattern      = 4096
