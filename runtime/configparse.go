@@ -127,6 +127,11 @@ func decodeConfig(f jsonFile, start, end int64, prefix string, routeFile bool) (
 	if err != nil {
 		return c, []string{err.Error()}
 	}
+	return decodeMembers(f, members, prefix, routeFile)
+}
+
+// decodeMembers is decodeConfig of an object's members, read by f.object.
+func decodeMembers(f jsonFile, members []member, prefix string, routeFile bool) (c fileConfig, problems []string) {
 	fields := configFields()
 	seen := map[string]bool{}
 	var placed []string // the problems fileConfig.check finds key by key
@@ -152,6 +157,9 @@ func decodeConfig(f jsonFile, start, end int64, prefix string, routeFile bool) (
 			cv.Field(i).SetZero() // not half a list for later checks to trip on
 			continue
 		}
+		if p, ok := cv.Field(i).Addr().Interface().(placedValue); ok {
+			p.place(f, m.start)
+		}
 		// The key alone: what fileConfig.check finds is this key's.
 		var one fileConfig
 		reflect.ValueOf(&one).Elem().Field(i).Set(cv.Field(i))
@@ -173,6 +181,12 @@ func decodeConfig(f jsonFile, start, end int64, prefix string, routeFile bool) (
 		problems = append(problems[:maxConfigProblems], fmt.Sprintf("%s: %d more problems", f.name, n-maxConfigProblems))
 	}
 	return c, problems
+}
+
+// placedValue is a config value decoded later where it stands in its file,
+// such as middlewareBlock: decodeConfig tells it where that is.
+type placedValue interface {
+	place(f jsonFile, start int64)
 }
 
 // configFields maps each config key to its fileConfig field's index.

@@ -32,8 +32,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, clean)
 		return
 	}
+	r = stripInternal(r) // middleware.go
 	if s.mw != nil {
-		if r = s.middleware(w, r, path); r == nil {
+		if w, r = s.middleware(w, r, path); r == nil {
 			return // it answered
 		}
 		path = r.URL.EscapedPath()

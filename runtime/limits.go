@@ -243,8 +243,8 @@ type fileConfig struct {
 	MaxKVValue size `json:"maxKVValue"`
 
 	// Middleware configures the project's middleware (this package's
-	// middleware.go reads it).
-	Middleware json.RawMessage `json:"middleware"`
+	// middleware.go decodes it, its problems at their place in the file).
+	Middleware middlewareBlock `json:"middleware"`
 }
 
 func (c fileConfig) limits() Limits {
@@ -323,7 +323,7 @@ func (c fileConfig) check(routeFile bool) []string {
 		for _, key := range []struct {
 			name string
 			set  bool
-		}{{"maxTenantInstances", c.MaxTenantInstances != 0}, {"kv", c.KV != ""}, {"maxKVKeys", c.MaxKVKeys != 0}, {"maxKVValue", c.MaxKVValue != 0}, {"middleware", len(c.Middleware) != 0}} {
+		}{{"maxTenantInstances", c.MaxTenantInstances != 0}, {"kv", c.KV != ""}, {"maxKVKeys", c.MaxKVKeys != 0}, {"maxKVValue", c.MaxKVValue != 0}, {"middleware", c.Middleware.raw != nil}} {
 			if key.set {
 				problems = append(problems, key.name+" belongs in the project's wasmroute.json")
 			}

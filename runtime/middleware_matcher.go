@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
+	"strconv"
 	"strings"
 
 	"github.com/wasmroute/wasmroute/internal/jsbuild"
@@ -37,64 +39,97 @@ type condition struct {
 }
 
 // matches reports whether the middleware runs for r, whose cleaned escaped
-// path is path.
+// path is path (at most maxMatchInput bytes).
 func (mw *middleware) matches(r *http.Request, path string) bool {
 	if mw.matchers == nil {
 		return true
 	}
-	p := matchPath(path)
+	in := matchInput{r: r, path: matchPath(path)}
 	for i := range mw.matchers {
-		if mw.matchers[i].match(r, p) {
+		if mw.matchers[i].match(&in) {
 			return true
 		}
 	}
 	return false
 }
 
-func (m *matcher) match(r *http.Request, path string) bool {
-	if !m.re.MatchString(path) || m.not != nil && m.not.MatchString(path) {
+// matchInput is what a request's matchers read, its query and cookies
+// parsed once, when a condition first asks.
+type matchInput struct {
+	r       *http.Request
+	path    string
+	query   url.Values
+	cookies []*http.Cookie
+	parsed  bool
+}
+
+func (m *matcher) match(in *matchInput) bool {
+	if !m.re.MatchString(in.path) || m.not != nil && m.not.MatchString(in.path) {
 		return false
 	}
 	for _, c := range m.has {
-		if !c.holds(r) {
+		if !c.holds(in) {
 			return false
 		}
 	}
 	for _, c := range m.missing {
-		if c.holds(r) {
+		if c.holds(in) {
 			return false
 		}
 	}
 	return true
 }
 
-func (c *condition) holds(r *http.Request) bool {
-	var values []string
+// holds reports whether the request meets c. As in Next.js, a value is
+// tested against one string: a header's values joined with ", " (as
+// Node.js joins them), a query param's last value, a cookie's first. A
+// string longer than maxMatchInput does not match.
+func (c *condition) holds(in *matchInput) bool {
+	r := in.r
+	if (c.typ == "query" || c.typ == "cookie") && !in.parsed {
+		in.parsed = true
+		in.query = r.URL.Query()
+		in.cookies = r.Cookies()
+	}
+	var value string
+	found := false
 	switch c.typ {
 	case "header":
-		values = r.Header.Values(c.key)
+		vs := r.Header[c.key]
+		found = len(vs) > 0
+		n := 2 * (len(vs) - 1)
+		for _, v := range vs {
+			n += len(v)
+		}
+		if c.value != nil && n > maxMatchInput {
+			return false // not joined, 1 MiB of headers would be
+		}
+		if found && c.value != nil {
+			value = strings.Join(vs, ", ")
+		}
 	case "query":
-		values = r.URL.Query()[c.key]
+		vs := in.query[c.key]
+		if found = len(vs) > 0; found {
+			value = vs[len(vs)-1]
+		}
 	case "cookie":
-		if ck, err := r.Cookie(c.key); err == nil {
-			values = []string{ck.Value}
+		for _, ck := range in.cookies {
+			if ck.Name == c.key {
+				value, found = ck.Value, true
+				break
+			}
 		}
 	case "host":
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
+		value = r.Host
+		if h, _, err := net.SplitHostPort(value); err == nil {
+			value = h
 		}
-		values = []string{host}
+		found = true
 	}
-	if c.value == nil {
-		return len(values) > 0
+	if c.value == nil || !found {
+		return found
 	}
-	for _, v := range values {
-		if c.value.MatchString(v) {
-			return true
-		}
-	}
-	return false
+	return len(value) <= maxMatchInput && c.value.MatchString(value)
 }
 
 // matchPath is the path a matcher sees: each segment percent-decoded once,
@@ -114,49 +149,96 @@ func matchPath(p string) string {
 	return strings.Join(segs, "/")
 }
 
-// maxMatchers bounds a middleware's matcher entries and maxPattern each
-// pattern's length: the router's own limits are of that order.
+// A matcher runs in the host, on every request, before the middleware's
+// limits apply: what it may cost is bounded at load and per request.
+// Go's regular expressions take time in proportion to the input's length
+// times the compiled program's instructions, up to ~12 ns per byte and
+// instruction for the worst programs (measured on a 2-core machine), so:
+//
+//   - maxMatchers entries, each pattern up to maxPattern bytes;
+//   - each regular expression (a path pattern, a has or missing value)
+//     compiles to at most maxRegexpInsts instructions, all of a
+//     middleware's together to at most maxMatcherInsts: Next.js's
+//     documented matcher is 47, Clerk's 111. A pattern is sized from its
+//     parse tree before it is expanded (a counted repetition {0,999} is
+//     999 copies), so a hostile one is refused without being built;
+//   - a matcher runs on at most maxMatchInput bytes: a longer path is
+//     refused (414, see Server.middleware), a longer header, query or
+//     cookie value does not match a has or missing value.
+//
+// A request's matching then costs at most ~2,000 × 8 KiB × 12 ns ≈ 200 ms
+// (the most hostile matcher we found within the budget, two entries of
+// 999 instructions, took 117 ms on an 8 KiB path), Clerk's 0.34 ms; the
+// review's unbounded one took 1m24s for one request.
 const (
-	maxMatchers = 256
-	maxPattern  = 4096
+	maxMatchers     = 256
+	maxPattern      = 4096
+	maxConditions   = 256 // has and missing entries, all matchers together
+	maxRegexpInsts  = 1000
+	maxMatcherInsts = 2000
+	maxMatchInput   = 8 << 10
 )
 
+// matcherProblem is why entry (an index in the matcher list; -1: the
+// list) cannot be compiled.
+type matcherProblem struct {
+	entry int
+	msg   string
+}
+
 // compileMatchers compiles a middleware's matcher; nil stays nil (every
-// path).
-func compileMatchers(ms []jsbuild.Matcher) ([]matcher, error) {
+// path). Each problem's message starts with its entry's pattern, as in
+// `"/x(": missing closing )`.
+func compileMatchers(ms []jsbuild.Matcher) ([]matcher, []matcherProblem) {
 	if ms == nil {
 		return nil, nil
 	}
 	if len(ms) > maxMatchers {
-		return nil, fmt.Errorf("config.matcher has %d entries, more than %d", len(ms), maxMatchers)
+		return nil, []matcherProblem{{-1, fmt.Sprintf("has %d entries, more than %d", len(ms), maxMatchers)}}
 	}
 	out := make([]matcher, 0, len(ms))
-	for _, m := range ms {
-		c, err := compileMatcher(m)
+	var problems []matcherProblem
+	insts, conds := 0, 0
+	for i, m := range ms {
+		if conds += len(m.Has) + len(m.Missing); conds > maxConditions {
+			problems = append(problems, matcherProblem{i, fmt.Sprintf("%s: more than %d has and missing entries in all", quoteShort(m.Source), maxConditions)})
+			break
+		}
+		c, n, err := compileMatcher(m)
 		if err != nil {
-			return nil, fmt.Errorf("config.matcher %q: %w", m.Source, err)
+			problems = append(problems, matcherProblem{i, fmt.Sprintf("%s: %v", quoteShort(m.Source), err)})
+			continue
+		}
+		if insts += n; insts > maxMatcherInsts {
+			problems = append(problems, matcherProblem{i, fmt.Sprintf("%s: the matcher's regular expressions compile to more than %d instructions in all (Clerk's matcher takes 111): merge or simplify its entries, or test the path in the middleware itself", quoteShort(m.Source), maxMatcherInsts)})
+			break
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return out, problems
 }
 
-func compileMatcher(m jsbuild.Matcher) (matcher, error) {
+// compileMatcher compiles one entry and returns the instructions its
+// regular expressions take.
+func compileMatcher(m jsbuild.Matcher) (matcher, int, error) {
 	if len(m.Source) > maxPattern {
-		return matcher{}, fmt.Errorf("longer than %d bytes", maxPattern)
+		return matcher{}, 0, fmt.Errorf("longer than %d bytes", maxPattern)
 	}
 	re, not, err := pathRegexp(m.Source)
 	if err != nil {
-		return matcher{}, err
+		return matcher{}, 0, err
 	}
 	out := matcher{}
-	if out.re, err = regexp.Compile(re); err != nil {
-		return matcher{}, regexpError(err)
+	insts := 0
+	if out.re, insts, err = compileBounded(re); err != nil {
+		return matcher{}, 0, regexpError(err)
 	}
 	if not != "" {
-		if out.not, err = regexp.Compile(not); err != nil {
-			return matcher{}, regexpError(err)
+		n := 0
+		if out.not, n, err = compileBounded(not); err != nil {
+			return matcher{}, 0, regexpError(err)
 		}
+		insts += n
 	}
 	for _, list := range []struct {
 		from []jsbuild.Condition
@@ -169,16 +251,74 @@ func compileMatcher(m jsbuild.Matcher) (matcher, error) {
 			}
 			if c.Value != "" {
 				if len(c.Value) > maxPattern {
-					return matcher{}, fmt.Errorf("%s %q: value longer than %d bytes", c.Type, c.Key, maxPattern)
+					return matcher{}, 0, fmt.Errorf("%s %q: value longer than %d bytes", c.Type, c.Key, maxPattern)
 				}
-				if cc.value, err = regexp.Compile("^(?:" + c.Value + ")$"); err != nil {
-					return matcher{}, fmt.Errorf("%s %q: %w", c.Type, c.Key, regexpError(err))
+				n := 0
+				if cc.value, n, err = compileBounded("^(?:" + c.Value + ")$"); err != nil {
+					return matcher{}, 0, fmt.Errorf("%s %q: %w", c.Type, c.Key, regexpError(err))
 				}
+				insts += n
 			}
 			*list.to = append(*list.to, cc)
 		}
 	}
-	return out, nil
+	return out, insts, nil
+}
+
+// compileBounded compiles expr unless its program would take more than
+// maxRegexpInsts instructions, and returns how many it takes.
+func compileBounded(expr string) (*regexp.Regexp, int, error) {
+	tooBig := fmt.Errorf("compiles to more than %d instructions, the most a matcher's regular expression may take (a counted repetition {n,m} repeats its expression m times): simplify it, or test the path in the middleware itself", maxRegexpInsts)
+	tree, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Simplify expands counted repetitions: size the tree first, from
+	// above, and build only what may fit.
+	if treeSize(tree, 4*maxRegexpInsts) > 4*maxRegexpInsts {
+		return nil, 0, tooBig
+	}
+	prog, err := syntax.Compile(tree.Simplify())
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(prog.Inst) > maxRegexpInsts {
+		return nil, 0, tooBig
+	}
+	re, err := regexp.Compile(expr)
+	return re, len(prog.Inst), err
+}
+
+// treeSize estimates from above the instructions syntax.Compile makes of
+// re once simplified, stopping as soon as it passes limit.
+func treeSize(re *syntax.Regexp, limit int) int {
+	n := 1
+	for _, sub := range re.Sub {
+		if n += treeSize(sub, limit); n > limit {
+			return n
+		}
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		n += len(re.Rune)
+	case syntax.OpCapture:
+		n++
+	case syntax.OpRepeat:
+		times := re.Max
+		if times < 0 {
+			times = re.Min + 1
+		}
+		n = min(n*max(times, 1), limit+1)
+	}
+	return n
+}
+
+// quoteShort quotes a pattern for a message, cut after 60 bytes.
+func quoteShort(s string) string {
+	if len(s) > 60 {
+		return strconv.Quote(s[:60]) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 func regexpError(err error) error {

@@ -296,7 +296,7 @@ func TestMatcher(t *testing.T) {
 			continue
 		}
 		mw := &middleware{}
-		m, err := compileMatcher(jsbuild.Matcher{Source: tt.source})
+		m, _, err := compileMatcher(jsbuild.Matcher{Source: tt.source})
 		if err != nil {
 			t.Errorf("%s (%s, not %s): %v", tt.source, re, not, err)
 			continue
@@ -325,7 +325,7 @@ func TestMatcherRefused(t *testing.T) {
 		"/((?!a).*)?",            // a modifier
 		"/(?=a).*",               // a lookahead outside a param
 	} {
-		if _, err := compileMatcher(jsbuild.Matcher{Source: source}); err == nil {
+		if _, _, err := compileMatcher(jsbuild.Matcher{Source: source}); err == nil {
 			t.Errorf("%s: compiled, want an error", source)
 		}
 	}
@@ -333,7 +333,7 @@ func TestMatcherRefused(t *testing.T) {
 
 // TestMatcherConditions checks has and missing.
 func TestMatcherConditions(t *testing.T) {
-	m, err := compileMatcher(jsbuild.Matcher{
+	m, _, err := compileMatcher(jsbuild.Matcher{
 		Source:  "/api/:path*",
 		Has:     []jsbuild.Condition{{Type: "header", Key: "authorization"}, {Type: "query", Key: "v", Value: "[0-9]+"}},
 		Missing: []jsbuild.Condition{{Type: "cookie", Key: "session", Value: "ok"}},
@@ -355,7 +355,7 @@ func TestMatcherConditions(t *testing.T) {
 		{"/api/x?v=1", http.Header{"Authorization": {"a"}, "Cookie": {"session=no"}}, true},
 		{"/other?v=1", http.Header{"Authorization": {"a"}}, false},
 	}
-	hosted, err := compileMatcher(jsbuild.Matcher{Source: "/(.*)", Has: []jsbuild.Condition{{Type: "host", Value: `app\.example\.com`}}})
+	hosted, _, err := compileMatcher(jsbuild.Matcher{Source: "/(.*)", Has: []jsbuild.Condition{{Type: "host", Value: `app\.example\.com`}}})
 	if err != nil {
 		t.Fatal(err)
 	}
