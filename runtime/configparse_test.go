@@ -82,7 +82,8 @@ func TestGrantsProblemsAtOnce(t *testing.T) {
 	writeFile(t, grants, `{
   "acme": {"maxDuraton": "5m", "maxMemory": 7},
   "globex": {"kv": "redis://127.0.0.1:1"},
-  "acme": {}
+  "acme": {},
+  "initech": {"middleware": {"maxDuration": "1s"}}
 }`)
 	_, err := ReadGrants(grants)
 	if err == nil {
@@ -93,6 +94,7 @@ func TestGrantsProblemsAtOnce(t *testing.T) {
 		grants + `:2:32: tenant "acme": maxMemory 7 is outside 64KiB..4GiB`,
 		grants + `:3:3: tenant "globex": kv: tenants share the server's store (--kv)`,
 		grants + `:4:3: tenant "acme": set twice`,
+		grants + `:5:3: tenant "initech": middleware: a tenant's middleware and its limits are in its own files`,
 	}
 	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)

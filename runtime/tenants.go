@@ -96,6 +96,9 @@ func ReadGrants(path string) (map[string]Grant, error) {
 		if c.CORS != nil {
 			problems = append(problems, fmt.Sprintf("%s: %s: cors: a tenant sets its own, in its wasmroute.json", f.at(m.at), tenant))
 		}
+		if c.Middleware.raw != nil {
+			problems = append(problems, fmt.Sprintf("%s: %s: middleware: a tenant's middleware and its limits are in its own files", f.at(m.at), tenant))
+		}
 		g := Grant{Limits: c.limits(), MaxTenantInstances: c.MaxTenantInstances, AllowedOutboundHosts: c.AllowedOutboundHosts,
 			MaxKVKeys: c.MaxKVKeys, MaxKVValue: int64(c.MaxKVValue), MaxCacheBytes: int64(c.MaxCacheBytes)}
 		// The grants file is the operator's: it may map the server's
