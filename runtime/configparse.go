@@ -116,13 +116,15 @@ func (f jsonFile) object(start, end int64) ([]member, error) {
 	i := skipSpace(b, 0)
 	valid := len(b) // b[:valid] holds one valid JSON value
 	if !json.Valid(b) {
+		// The space added makes the end of a cut literal ("nul") a fault
+		// past b's end, as the end of b is in any other cut value.
 		var se *json.SyntaxError
-		if !errors.As(json.Unmarshal(b, new(json.RawMessage)), &se) {
+		if !errors.As(json.Unmarshal(append(b[:len(b):len(b)], ' '), new(json.RawMessage)), &se) {
 			return nil, fmt.Errorf("%s: JSON syntax error", f.at(start)) // json.Valid said no
 		}
 		valid = int(se.Offset) - 1 // the byte at fault
 		switch {
-		case i == len(b) || se.Error() == "unexpected end of JSON input":
+		case valid >= len(b):
 			return nil, fmt.Errorf("%s: JSON syntax error: unexpected end of file", f.at(end))
 		case !strings.HasSuffix(se.Error(), "after top-level value"):
 			return nil, fmt.Errorf("%s: JSON syntax error: %s", f.at(start+int64(valid)), se.Error())

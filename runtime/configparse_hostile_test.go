@@ -3,8 +3,10 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -275,6 +277,113 @@ func TestConfigHostileSizeServed(t *testing.T) {
 		status, body := a.status, a.body
 		if status != 500 || !strings.Contains(body, "app/hello/route.json:1:22: maxDuration: set twice") || !strings.Contains(body, dupMore) || strings.Count(body, "set twice") != maxConfigProblems {
 			t.Errorf("/hello = %d, want 500 listing %d problems and %q:\n%.4000s", status, maxConfigProblems, dupMore, body)
+		}
+	})
+}
+
+// TestObject checks jsonFile.object, which cuts a valid object into its
+// members by hand, on keys and values that look like the end of a member.
+func TestObject(t *testing.T) {
+	type m struct{ Key, Value, At, Start string }
+	tests := []struct {
+		in   string
+		want []m
+		err  string
+	}{
+		{in: `{}`},
+		{in: " \t\r\n{ } \n"},
+		{in: `{"a":1}, :`, want: []m{{"a", "1", "1:2", "1:6"}}}, // stray commas and colons pass, as they did
+		{in: `{"a\"}": "x\\", "b" : {"c": ["}", "]", {}], "d": "{"}, "e":-1.5e3,"f":true,"g":null}`, want: []m{
+			{`a"}`, `"x\\"`, "1:2", "1:10"},
+			{"b", `{"c": ["}", "]", {}], "d": "{"}`, "1:17", "1:23"},
+			{"e", "-1.5e3", "1:56", "1:60"},
+			{"f", "true", "1:67", "1:71"},
+			{"g", "null", "1:76", "1:80"},
+		}},
+		{in: "{\n\t\"\\u00e9\\n\": [1,\n2],\n\t\"\xff\": \"\"\n}", want: []m{
+			{"é\n", "[1,\n2]", "2:2", "2:14"},
+			{"\ufffd", `""`, "4:2", "4:7"},
+		}},
+		{in: `{"a":1} x`, err: "f:1:9: JSON syntax error: more after the object's closing brace"},
+		{in: `{"a":1}{}`, err: "f:1:8: JSON syntax error: more after the object's closing brace"},
+		{in: `{"a" 1}`, err: "f:1:6: JSON syntax error: invalid character '1' after object key"},
+		{in: `{"a": [1,]}`, err: "f:1:10: JSON syntax error: invalid character ']' looking for beginning of value"},
+		{in: "{\"a\": \"\n\"}", err: "f:1:8: JSON syntax error: invalid character '\\n' in string literal"},
+		{in: `{"a": 1`, err: "f:1:8: JSON syntax error: unexpected end of file"},
+		{in: ``, err: "f:1:1: JSON syntax error: unexpected end of file"},
+		{in: ` [1] `, err: `f:1:2: want a JSON object ({"key": value, …}), got a list`},
+		{in: `"x"`, err: `f:1:1: want a JSON object ({"key": value, …}), got a string`},
+		{in: `-1`, err: `f:1:1: want a JSON object ({"key": value, …}), got a number`},
+		{in: `nul`, err: `f:1:4: JSON syntax error: unexpected end of file`},
+	}
+	for _, tt := range tests {
+		f := newJSONFile("f", []byte(tt.in))
+		members, err := f.object(0, int64(len(tt.in)))
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("object(%q): %v, want %s", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("object(%q): %v", tt.in, err)
+			continue
+		}
+		var got []m
+		for _, mb := range members {
+			got = append(got, m{mb.key, string(mb.value), strings.TrimPrefix(f.at(mb.at), "f:"), strings.TrimPrefix(f.at(mb.start), "f:")})
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("object(%q) (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}
+
+// FuzzObject checks jsonFile.object against encoding/json's decoder, token
+// by token: the same objects accepted, the same keys and values.
+func FuzzObject(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a": 1, "a": [1, {"b": "}"}], "c\u00e9": "\\\""}`, "{\n\"maxBody\": \"1KiB\",\n}", `{"a":1} ,`, `[1]`, `{"a" 1}`, "{\"\xff\": 1}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		type m struct{ Key, Value string }
+		members, err := newJSONFile("f", b).object(0, int64(len(b)))
+		var got []m
+		for _, mb := range members {
+			got = append(got, m{mb.key, string(mb.value)})
+		}
+		// What a decoder reads: an object, then nothing but white space,
+		// commas and colons.
+		var want []m
+		dec := json.NewDecoder(bytes.NewReader(b))
+		ok := func() bool {
+			if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+				return false
+			}
+			for dec.More() {
+				tok, err := dec.Token()
+				if err != nil {
+					return false
+				}
+				var v json.RawMessage
+				if err := dec.Decode(&v); err != nil {
+					return false
+				}
+				want = append(want, m{tok.(string), string(v)})
+			}
+			if _, err := dec.Token(); err != nil {
+				return false
+			}
+			rest, _ := io.ReadAll(dec.Buffered())
+			return strings.Trim(string(rest), " \t\r\n,:") == ""
+		}()
+		if ok != (err == nil) {
+			t.Fatalf("object(%q): %v; the decoder accepts it: %v", b, err, ok)
+		}
+		if ok {
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("object(%q) (-decoder +object):\n%s", b, diff)
+			}
 		}
 	})
 }
