@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -20,98 +20,212 @@ import (
 const maxConfigProblems = 20
 
 // jsonFile is a config file's content, for messages that point into it.
+// Make one with newJSONFile; it is not safe for concurrent use.
 type jsonFile struct {
 	name string
 	data []byte
+	pos  *positions // filled on the first call of at
 }
 
+func newJSONFile(name string, data []byte) jsonFile {
+	return jsonFile{name: name, data: data, pos: &positions{}}
+}
+
+// positions holds the line and column of a file's offset every
+// positionStep bytes or so, so that at counts lines and characters from
+// the nearest one before it, not from the start of the file: a hostile
+// file of a million problems, each placed, is not a million scans of it.
+type positions struct {
+	marks []position // by offset
+}
+
+type position struct {
+	off       int64
+	line, col int
+}
+
+// positionStep is the bytes between two marks: at scans at most that many.
+const positionStep = 512
+
 // at is "name:line:column" of the byte offset off (columns count
-// characters, from 1).
+// characters, as utf8.RuneCount does, from 1).
 func (f jsonFile) at(off int64) string {
 	off = min(max(off, 0), int64(len(f.data)))
-	before := f.data[:off]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:]) + 1
-	return fmt.Sprintf("%s:%d:%d", f.name, line, col)
+	if f.pos.marks == nil {
+		f.pos.marks = marks(f.data)
+	}
+	i, found := slices.BinarySearchFunc(f.pos.marks, off, func(m position, off int64) int { return cmp.Compare(m.off, off) })
+	if !found {
+		i-- // the first mark is at offset 0
+	}
+	p := advance(f.pos.marks[i], f.data[f.pos.marks[i].off:off])
+	return fmt.Sprintf("%s:%d:%d", f.name, p.line, p.col)
+}
+
+// marks lists the line and column every positionStep bytes of data, and
+// at its start. A mark is never inside a UTF-8 sequence, so that counting
+// runes from a mark gives what counting them from the start gives.
+func marks(data []byte) []position {
+	ms := []position{{0, 1, 1}}
+	for p := ms[0]; int64(len(data))-p.off > positionStep; {
+		next := p.off + positionStep
+		// Step back to a byte that begins a character (a sequence is at
+		// most utf8.UTFMax bytes); if none of those does, no sequence
+		// crosses next either: they are all continuation bytes.
+		for back := next; back > next-utf8.UTFMax; back-- {
+			if utf8.RuneStart(data[back]) {
+				next = back
+				break
+			}
+		}
+		p = advance(p, data[p.off:next])
+		ms = append(ms, p)
+	}
+	return ms
+}
+
+// advance is the position after b, which starts at p.
+func advance(p position, b []byte) position {
+	p.off += int64(len(b))
+	if n := bytes.Count(b, []byte("\n")); n > 0 {
+		p.line += n
+		p.col = 1
+		b = b[bytes.LastIndexByte(b, '\n')+1:]
+	}
+	p.col += utf8.RuneCount(b)
+	return p
 }
 
 // member is one "key": value of a JSON object.
 type member struct {
 	key   string
-	at    int64 // the key's offset in the file
-	value json.RawMessage
-	start int64 // the value's offset in the file
+	at    int64           // the key's offset in the file
+	value json.RawMessage // the file's bytes: read them only
+	start int64           // the value's offset in the file
 }
 
 // object reads the JSON object at f.data[start:end], which must hold it
 // alone (with white space around). The error, if any, is a syntax error
 // naming the file, line and column.
+//
+// The object is checked whole with json.Valid, then cut into members by
+// hand: a json.Decoder decoding member after member is several times
+// slower, and a hostile file can hold 170,000 members.
 func (f jsonFile) object(start, end int64) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(f.data[start:end]))
-	fail := func(err error) error {
-		off := start + dec.InputOffset()
+	b := f.data[start:end]
+	i := skipSpace(b, 0)
+	valid := len(b) // b[:valid] holds one valid JSON value
+	if !json.Valid(b) {
+		// The space added makes the end of a cut literal ("nul") a fault
+		// past b's end, as the end of b is in any other cut value.
 		var se *json.SyntaxError
+		if !errors.As(json.Unmarshal(append(b[:len(b):len(b)], ' '), new(json.RawMessage)), &se) {
+			return nil, fmt.Errorf("%s: JSON syntax error", f.at(start)) // json.Valid said no
+		}
+		valid = int(se.Offset) - 1 // the byte at fault
 		switch {
-		case errors.As(err, &se):
-			off = start + max(se.Offset, dec.InputOffset())
-			return fmt.Errorf("%s: JSON syntax error: %s", f.at(off), se.Error())
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return fmt.Errorf("%s: JSON syntax error: unexpected end of file", f.at(end))
-		}
-		return fmt.Errorf("%s: %v", f.at(off), err)
-	}
-	// skip returns the offset of the next token after dec's position.
-	skip := func() int64 {
-		off := start + dec.InputOffset()
-		for off < end && strings.IndexByte(" \t\r\n,:", f.data[off]) >= 0 {
-			off++
-		}
-		return off
-	}
-	at := skip()
-	if tok, err := dec.Token(); err != nil {
-		return nil, fail(err)
-	} else if tok != json.Delim('{') {
-		return nil, fmt.Errorf("%s: want a JSON object ({\"key\": value, …}), got %v", f.at(at), describeToken(tok))
-	}
-	var members []member
-	for dec.More() {
-		at := skip()
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fail(err)
-		}
-		key, _ := tok.(string) // the decoder allows nothing else here
-		var value json.RawMessage
-		vstart := skip()
-		if err := dec.Decode(&value); err != nil {
-			return nil, fail(err)
-		}
-		members = append(members, member{key: key, at: at, value: value, start: vstart})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, fail(err)
-	}
-	if at := skip(); at < end {
-		if _, err := dec.Token(); err != io.EOF {
-			return nil, fmt.Errorf("%s: JSON syntax error: more after the object's closing brace", f.at(at))
+		case valid >= len(b):
+			return nil, fmt.Errorf("%s: JSON syntax error: unexpected end of file", f.at(end))
+		case !strings.HasSuffix(se.Error(), "after top-level value"):
+			return nil, fmt.Errorf("%s: JSON syntax error: %s", f.at(start+int64(valid)), se.Error())
 		}
 	}
-	return members, nil
+	if b[i] != '{' {
+		return nil, fmt.Errorf("%s: want a JSON object ({\"key\": value, …}), got %s", f.at(start+int64(i)), describeStart(b[i]))
+	}
+	// Stray commas and colons after the object are let pass.
+	rest := valid
+	for rest < len(b) && strings.IndexByte(" \t\r\n,:", b[rest]) >= 0 {
+		rest++
+	}
+	if rest < len(b) {
+		return nil, fmt.Errorf("%s: JSON syntax error: more after the object's closing brace", f.at(start+int64(rest)))
+	}
+	return objectMembers(b[:valid], start), nil
 }
 
-func describeToken(tok json.Token) string {
-	switch tok := tok.(type) {
-	case json.Delim:
-		if tok == '[' {
-			return "a list"
+// objectMembers cuts the object b, valid JSON, into its members; b is at
+// offset start of the file.
+func objectMembers(b []byte, start int64) []member {
+	var members []member
+	i := skipSpace(b, 0) + 1 // past {
+	for {
+		i = skipSpace(b, i)
+		switch b[i] {
+		case '}':
+			return members
+		case ',':
+			i = skipSpace(b, i+1)
 		}
-	case string:
+		key := i
+		i = stringEnd(b, key)
+		name := string(b[key+1 : i-1])
+		if strings.IndexByte(name, '\\') >= 0 || !utf8.ValidString(name) {
+			json.Unmarshal(b[key:i], &name) // escapes, and U+FFFD for bad bytes
+		}
+		i = skipSpace(b, skipSpace(b, i)+1) // past :
+		value := i
+		i = valueEnd(b, value)
+		members = append(members, member{key: name, at: start + int64(key), value: b[value:i], start: start + int64(value)})
+	}
+}
+
+// skipSpace returns the offset of the first byte from i on that is not
+// JSON white space.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the offset after the valid JSON string at b[i].
+func stringEnd(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+// valueEnd returns the offset after the valid JSON value at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && strings.IndexByte(",}] \t\r\n", b[i]) < 0 {
+		i++
+	}
+	return i
+}
+
+// describeStart names the valid JSON value that starts with c.
+func describeStart(c byte) string {
+	switch c {
+	case '[':
+		return "a list"
+	case '"':
 		return "a string"
-	case nil:
-		return "null"
-	case bool:
+	case 't', 'f':
 		return "a boolean"
+	case 'n':
+		return "null"
 	}
 	return "a number"
 }
@@ -134,8 +248,16 @@ func decodeConfig(f jsonFile, start, end int64, prefix string, routeFile bool) (
 func decodeMembers(f jsonFile, members []member, prefix string, routeFile bool) (c fileConfig, problems []string) {
 	fields := configFields()
 	seen := map[string]bool{}
-	var placed []string // the problems fileConfig.check finds key by key
+	placed := map[string]bool{} // the problems fileConfig.check finds key by key
+	// Past maxConfigProblems a problem is counted, not worded: a hostile
+	// file of a million keys costs a million counts.
+	more := 0
+	full := func() bool { return len(problems) >= maxConfigProblems }
 	add := func(at int64, msg string) {
+		if full() {
+			more++
+			return
+		}
 		problems = append(problems, fmt.Sprintf("%s: %s%s", f.at(at), prefix, msg))
 	}
 	cv := reflect.ValueOf(&c).Elem()
@@ -143,7 +265,11 @@ func decodeMembers(f jsonFile, members []member, prefix string, routeFile bool) 
 		i, ok := fields[m.key]
 		switch {
 		case !ok:
-			add(m.at, unknownKey(m.key, fields))
+			msg := "" // the suggestion costs edit distances: only for a listed problem
+			if !full() {
+				msg = unknownKey(m.key, fields)
+			}
+			add(m.at, msg)
 			continue
 		case seen[m.key]:
 			add(m.at, fmt.Sprintf("%s: set twice", m.key))
@@ -164,7 +290,7 @@ func decodeMembers(f jsonFile, members []member, prefix string, routeFile bool) 
 		var one fileConfig
 		reflect.ValueOf(&one).Elem().Field(i).Set(cv.Field(i))
 		for _, p := range one.check(routeFile) {
-			placed = append(placed, p)
+			placed[p] = true
 			if !strings.HasPrefix(p, m.key) {
 				p = m.key + ": " + p
 			}
@@ -173,12 +299,16 @@ func decodeMembers(f jsonFile, members []member, prefix string, routeFile bool) 
 	}
 	// Problems of keys together, which no key alone has.
 	for _, p := range c.check(routeFile) {
-		if !slices.Contains(placed, p) {
+		switch {
+		case placed[p]:
+		case full():
+			more++
+		default:
 			problems = append(problems, fmt.Sprintf("%s: %s%s", f.name, prefix, p))
 		}
 	}
-	if n := len(problems); n > maxConfigProblems {
-		problems = append(problems[:maxConfigProblems], fmt.Sprintf("%s: %d more problems", f.name, n-maxConfigProblems))
+	if more > 0 {
+		problems = append(problems, fmt.Sprintf("%s: %d more problems", f.name, more))
 	}
 	return c, problems
 }
@@ -189,8 +319,9 @@ type placedValue interface {
 	place(f jsonFile, start int64)
 }
 
-// configFields maps each config key to its fileConfig field's index.
-func configFields() map[string]int {
+// configFields maps each config key to its fileConfig field's index. The
+// map is shared: read it only.
+var configFields = sync.OnceValue(func() map[string]int {
 	t := reflect.TypeFor[fileConfig]()
 	fields := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
@@ -199,16 +330,21 @@ func configFields() map[string]int {
 		}
 	}
 	return fields
-}
+})
 
 // unknownKey says a key is unknown, suggesting the known key it is
 // likely a misspelling of.
 func unknownKey(key string, fields map[string]int) string {
 	// A suggestion within one edit per five characters (or another case):
-	// maxDuraton is maxDuration, k9 is not kv.
+	// maxDuraton is maxDuration, k9 is not kv. Two words are at least
+	// their difference in length apart: most names need no distance.
+	lower := strings.ToLower(key)
 	best, bestDist := "", len(key)/5+1
 	for name := range fields {
-		if d := editDistance(strings.ToLower(key), strings.ToLower(name)); d < bestDist || d == bestDist && name < best {
+		if n := len(lower) - len(name); n > bestDist || -n > bestDist {
+			continue
+		}
+		if d := editDistance(lower, strings.ToLower(name)); d < bestDist || d == bestDist && name < best {
 			best, bestDist = name, d
 		}
 	}
@@ -227,12 +363,11 @@ func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 64
 	}
-	prev := make([]int, len(b)+1)
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
 		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
@@ -241,7 +376,7 @@ func editDistance(a, b string) int {
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 		}
-		prev = cur
+		prev, cur = cur, prev
 	}
 	return prev[len(b)]
 }

@@ -294,7 +294,7 @@ func readConfig(root *os.Root, name string, routeFile bool) (fileConfig, error) 
 // errors should name it. The error lists every problem (errors.Join), each
 // "name:line:column: message".
 func parseConfig(b []byte, name string, routeFile bool) (fileConfig, error) {
-	c, problems := decodeConfig(jsonFile{name, b}, 0, int64(len(b)), "", routeFile)
+	c, problems := decodeConfig(newJSONFile(name, b), 0, int64(len(b)), "", routeFile)
 	return c, joinProblems(problems)
 }
 

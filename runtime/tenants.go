@@ -75,7 +75,7 @@ func ReadGrants(path string) (map[string]Grant, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := jsonFile{path, b}
+	f := newJSONFile(path, b)
 	members, err := f.object(0, int64(len(b)))
 	if err != nil {
 		return nil, err

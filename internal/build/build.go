@@ -4,7 +4,8 @@
 // A route folder is built by file list — every non-test .go file in the
 // folder — because the go command refuses package paths with '[' or '('.
 // The go command itself decides what is stale: rebuilding an up-to-date
-// route.wasm costs a few tens of milliseconds and writes nothing.
+// route.wasm costs a few tens of milliseconds and leaves it as it was. A
+// build writes no file through a symlink (files.go).
 package build
 
 import (
@@ -12,8 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -108,22 +111,82 @@ func one(ctx context.Context, gocmd, root, dir string) error {
 
 // run builds srcs, in the folder abs, into out there; file names the main
 // source in errors.
+//
+// The go command writes a temporary file, which then replaces out, and
+// only if out is a regular file or none: it would write through a symlink
+// (see files.go). The temporary file starts as a copy of out, so that the
+// go command finds an up-to-date module up to date (it compares the build
+// ID inside) and links nothing; out is then left as it was.
 func run(ctx context.Context, gocmd, abs, file string, srcs []string, out string) error {
 	unlock, err := lock(abs)
 	if err != nil {
 		return &Error{File: file, Err: err}
 	}
 	defer unlock()
-	args := append([]string{"build", "-buildmode=c-shared", "-o", out}, srcs...)
+	outFile := path.Join(path.Dir(file), out) // in messages
+	dir, err := os.OpenRoot(abs)
+	if err != nil {
+		return &Error{File: file, Err: err}
+	}
+	defer dir.Close()
+	had, err := regularOrNone(dir, out)
+	if err != nil {
+		return &Error{File: file, Err: fmt.Errorf("%s: %w", outFile, err)}
+	}
+	tmp, err := tempCopy(dir, out, had)
+	if err != nil {
+		return &Error{File: file, Err: fmt.Errorf("%s: %w", outFile, err)}
+	}
+	defer dir.Remove(tmp) // unless renamed
+	args := append([]string{"build", "-buildmode=c-shared", "-o", tmp}, srcs...)
 	cmd := exec.CommandContext(ctx, gocmd, args...)
 	cmd.Dir = abs
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
-		return &Error{File: file, Output: output.String(), Err: err}
+		return &Error{File: file, Output: strings.ReplaceAll(output.String(), tmp, out), Err: err}
+	}
+	if err := replace(dir, tmp, out, had); err != nil {
+		return &Error{File: file, Err: fmt.Errorf("%s: %w", outFile, err)}
 	}
 	return nil
+}
+
+// tempCopy creates the temporary file of out in dir, a copy of out if it
+// had one.
+func tempCopy(dir *os.Root, out string, had bool) (string, error) {
+	tmp, f, err := createTemp(dir, out)
+	if err != nil {
+		return "", err
+	}
+	if had {
+		var src *os.File
+		if src, err = dir.Open(out); err == nil {
+			_, err = io.Copy(f, src)
+			src.Close()
+		}
+	}
+	if err := errors.Join(err, f.Close()); err != nil {
+		dir.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// replace renames tmp over out, unless out holds the same bytes: a module
+// the go command found up to date is not rewritten.
+func replace(dir *os.Root, tmp, out string, had bool) error {
+	regular, err := regularOrNone(dir, out)
+	if err != nil {
+		return err
+	}
+	if had && regular {
+		if same, err := sameContent(dir, tmp, out); err != nil || same {
+			return err
+		}
+	}
+	return dir.Rename(tmp, out)
 }
 
 // sources lists the folder's non-test .go files, route.go first.
