@@ -116,6 +116,9 @@ func ReadGrants(path string) (map[string]Grant, error) {
 		}
 		grants[m.key] = g
 	}
+	if n := len(problems); n > maxConfigProblems {
+		problems = append(problems[:maxConfigProblems], fmt.Sprintf("%s: %d more problems", path, n-maxConfigProblems))
+	}
 	if len(problems) > 0 {
 		return nil, joinProblems(problems)
 	}
