@@ -129,7 +129,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		ex.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
 	}
 	ex.Done = done
-	ex.Deadline = armed.Add(lim.MaxDuration) // the guest's fetches end with it
+	// The guest's fetches and store calls end with the call (ex.End), which
+	// the timer above stops at maxDuration; their own deadline, a backstop,
+	// comes a little later, so that a fetch cut at the limit never wins the
+	// race against the timer and lets the guest answer late (with a 502)
+	// where the limit's 504 is due.
+	ex.Deadline = armed.Add(lim.MaxDuration + serviceGrace)
 	ex.Outbound = rt.outbound
 	ex.KV = s.kv
 	ex.Revalidator = s.responses
@@ -207,6 +212,11 @@ func (s *Server) fail(w http.ResponseWriter, rt *route, err error, out string) {
 	}
 	http.Error(w, s.redacted(msg), http.StatusInternalServerError)
 }
+
+// serviceGrace is how long after its request's maxDuration a guest's
+// service call (fetch, key-value store) is cut, should the request's timer
+// not have stopped the guest first.
+const serviceGrace = 100 * time.Millisecond
 
 // finish completes the response of a guest that returned.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, rt *route, ex *host.Exchange) {

@@ -394,7 +394,7 @@ func (s *Server) middleware(w http.ResponseWriter, r *http.Request, path string)
 	ex := &inst.ex
 	ex.Reset(ans, r, nil) // no Body: the route reads it
 	ex.Done = done
-	ex.Deadline = armed.Add(lim.MaxDuration)
+	ex.Deadline = armed.Add(lim.MaxDuration + serviceGrace) // as serve (handler.go)
 	ex.Outbound = mw.outbound
 	ex.KV = s.kv
 	ex.MaxResponseBytes = lim.MaxResponse
