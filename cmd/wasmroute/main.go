@@ -5,6 +5,7 @@
 // Usage:
 //
 //	wasmroute serve [--addr 127.0.0.1:3000] [--cache-dir DIR] [--cache-max-size SIZE] [--no-build] DIR
+//	wasmroute dev [serve's flags] DIR
 //	wasmroute build DIR
 //	wasmroute routes DIR
 //	wasmroute load [flags] DIR
@@ -385,6 +386,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	if err != nil {
 		fmt.Fprintf(stderr, "wasmroute %s: %v\n", fs.Name(), err)
 		return 1
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); dev && ok && !a.IP.IsLoopback() {
+		logger.Warn("wasmroute dev answers with your errors, files and guest output: it listens beyond this machine", "addr", ln.Addr())
 	}
 	hs := &http.Server{
 		Handler:           live,
