@@ -257,6 +257,9 @@ func decodeMiddleware(b middlewareBlock) (c middlewareConfig, problems []string)
 	}
 	var ps []string
 	c.fileConfig, ps = decodeMembers(f, rest, "middleware: ", true)
+	if c.Revalidate != nil || c.Dynamic != "" {
+		ps = append(ps, fmt.Sprintf("%s: middleware: revalidate and dynamic cache a route's answers; a middleware's are never cached", f.name))
+	}
 	return c, append(problems, ps...)
 }
 
@@ -397,6 +400,7 @@ func (s *Server) middleware(w http.ResponseWriter, r *http.Request, path string)
 	ex.Deadline = armed.Add(lim.MaxDuration + serviceGrace) // as serve (handler.go)
 	ex.Outbound = mw.outbound
 	ex.KV = s.kv
+	ex.Revalidator = s.responses // revalidatePath works from the middleware too
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders
 	ex.MaxHeaderBytes = int(lim.MaxHeaderBytes)

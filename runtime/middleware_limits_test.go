@@ -384,6 +384,7 @@ func TestMiddlewareConfigPositions(t *testing.T) {
 			`wasmroute.json:9:3: middleware: kv belongs in the project's wasmroute.json`,
 		}},
 		{"not an object", "{\"middleware\":\n  [1]}", []string{`wasmroute.json:2:3: middleware: want a JSON object`}},
+		{"cache keys", "{\"middleware\": {\"revalidate\": 10}}", []string{`wasmroute.json: middleware: revalidate and dynamic cache a route's answers`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := jsProject(t, map[string]string{"wasmroute.json": tt.conf, "app/x/route.ts": `export const GET = () => new Response('x')`})
@@ -420,5 +421,30 @@ func BenchmarkStripInternal(b *testing.B) {
 		if stripInternal(r) != r {
 			b.Fatal("stripped a request without internal headers")
 		}
+	}
+}
+
+// TestMiddlewareRevalidate: revalidatePath works from a middleware as from
+// a route.
+func TestMiddlewareRevalidate(t *testing.T) {
+	dir := jsProject(t, map[string]string{
+		"middleware.ts": `import { revalidatePath } from 'next/cache'
+export function middleware(request) {
+  if (request.nextUrl.pathname === '/purge') {
+    revalidatePath('/page')
+    return new Response('purged')
+  }
+}`,
+		"app/page/route.ts": "export const revalidate = 3600\nlet n = 0\nexport function GET() { n++; return new Response('run=' + n) }\n",
+	})
+	ts, _ := jsServe(t, dir, Config{})
+	var got []string
+	for _, path := range []string{"/page", "/page", "/purge", "/page"} {
+		a := jsDo(t, http.DefaultClient, "GET", ts.URL+path, nil, nil, "X-Wasmroute-Cache")
+		got = append(got, a.Body+" "+a.Header.Get("X-Wasmroute-Cache"))
+	}
+	want := []string{"run=1 MISS", "run=1 HIT", "purged ", "run=2 MISS"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
