@@ -39,9 +39,18 @@ const (
 	entryOverhead = 256
 )
 
-// credentials are the request headers a cached route's handler never sees:
-// its answer is stored for everyone, so it must not be one user's.
-var credentials = []string{"Authorization", "Cookie", "Proxy-Authorization"}
+// seen are the only request headers a cached route's handler sees (its
+// Host is in the key): its answer is stored for everyone, so it must not
+// depend on anything of one user's, whether the client sent it (Cookie,
+// Authorization), an auth proxy added it (X-Forwarded-User) or a
+// middleware set it from the session. These three are content
+// negotiation: a handler that reads one names it in its Vary.
+var seen = []string{"Accept", "Accept-Encoding", "Accept-Language"}
+
+// isSeen reports whether name, canonical, is one of seen.
+func isSeen(name string) bool {
+	return name == "Accept" || name == "Accept-Encoding" || name == "Accept-Language"
+}
 
 // cacheRule is a route's caching, from its segment config.
 type cacheRule struct {
@@ -275,10 +284,16 @@ func (e *entry) write(w http.ResponseWriter, r *http.Request, age time.Duration,
 	}
 }
 
-// varyKey is the request's values of the headers names, told apart.
+// varyKey is the request's values of the headers names, told apart. Only
+// the headers the handler sees count: the others are the same (none) for
+// every request, on a lookup as on a store.
 func varyKey(names []string, h http.Header) string {
 	var b strings.Builder
 	for _, name := range names {
+		if !isSeen(name) {
+			b.WriteByte(1)
+			continue
+		}
 		for _, v := range h[name] {
 			b.WriteString(v)
 			b.WriteByte(0)
@@ -550,27 +565,26 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
 
-// cacheRequest returns r as a cached route's handler sees it: without the
-// credentials' headers and without a body (a GET's body is not part of
-// the key, so the answer must not depend on it). It is r itself when r has
-// neither.
+// cacheRequest returns r as a cached route's handler sees it: the
+// headers of seen only, no client address and no body (a GET's body is not
+// part of the key, so the answer must not depend on it).
 func cacheRequest(r *http.Request) *http.Request {
-	has := r.Body != nil && r.Body != http.NoBody
-	for _, name := range credentials {
-		if _, ok := r.Header[name]; ok {
-			has = true
-		}
-	}
-	if !has {
-		return r
-	}
 	r = r.WithContext(r.Context())
 	r.Body, r.ContentLength = http.NoBody, 0
-	r.Header = r.Header.Clone()
-	for _, name := range credentials {
-		delete(r.Header, name)
-	}
+	r.RemoteAddr = ""
+	r.Header = seenHeader(r.Header)
 	return r
+}
+
+// seenHeader returns the values of h's headers in seen, copied.
+func seenHeader(h http.Header) http.Header {
+	out := make(http.Header, len(seen))
+	for _, name := range seen {
+		if v, ok := h[name]; ok {
+			out[name] = slices.Clone(v)
+		}
+	}
+	return out
 }
 
 // serveCached serves a GET or HEAD of a cached route: from the cache when
@@ -631,18 +645,15 @@ func hostQuery(r *http.Request) string { return r.Host + "\x00" + r.URL.RawQuery
 
 // refresh runs the handler of a stale entry in the background, with a
 // request of its own (see RATIONALE.md, "Response cache"): r's method
-// GET, URL, Host and headers, less the credentials', bounded by the
+// GET, URL, Host and the headers a handler sees (seen), bounded by the
 // route's limits and by the Server's life.
 func (s *Server) refresh(rt *route, path string, r *http.Request, params []routes.Param, e *entry) {
 	c := s.responses
 	ctx, cancel := context.WithTimeout(c.ctx, rt.limits.MaxWait+rt.limits.MaxDuration)
 	req := &http.Request{
 		Method: http.MethodGet, URL: &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: r.Header.Clone(), Body: http.NoBody,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: seenHeader(r.Header), Body: http.NoBody,
 		Host: r.Host, RequestURI: r.RequestURI,
-	}
-	for _, name := range credentials {
-		delete(req.Header, name)
 	}
 	req = req.WithContext(ctx)
 	params = slices.Clone(params)
