@@ -197,8 +197,16 @@ type headerValues struct {
 }
 
 // flight is a miss being answered: requests for the same key
-// wait for it rather than all run the handler.
-type flight struct{ done chan struct{} }
+// wait for it rather than all run the handler, until it is done or its
+// leader knows its answer will not be stored (released).
+type flight struct {
+	done     chan struct{}
+	released chan struct{}
+	once     sync.Once
+}
+
+// release lets the followers go: the answer will not be stored.
+func (f *flight) release() { f.once.Do(func() { close(f.released) }) }
 
 func newRespCache(maxBytes int64) *respCache {
 	if maxBytes <= 0 {
@@ -311,7 +319,7 @@ func (c *respCache) join(key string) (f *flight, leader bool, gen uint64) {
 	if f := c.flights[key]; f != nil {
 		return f, false, 0
 	}
-	f = &flight{done: make(chan struct{})}
+	f = &flight{done: make(chan struct{}), released: make(chan struct{})}
 	c.flights[key] = f
 	return f, true, c.gen
 }
@@ -491,6 +499,18 @@ type capture struct {
 	failed   bool // a write failed: the body may be incomplete
 	noBody   bool // a HEAD: the handler's body was not written
 	complete bool // the handler returned normally
+
+	// unstorable, if set, is called (at most once) as soon as the answer
+	// is known not to be storable, before the handler returns.
+	unstorable func()
+}
+
+// refuse calls c.unstorable, once.
+func (c *capture) refuse() {
+	if c.unstorable != nil {
+		c.unstorable()
+		c.unstorable = nil
+	}
 }
 
 func newCapture(w http.ResponseWriter, max int64, head bool) *capture {
@@ -512,6 +532,9 @@ func (c *capture) WriteHeader(status int) {
 			delete(c.header, name)
 		}
 		h[CacheHeader] = cacheMiss
+		if !shareable(c.status, c.header) {
+			c.refuse()
+		}
 	}
 	c.ResponseWriter.WriteHeader(status)
 }
@@ -523,6 +546,7 @@ func (c *capture) Write(b []byte) (int, error) {
 	if !c.over {
 		if int64(len(c.body)+len(b)) > c.max {
 			c.over, c.body = true, nil
+			c.refuse()
 		} else {
 			c.body = append(c.body, b...)
 		}
@@ -530,6 +554,7 @@ func (c *capture) Write(b []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(b)
 	if err != nil {
 		c.failed = true
+		c.refuse()
 	}
 	return n, err
 }
@@ -539,13 +564,17 @@ func (c *capture) Write(b []byte) (int, error) {
 // header that makes it one client's (Set-Cookie, Cache-Control private),
 // nothing that forbids storing it (no-store, no-cache).
 func (c *capture) cacheable() bool {
-	if !c.complete || c.status != http.StatusOK || c.over || c.failed || c.noBody {
+	return c.complete && !c.over && !c.failed && !c.noBody && shareable(c.status, c.header)
+}
+
+// shareable reports whether an answer with status and header may be
+// stored for everyone: a 200 with no Set-Cookie, no Vary: *, no
+// Cache-Control private, no-store or no-cache.
+func shareable(status int, h http.Header) bool {
+	if status != http.StatusOK || len(h["Set-Cookie"]) > 0 || slices.Contains(varyNames(h), "*") {
 		return false
 	}
-	if len(c.header["Set-Cookie"]) > 0 {
-		return false
-	}
-	for _, v := range c.header["Cache-Control"] {
+	for _, v := range h["Cache-Control"] {
 		for d := range strings.SplitSeq(v, ",") {
 			d, _, _ = strings.Cut(strings.TrimSpace(d), "=")
 			switch strings.ToLower(d) {
@@ -612,8 +641,15 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 	key := path + "\x00" + query
 	f, leader, gen := c.join(key)
 	if !leader {
+		// Wait for the leader's answer, at most maxWait (a slow client may
+		// lead, and a follower must not wait for it longer than for an
+		// instance), and not once the leader knows it will store nothing.
+		timer := time.NewTimer(rt.limits.MaxWait)
+		defer timer.Stop()
 		select {
 		case <-f.done:
+		case <-f.released:
+		case <-timer.C:
 		case <-r.Context().Done():
 			// The client left. Abort, as serve does: never an empty 200.
 			panic(http.ErrAbortHandler)
@@ -632,6 +668,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 	}
 	defer c.land(key, f)
 	a := newCapture(w, c.maxEntry, false)
+	a.unstorable = f.release
 	s.serve(a, r, rt, methodGET, params)
 	a.complete = true
 	c.store(rt, path, query, r, a, gen, time.Now())

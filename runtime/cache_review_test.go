@@ -1,10 +1,14 @@
 package runtime
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -97,3 +101,95 @@ func TestCacheVaryUnseen(t *testing.T) {
 		t.Errorf("Vary: Cookie, with and without cookies (-want +got):\n%s", diff)
 	}
 }
+
+// TestCacheSlowLeader: a client that never reads leads the flight of a cold
+// key whose answer is too large to store; a second client for the key runs
+// the handler itself as soon as the leader knows that, rather than wait for
+// it until maxDuration. A follower of a storable but slow answer waits at
+// most maxWait, then runs the handler itself too.
+func TestCacheSlowLeader(t *testing.T) {
+	srv, _ := serveCache(t, Config{MaxCacheBytes: 1 << 20, Limits: Limits{MaxDuration: 5 * time.Second, MaxWait: 300 * time.Millisecond}},
+		map[string]string{"big": `{"revalidate": 60}`, "slow": `{"revalidate": 60}`, "plain": ""})
+	addr := strings.TrimPrefix(srv, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /big?size=16000000 HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	time.Sleep(300 * time.Millisecond) // the slow client leads, stuck writing
+
+	start := time.Now()
+	resp, err := http.Get(srv + "/big?size=16000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := time.Since(start)
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get(CacheHeader) != "MISS" || n < 16000000 || head > 2*time.Second {
+		t.Errorf("a follower of a slow leader: %d %s, %d bytes, its head after %v; want 200 MISS, all of it, in under 2s",
+			resp.StatusCode, resp.Header.Get(CacheHeader), n, head)
+	}
+	if c := getCached(t, srv+"/plain"); c.Status != 200 {
+		t.Errorf("GET /plain meanwhile: %+v", c)
+	}
+
+	// A storable answer, slow: the follower waits maxWait (300ms), not the
+	// leader's 1.5s, then runs the handler itself.
+	done := make(chan cached)
+	go func() { done <- getCached(t, srv+"/slow?sleep=1500") }()
+	time.Sleep(200 * time.Millisecond)
+	follower := getCached(t, srv+"/slow?sleep=1500")
+	leader := <-done
+	want := []cached{{200, "MISS", pageBody(1, "/slow", "sleep=1500")}, {200, "MISS", pageBody(2, "/slow", "sleep=1500")}}
+	if diff := cmp.Diff(want, []cached{leader, follower}); diff != "" {
+		t.Errorf("a slow leader and its follower (-want +got):\n%s", diff)
+	}
+}
+
+// TestCacheCaptureRefuses: the miss's capture says the answer is not
+// storable as soon as it knows (so that the flight's followers go), not
+// when the handler returns.
+func TestCacheCaptureRefuses(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		header http.Header
+		status int
+		body   int
+		fail   bool
+		want   bool
+	}{
+		{"200", nil, 200, 10, false, false},
+		{"404", nil, 404, 0, false, true},
+		{"Set-Cookie", http.Header{"Set-Cookie": {"s=1"}}, 200, 0, false, true},
+		{"private", http.Header{"Cache-Control": {"max-age=60, private"}}, 200, 0, false, true},
+		{"no-store", http.Header{"Cache-Control": {"no-store"}}, 200, 0, false, true},
+		{"Vary: *", http.Header{"Vary": {"*"}}, 200, 0, false, true},
+		{"over the cap", nil, 200, 101, false, true},
+		{"a failed write", nil, 200, 10, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var w http.ResponseWriter = httptest.NewRecorder()
+			if tt.fail {
+				w = failingWriter{w}
+			}
+			a := newCapture(w, 100, false)
+			refused := 0
+			a.unstorable = func() { refused++ }
+			for k, v := range tt.header {
+				w.Header()[k] = v
+			}
+			a.WriteHeader(tt.status)
+			a.Write(make([]byte, tt.body))
+			a.Write(make([]byte, tt.body))
+			if got := refused > 0; got != tt.want || refused > 1 {
+				t.Errorf("refused %d times, want refused=%v (once)", refused, tt.want)
+			}
+		})
+	}
+}
+
+type failingWriter struct{ http.ResponseWriter }
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
