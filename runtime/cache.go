@@ -167,6 +167,7 @@ type respCache struct {
 	paths   map[string]map[string]*variants // path → Host and raw query (hostQuery) → answers, for revalidatePath
 	lru     list.List                       // *entry, most recently used first
 	flights map[string]*flight              // misses being answered, by path, Host and query
+	running map[*pool]int                   // background refreshes running, by route (its pool)
 }
 
 // variants are the answers stored for one host, path and query.
@@ -214,7 +215,7 @@ func newRespCache(maxBytes int64) *respCache {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &respCache{maxBytes: maxBytes, maxEntry: max(maxBytes/32, 1), ctx: ctx, cancel: cancel,
-		keys: map[string]*variants{}, paths: map[string]map[string]*variants{}, flights: map[string]*flight{}}
+		keys: map[string]*variants{}, paths: map[string]map[string]*variants{}, flights: map[string]*flight{}, running: map[*pool]int{}}
 }
 
 // close ends the background refreshes and waits for them.
@@ -332,11 +333,27 @@ func (c *respCache) land(key string, f *flight) {
 }
 
 // refreshed marks e's refresh over, whatever its outcome: a failed one
-// leaves e stale, for the next request to try again.
-func (c *respCache) refreshed(e *entry) {
+// leaves e stale, for the next request to try again. p is its route's
+// pool when the refresh was counted in running.
+func (c *respCache) refreshed(e *entry, p *pool) {
 	c.mu.Lock()
 	e.refreshing = false
+	if p != nil {
+		if c.running[p]--; c.running[p] == 0 {
+			delete(c.running, p)
+		}
+	}
 	c.mu.Unlock()
+}
+
+// maxRefreshes returns how many background refreshes a route runs at
+// once: a quarter of its instances, at least one.
+func maxRefreshes(rt *route) int { return max(1, rt.limits.MaxInstances/4) }
+
+// instanceFree reports whether p (and its tenant) could give an instance
+// without waiting, as far as one can tell without taking it.
+func instanceFree(p *pool) bool {
+	return len(p.sem) < cap(p.sem) && len(p.tenant) < cap(p.tenant)
 }
 
 // store keeps the answer a capture recorded for path and query (as
@@ -684,8 +701,25 @@ func hostQuery(r *http.Request) string { return r.Host + "\x00" + r.URL.RawQuery
 // request of its own (see RATIONALE.md, "Response cache"): r's method
 // GET, URL, Host and the headers a handler sees (seen), bounded by the
 // route's limits and by the Server's life.
+//
+// A refresh is never urgent (the stale answer is served meanwhile), so it
+// does not queue for an instance: when the route runs maxRefreshes already
+// or has no instance free, none starts and the entry stays stale, for a
+// later hit to try again.
 func (s *Server) refresh(rt *route, path string, r *http.Request, params []routes.Param, e *entry) {
 	c := s.responses
+	c.mu.Lock()
+	gen := c.gen
+	start := !c.closed && c.running[rt.pool] < maxRefreshes(rt) && instanceFree(rt.pool)
+	if start {
+		c.running[rt.pool]++
+		c.bg.Add(1) // under mu: close's Wait never races it
+	}
+	c.mu.Unlock()
+	if !start {
+		c.refreshed(e, nil)
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, rt.limits.MaxWait+rt.limits.MaxDuration)
 	req := &http.Request{
 		Method: http.MethodGet, URL: &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
@@ -694,21 +728,10 @@ func (s *Server) refresh(rt *route, path string, r *http.Request, params []route
 	}
 	req = req.WithContext(ctx)
 	params = slices.Clone(params)
-	c.mu.Lock()
-	gen, closed := c.gen, c.closed
-	if !closed {
-		c.bg.Add(1) // under mu: close's Wait never races it
-	}
-	c.mu.Unlock()
-	if closed {
-		cancel()
-		c.refreshed(e)
-		return
-	}
 	go func() {
 		defer c.bg.Done()
 		defer cancel()
-		defer c.refreshed(e)
+		defer c.refreshed(e, rt.pool)
 		defer func() {
 			if v := recover(); v != nil && v != http.ErrAbortHandler {
 				s.log.Error("cache refresh failed", "route", rt.Pattern, "path", path, "err", v)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,3 +194,76 @@ func TestCacheCaptureRefuses(t *testing.T) {
 type failingWriter struct{ http.ResponseWriter }
 
 func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// TestCacheRefreshBounded: stale entries by the dozen start at most a
+// quarter of the route's instances' worth of refreshes, none when no
+// instance is free, and a user's miss meanwhile is answered; the entries
+// left stale are refreshed by later hits.
+func TestCacheRefreshBounded(t *testing.T) {
+	cfg := Config{MaxCacheBytes: 1 << 20, Limits: Limits{MaxInstances: 12, MaxWait: time.Second}, DataDir: t.TempDir(),
+		Dir: cacheProject(t, map[string]string{"short": `{"revalidate": 0.2}`, "plain": ""}, nil), CacheDir: hostileCacheDir()}
+	s, _ := newServer(t, cfg)
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	c := s.responses
+	refreshing := func() (entries, running int) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for el := c.lru.Front(); el != nil; el = el.Next() {
+			if el.Value.(*entry).refreshing {
+				entries++
+			}
+		}
+		for _, n := range c.running {
+			running += n
+		}
+		return entries, running
+	}
+	const keys = 12
+	target := func(i int) string { return fmt.Sprintf("%s/short?sleep=1000&i=%d", ts.URL, i) }
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Go(func() { getCached(t, target(i)) })
+	}
+	wg.Wait()
+	time.Sleep(300 * time.Millisecond) // all stale
+
+	for i := range keys {
+		if got := getCached(t, target(i)); got.Cache != "STALE" {
+			t.Fatalf("GET %s: %+v, want STALE", target(i), got)
+		}
+	}
+	if e, r := refreshing(); e != 3 || r != 3 {
+		t.Errorf("after %d stale hits: %d entries refreshing, %d refreshes running; want 3 (12 instances / 4)", keys, e, r)
+	}
+	if got := getCached(t, ts.URL+"/short?user=1"); got.Status != 200 || got.Cache != "MISS" {
+		t.Errorf("a user's miss meanwhile: %+v", got)
+	}
+	time.Sleep(1500 * time.Millisecond) // the refreshes are done
+	if e, r := refreshing(); e != 0 || r != 0 {
+		t.Errorf("once done: %d entries refreshing, %d refreshes running; want none", e, r)
+	}
+	for i := range keys {
+		getCached(t, target(i))
+	}
+	if e, _ := refreshing(); e != 3 {
+		t.Errorf("later hits of the stale entries: %d refreshing, want 3", e)
+	}
+	time.Sleep(1200 * time.Millisecond)
+
+	// No instance free: the hit leaves the entry stale, no refresh waits.
+	for i := range 12 {
+		wg.Go(func() { getCached(t, fmt.Sprintf("%s/short?sleep=1000&busy=%d", ts.URL, i)) })
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := getCached(t, target(0)); got.Cache != "STALE" {
+		t.Errorf("GET %s with every instance busy: %+v, want STALE", target(0), got)
+	}
+	if e, r := refreshing(); e != 0 || r != 0 {
+		t.Errorf("with every instance busy: %d entries refreshing, %d refreshes running; want none", e, r)
+	}
+	wg.Wait()
+	if got := getCached(t, ts.URL+"/plain"); got.Status != 200 {
+		t.Errorf("GET /plain: %+v", got)
+	}
+}
