@@ -163,6 +163,7 @@ type respCache struct {
 	closed  bool // no refresh starts once set
 	size    int64
 	gen     uint64                          // bumped by every revalidation
+	tick    uint64                          // bumped by every lookup that finds and store: entry.used
 	keys    map[string]*variants            // path, NUL, Host, NUL, raw query → answers: a hit's one lookup
 	paths   map[string]map[string]*variants // path → Host and raw query (hostQuery) → answers, for revalidatePath
 	lru     list.List                       // *entry, most recently used first
@@ -189,7 +190,8 @@ type entry struct {
 	size   int64
 
 	elem       *list.Element
-	refreshing bool // a background refresh runs (guarded by respCache.mu)
+	used       uint64 // respCache.tick when last stored or found: the least recently used variant goes
+	refreshing bool   // a background refresh runs (guarded by respCache.mu)
 }
 
 type headerValues struct {
@@ -264,6 +266,8 @@ func (c *respCache) lookup(path string, r *http.Request) (e *entry, age time.Dur
 		return nil, 0, false, false
 	}
 	c.lru.MoveToFront(e.elem)
+	c.tick++
+	e.used = c.tick
 	age = time.Since(e.stored) // the monotonic clock alone: half of time.Now's cost
 	stale = e.ttl > 0 && age >= e.ttl
 	if stale && !e.refreshing {
@@ -414,8 +418,18 @@ func (c *respCache) store(rt *route, path, query string, r *http.Request, a *cap
 	if old := v.by[e.vary]; old != nil {
 		c.remove(old, false)
 	} else if len(v.by) >= maxVariants {
-		return
+		// The least recently used variant goes: refusing the new one would
+		// let 16 junk values shut every real user's out for good.
+		var lru *entry
+		for _, old := range v.by {
+			if lru == nil || old.used < lru.used {
+				lru = old
+			}
+		}
+		c.remove(lru, true)
 	}
+	c.tick++
+	e.used = c.tick
 	v.by[e.vary] = e
 	e.elem = c.lru.PushFront(e)
 	c.size += e.size

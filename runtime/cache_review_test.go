@@ -267,3 +267,26 @@ func TestCacheRefreshBounded(t *testing.T) {
 		t.Errorf("GET /plain: %+v", got)
 	}
 }
+
+// TestCacheVariantLRU: 16 junk Accept-Language values do not shut a real
+// user's out: the new variant is stored, the least recently used goes.
+func TestCacheVariantLRU(t *testing.T) {
+	srv, _ := serveCache(t, Config{MaxCacheBytes: 1 << 20}, map[string]string{"p": `{"revalidate": false}`})
+	target := srv + "/p?vary=Accept-Language"
+	for i := range maxVariants {
+		getCached(t, target, "Accept-Language", fmt.Sprintf("junk%d", i))
+	}
+	getCached(t, target, "Accept-Language", "junk0") // now junk1 is the least recently used
+	var got []cached
+	for range 2 {
+		got = append(got, getCached(t, target, "Accept-Language", "en"))
+	}
+	got = append(got, getCached(t, target, "Accept-Language", "junk0"), getCached(t, target, "Accept-Language", "junk1"))
+	en := pageBody(maxVariants+1, "/p", "vary=Accept-Language", "en")
+	want := []cached{{200, "MISS", en}, {200, "HIT", en},
+		{200, "HIT", pageBody(1, "/p", "vary=Accept-Language", "junk0")},
+		{200, "MISS", pageBody(maxVariants+2, "/p", "vary=Accept-Language", "junk1")}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("en after 16 junk variants, then junk0 (used) and junk1 (evicted) (-want +got):\n%s", diff)
+	}
+}
