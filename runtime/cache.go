@@ -37,6 +37,10 @@ const (
 	// entryOverhead is what an entry costs beyond its bytes: its maps,
 	// list element and strings' headers, roughly.
 	entryOverhead = 256
+	// maxCacheKey bounds a cached request's path, Host and query: a longer
+	// one runs the handler and stores nothing (a key is held twice per
+	// entry, and a 32 KiB query is nobody's static page).
+	maxCacheKey = 8 << 10
 )
 
 // seen are the only request headers a cached route's handler sees (its
@@ -376,7 +380,9 @@ func (c *respCache) store(rt *route, path, query string, r *http.Request, a *cap
 	if len(vary) > 0 {
 		e.vary = varyKey(vary, r.Header)
 	}
-	e.size = int64(len(a.body)+len(path)+len(query)+len(e.vary)+len(e.route)) + entryOverhead
+	// The key is held twice: by paths (path and query, e's own strings) and
+	// by keys (the two joined, a string of its own).
+	e.size = int64(len(a.body)+2*(len(path)+len(query))+1+len(e.vary)+len(e.route)) + entryOverhead
 	for name, values := range a.header {
 		if skipStored(name) {
 			continue
@@ -653,6 +659,10 @@ func seenHeader(h http.Header) http.Header {
 // answer if it may be.
 func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string, rt *route, params []routes.Param) {
 	c := s.responses
+	if len(path)+len(r.Host)+len(r.URL.RawQuery) > maxCacheKey {
+		s.serve(newCapture(w, 0, true), cacheRequest(r), rt, methodGET, params)
+		return
+	}
 	e, age, stale, refresh := c.lookup(path, r)
 	if e != nil {
 		if refresh {
