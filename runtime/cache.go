@@ -478,6 +478,7 @@ func (c *respCache) RevalidatePath(path string) error {
 	if u, err := url.Parse(path); err == nil {
 		escaped = cleanPath(u.EscapedPath())
 	}
+	escaped = normalEscapes(escaped)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
@@ -496,6 +497,60 @@ func (c *respCache) RevalidatePath(path string) error {
 		}
 	}
 	return nil
+}
+
+// normalEscapes returns an escaped path in the one form the cache keys
+// on (RFC 3986 §6.2.2): an escaped unreserved character decoded
+// (/blog/%68ello is /blog/hello), the hex digits of the other escapes in
+// upper case. A cached route redirects a request for another form to it,
+// and revalidatePath drops the entries of its normal form: an alias would
+// otherwise be an entry of its own that revalidatePath of the path leaves
+// in place.
+func normalEscapes(p string) string {
+	i := strings.IndexByte(p, '%')
+	if i < 0 {
+		return p // the common case: no allocation
+	}
+	b := []byte(p[:i])
+	for ; i < len(p); i++ {
+		if p[i] != '%' || i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			b = append(b, p[i])
+			continue
+		}
+		if c := unhex(p[i+1])<<4 | unhex(p[i+2]); unreserved(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', upperHex(p[i+1]), upperHex(p[i+2]))
+		}
+		i += 2
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+func upperHex(c byte) byte {
+	if 'a' <= c && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+// unreserved reports RFC 3986's unreserved characters.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
 // varyNames lists the header names h's Vary names, canonical and sorted.
@@ -659,6 +714,13 @@ func seenHeader(h http.Header) http.Header {
 // answer if it may be.
 func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string, rt *route, params []routes.Param) {
 	c := s.responses
+	if n := normalEscapes(path); n != path {
+		// An alias (/blog/%68ello): its handler would see, and might
+		// write, the alias, and it might not even be the route of the
+		// normal form (a static /blog/hello): send it there instead.
+		redirect(w, r, n)
+		return
+	}
 	if len(path)+len(r.Host)+len(r.URL.RawQuery) > maxCacheKey {
 		s.serve(newCapture(w, 0, true), cacheRequest(r), rt, methodGET, params)
 		return

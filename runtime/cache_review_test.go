@@ -344,3 +344,51 @@ func TestRespCacheKeyBytes(t *testing.T) {
 	}
 	goruntime.KeepAlive(c)
 }
+
+// TestCacheAlias: an escaped alias of a path (/blog/%68ello) is the path's
+// entry, so revalidatePath of the path drops it too.
+func TestCacheAlias(t *testing.T) {
+	srv, _ := serveCache(t, Config{MaxCacheBytes: 1 << 20}, map[string]string{"blog/[slug]": `{"revalidate": false}`})
+	var got []cached
+	for _, u := range []string{"/blog/hello", "/blog/%68ello", "/blog/%68%65llo"} {
+		got = append(got, getCached(t, srv+u))
+	}
+	resp, err := http.Post(srv+"/blog/x?revalidate=/blog/%2568ello", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, u := range []string{"/blog/%68ello", "/blog/hello"} {
+		got = append(got, getCached(t, srv+u))
+	}
+	one, two := pageBody(1, "/blog/hello", ""), pageBody(2, "/blog/hello", "")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(srv + "/blog/%68%65llo?q=%2f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "/blog/hello?q=%2f" {
+		t.Errorf("GET /blog/%%68%%65llo?q=%%2f: %d to %q, want 308 to /blog/hello?q=%%2f", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	want := []cached{{200, "MISS", one}, {200, "HIT", one}, {200, "HIT", one}, {200, "MISS", two}, {200, "HIT", two}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GET /blog/hello and aliases, revalidatePath('/blog/%%68ello'), GET an alias and the path (-want +got):\n%s", diff)
+	}
+}
+
+func TestCacheNormalEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		"/blog/hello":        "/blog/hello",
+		"/blog/%68ello":      "/blog/hello",
+		"/a%2db%2E%7e%5F%30": "/a-b.~_0",
+		"/a%2fb%3A":          "/a%2Fb%3A",
+		"/a%20b%c3%a9":       "/a%20b%C3%A9",
+		"/bad%zz%4":          "/bad%zz%4",
+		"/%":                 "/%",
+	} {
+		if got := normalEscapes(in); got != want {
+			t.Errorf("normalEscapes(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
