@@ -170,6 +170,7 @@ type respCache struct {
 	tick    uint64                          // bumped by every lookup that finds and store: entry.used
 	keys    map[string]*variants            // path, NUL, Host, NUL, raw query → answers: a hit's one lookup
 	paths   map[string]map[string]*variants // path → Host and raw query (hostQuery) → answers, for revalidatePath
+	byRoute map[string]map[*entry]struct{}  // route pattern → its entries, for revalidatePath("/blog/[slug]")
 	lru     list.List                       // *entry, most recently used first
 	flights map[string]*flight              // misses being answered, by path, Host and query
 	running map[*pool]int                   // background refreshes running, by route (its pool)
@@ -221,7 +222,7 @@ func newRespCache(maxBytes int64) *respCache {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &respCache{maxBytes: maxBytes, maxEntry: max(maxBytes/32, 1), ctx: ctx, cancel: cancel,
-		keys: map[string]*variants{}, paths: map[string]map[string]*variants{}, flights: map[string]*flight{}, running: map[*pool]int{}}
+		keys: map[string]*variants{}, paths: map[string]map[string]*variants{}, byRoute: map[string]map[*entry]struct{}{}, flights: map[string]*flight{}, running: map[*pool]int{}}
 }
 
 // close ends the background refreshes and waits for them.
@@ -437,6 +438,12 @@ func (c *respCache) store(rt *route, path, query string, r *http.Request, a *cap
 	c.tick++
 	e.used = c.tick
 	v.by[e.vary] = e
+	of := c.byRoute[e.route]
+	if of == nil {
+		of = map[*entry]struct{}{}
+		c.byRoute[e.route] = of
+	}
+	of[e] = struct{}{}
 	e.elem = c.lru.PushFront(e)
 	c.size += e.size
 	for c.size > c.maxBytes {
@@ -448,6 +455,11 @@ func (c *respCache) store(rt *route, path, query string, r *http.Request, a *cap
 func (c *respCache) remove(e *entry, unlink bool) {
 	c.lru.Remove(e.elem)
 	c.size -= e.size
+	if of := c.byRoute[e.route]; len(of) <= 1 {
+		delete(c.byRoute, e.route)
+	} else {
+		delete(of, e)
+	}
 	if !unlink {
 		return
 	}
@@ -488,12 +500,8 @@ func (c *respCache) RevalidatePath(path string) error {
 		}
 	}
 	if strings.Contains(path, "[") {
-		for el := c.lru.Front(); el != nil; {
-			next := el.Next()
-			if e := el.Value.(*entry); e.route == path {
-				c.remove(e, true)
-			}
-			el = next
+		for e := range c.byRoute[path] { // remove deletes from it: allowed
+			c.remove(e, true)
 		}
 	}
 	return nil
