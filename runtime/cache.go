@@ -37,11 +37,24 @@ const (
 	// entryOverhead is what an entry costs beyond its bytes: its maps,
 	// list element and strings' headers, roughly.
 	entryOverhead = 256
+	// maxCacheKey bounds a cached request's path, Host and query: a longer
+	// one runs the handler and stores nothing (a key is held twice per
+	// entry, and a 32 KiB query is nobody's static page).
+	maxCacheKey = 8 << 10
 )
 
-// credentials are the request headers a cached route's handler never sees:
-// its answer is stored for everyone, so it must not be one user's.
-var credentials = []string{"Authorization", "Cookie", "Proxy-Authorization"}
+// seen are the only request headers a cached route's handler sees (its
+// Host is in the key): its answer is stored for everyone, so it must not
+// depend on anything of one user's, whether the client sent it (Cookie,
+// Authorization), an auth proxy added it (X-Forwarded-User) or a
+// middleware set it from the session. These three are content
+// negotiation: a handler that reads one names it in its Vary.
+var seen = []string{"Accept", "Accept-Encoding", "Accept-Language"}
+
+// isSeen reports whether name, canonical, is one of seen.
+func isSeen(name string) bool {
+	return name == "Accept" || name == "Accept-Encoding" || name == "Accept-Language"
+}
 
 // cacheRule is a route's caching, from its segment config.
 type cacheRule struct {
@@ -154,10 +167,13 @@ type respCache struct {
 	closed  bool // no refresh starts once set
 	size    int64
 	gen     uint64                          // bumped by every revalidation
+	tick    uint64                          // bumped by every lookup that finds and store: entry.used
 	keys    map[string]*variants            // path, NUL, Host, NUL, raw query → answers: a hit's one lookup
 	paths   map[string]map[string]*variants // path → Host and raw query (hostQuery) → answers, for revalidatePath
+	byRoute map[string]map[*entry]struct{}  // route pattern → its entries, for revalidatePath("/blog/[slug]")
 	lru     list.List                       // *entry, most recently used first
 	flights map[string]*flight              // misses being answered, by path, Host and query
+	running map[*pool]int                   // background refreshes running, by route (its pool)
 }
 
 // variants are the answers stored for one host, path and query.
@@ -179,7 +195,8 @@ type entry struct {
 	size   int64
 
 	elem       *list.Element
-	refreshing bool // a background refresh runs (guarded by respCache.mu)
+	used       uint64 // respCache.tick when last stored or found: the least recently used variant goes
+	refreshing bool   // a background refresh runs (guarded by respCache.mu)
 }
 
 type headerValues struct {
@@ -188,8 +205,16 @@ type headerValues struct {
 }
 
 // flight is a miss being answered: requests for the same key
-// wait for it rather than all run the handler.
-type flight struct{ done chan struct{} }
+// wait for it rather than all run the handler, until it is done or its
+// leader knows its answer will not be stored (released).
+type flight struct {
+	done     chan struct{}
+	released chan struct{}
+	once     sync.Once
+}
+
+// release lets the followers go: the answer will not be stored.
+func (f *flight) release() { f.once.Do(func() { close(f.released) }) }
 
 func newRespCache(maxBytes int64) *respCache {
 	if maxBytes <= 0 {
@@ -197,7 +222,7 @@ func newRespCache(maxBytes int64) *respCache {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &respCache{maxBytes: maxBytes, maxEntry: max(maxBytes/32, 1), ctx: ctx, cancel: cancel,
-		keys: map[string]*variants{}, paths: map[string]map[string]*variants{}, flights: map[string]*flight{}}
+		keys: map[string]*variants{}, paths: map[string]map[string]*variants{}, byRoute: map[string]map[*entry]struct{}{}, flights: map[string]*flight{}, running: map[*pool]int{}}
 }
 
 // close ends the background refreshes and waits for them.
@@ -246,6 +271,8 @@ func (c *respCache) lookup(path string, r *http.Request) (e *entry, age time.Dur
 		return nil, 0, false, false
 	}
 	c.lru.MoveToFront(e.elem)
+	c.tick++
+	e.used = c.tick
 	age = time.Since(e.stored) // the monotonic clock alone: half of time.Now's cost
 	stale = e.ttl > 0 && age >= e.ttl
 	if stale && !e.refreshing {
@@ -275,10 +302,16 @@ func (e *entry) write(w http.ResponseWriter, r *http.Request, age time.Duration,
 	}
 }
 
-// varyKey is the request's values of the headers names, told apart.
+// varyKey is the request's values of the headers names, told apart. Only
+// the headers the handler sees count: the others are the same (none) for
+// every request, on a lookup as on a store.
 func varyKey(names []string, h http.Header) string {
 	var b strings.Builder
 	for _, name := range names {
+		if !isSeen(name) {
+			b.WriteByte(1)
+			continue
+		}
 		for _, v := range h[name] {
 			b.WriteString(v)
 			b.WriteByte(0)
@@ -296,7 +329,7 @@ func (c *respCache) join(key string) (f *flight, leader bool, gen uint64) {
 	if f := c.flights[key]; f != nil {
 		return f, false, 0
 	}
-	f = &flight{done: make(chan struct{})}
+	f = &flight{done: make(chan struct{}), released: make(chan struct{})}
 	c.flights[key] = f
 	return f, true, c.gen
 }
@@ -309,11 +342,27 @@ func (c *respCache) land(key string, f *flight) {
 }
 
 // refreshed marks e's refresh over, whatever its outcome: a failed one
-// leaves e stale, for the next request to try again.
-func (c *respCache) refreshed(e *entry) {
+// leaves e stale, for the next request to try again. p is its route's
+// pool when the refresh was counted in running.
+func (c *respCache) refreshed(e *entry, p *pool) {
 	c.mu.Lock()
 	e.refreshing = false
+	if p != nil {
+		if c.running[p]--; c.running[p] == 0 {
+			delete(c.running, p)
+		}
+	}
 	c.mu.Unlock()
+}
+
+// maxRefreshes returns how many background refreshes a route runs at
+// once: a quarter of its instances, at least one.
+func maxRefreshes(rt *route) int { return max(1, rt.limits.MaxInstances/4) }
+
+// instanceFree reports whether p (and its tenant) could give an instance
+// without waiting, as far as one can tell without taking it.
+func instanceFree(p *pool) bool {
+	return len(p.sem) < cap(p.sem) && len(p.tenant) < cap(p.tenant)
 }
 
 // store keeps the answer a capture recorded for path and query (as
@@ -332,7 +381,9 @@ func (c *respCache) store(rt *route, path, query string, r *http.Request, a *cap
 	if len(vary) > 0 {
 		e.vary = varyKey(vary, r.Header)
 	}
-	e.size = int64(len(a.body)+len(path)+len(query)+len(e.vary)+len(e.route)) + entryOverhead
+	// The key is held twice: by paths (path and query, e's own strings) and
+	// by keys (the two joined, a string of its own).
+	e.size = int64(len(a.body)+2*(len(path)+len(query))+1+len(e.vary)+len(e.route)) + entryOverhead
 	for name, values := range a.header {
 		if skipStored(name) {
 			continue
@@ -374,9 +425,25 @@ func (c *respCache) store(rt *route, path, query string, r *http.Request, a *cap
 	if old := v.by[e.vary]; old != nil {
 		c.remove(old, false)
 	} else if len(v.by) >= maxVariants {
-		return
+		// The least recently used variant goes: refusing the new one would
+		// let 16 junk values shut every real user's out for good.
+		var lru *entry
+		for _, old := range v.by {
+			if lru == nil || old.used < lru.used {
+				lru = old
+			}
+		}
+		c.remove(lru, true)
 	}
+	c.tick++
+	e.used = c.tick
 	v.by[e.vary] = e
+	of := c.byRoute[e.route]
+	if of == nil {
+		of = map[*entry]struct{}{}
+		c.byRoute[e.route] = of
+	}
+	of[e] = struct{}{}
 	e.elem = c.lru.PushFront(e)
 	c.size += e.size
 	for c.size > c.maxBytes {
@@ -388,6 +455,11 @@ func (c *respCache) store(rt *route, path, query string, r *http.Request, a *cap
 func (c *respCache) remove(e *entry, unlink bool) {
 	c.lru.Remove(e.elem)
 	c.size -= e.size
+	if of := c.byRoute[e.route]; len(of) <= 1 {
+		delete(c.byRoute, e.route)
+	} else {
+		delete(of, e)
+	}
 	if !unlink {
 		return
 	}
@@ -418,6 +490,7 @@ func (c *respCache) RevalidatePath(path string) error {
 	if u, err := url.Parse(path); err == nil {
 		escaped = cleanPath(u.EscapedPath())
 	}
+	escaped = normalEscapes(escaped)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
@@ -427,15 +500,65 @@ func (c *respCache) RevalidatePath(path string) error {
 		}
 	}
 	if strings.Contains(path, "[") {
-		for el := c.lru.Front(); el != nil; {
-			next := el.Next()
-			if e := el.Value.(*entry); e.route == path {
-				c.remove(e, true)
-			}
-			el = next
+		for e := range c.byRoute[path] { // remove deletes from it: allowed
+			c.remove(e, true)
 		}
 	}
 	return nil
+}
+
+// normalEscapes returns an escaped path in the one form the cache keys
+// on (RFC 3986 §6.2.2): an escaped unreserved character decoded
+// (/blog/%68ello is /blog/hello), the hex digits of the other escapes in
+// upper case. A cached route redirects a request for another form to it,
+// and revalidatePath drops the entries of its normal form: an alias would
+// otherwise be an entry of its own that revalidatePath of the path leaves
+// in place.
+func normalEscapes(p string) string {
+	i := strings.IndexByte(p, '%')
+	if i < 0 {
+		return p // the common case: no allocation
+	}
+	b := []byte(p[:i])
+	for ; i < len(p); i++ {
+		if p[i] != '%' || i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			b = append(b, p[i])
+			continue
+		}
+		if c := unhex(p[i+1])<<4 | unhex(p[i+2]); unreserved(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', upperHex(p[i+1]), upperHex(p[i+2]))
+		}
+		i += 2
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+func upperHex(c byte) byte {
+	if 'a' <= c && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+// unreserved reports RFC 3986's unreserved characters.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
 // varyNames lists the header names h's Vary names, canonical and sorted.
@@ -476,6 +599,18 @@ type capture struct {
 	failed   bool // a write failed: the body may be incomplete
 	noBody   bool // a HEAD: the handler's body was not written
 	complete bool // the handler returned normally
+
+	// unstorable, if set, is called (at most once) as soon as the answer
+	// is known not to be storable, before the handler returns.
+	unstorable func()
+}
+
+// refuse calls c.unstorable, once.
+func (c *capture) refuse() {
+	if c.unstorable != nil {
+		c.unstorable()
+		c.unstorable = nil
+	}
 }
 
 func newCapture(w http.ResponseWriter, max int64, head bool) *capture {
@@ -497,6 +632,9 @@ func (c *capture) WriteHeader(status int) {
 			delete(c.header, name)
 		}
 		h[CacheHeader] = cacheMiss
+		if !shareable(c.status, c.header) {
+			c.refuse()
+		}
 	}
 	c.ResponseWriter.WriteHeader(status)
 }
@@ -508,6 +646,7 @@ func (c *capture) Write(b []byte) (int, error) {
 	if !c.over {
 		if int64(len(c.body)+len(b)) > c.max {
 			c.over, c.body = true, nil
+			c.refuse()
 		} else {
 			c.body = append(c.body, b...)
 		}
@@ -515,6 +654,7 @@ func (c *capture) Write(b []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(b)
 	if err != nil {
 		c.failed = true
+		c.refuse()
 	}
 	return n, err
 }
@@ -524,13 +664,17 @@ func (c *capture) Write(b []byte) (int, error) {
 // header that makes it one client's (Set-Cookie, Cache-Control private),
 // nothing that forbids storing it (no-store, no-cache).
 func (c *capture) cacheable() bool {
-	if !c.complete || c.status != http.StatusOK || c.over || c.failed || c.noBody {
+	return c.complete && !c.over && !c.failed && !c.noBody && shareable(c.status, c.header)
+}
+
+// shareable reports whether an answer with status and header may be
+// stored for everyone: a 200 with no Set-Cookie, no Vary: *, no
+// Cache-Control private, no-store or no-cache.
+func shareable(status int, h http.Header) bool {
+	if status != http.StatusOK || len(h["Set-Cookie"]) > 0 || slices.Contains(varyNames(h), "*") {
 		return false
 	}
-	if len(c.header["Set-Cookie"]) > 0 {
-		return false
-	}
-	for _, v := range c.header["Cache-Control"] {
+	for _, v := range h["Cache-Control"] {
 		for d := range strings.SplitSeq(v, ",") {
 			d, _, _ = strings.Cut(strings.TrimSpace(d), "=")
 			switch strings.ToLower(d) {
@@ -550,27 +694,26 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
 
-// cacheRequest returns r as a cached route's handler sees it: without the
-// credentials' headers and without a body (a GET's body is not part of
-// the key, so the answer must not depend on it). It is r itself when r has
-// neither.
+// cacheRequest returns r as a cached route's handler sees it: the
+// headers of seen only, no client address and no body (a GET's body is not
+// part of the key, so the answer must not depend on it).
 func cacheRequest(r *http.Request) *http.Request {
-	has := r.Body != nil && r.Body != http.NoBody
-	for _, name := range credentials {
-		if _, ok := r.Header[name]; ok {
-			has = true
-		}
-	}
-	if !has {
-		return r
-	}
 	r = r.WithContext(r.Context())
 	r.Body, r.ContentLength = http.NoBody, 0
-	r.Header = r.Header.Clone()
-	for _, name := range credentials {
-		delete(r.Header, name)
-	}
+	r.RemoteAddr = ""
+	r.Header = seenHeader(r.Header)
 	return r
+}
+
+// seenHeader returns the values of h's headers in seen, copied.
+func seenHeader(h http.Header) http.Header {
+	out := make(http.Header, len(seen))
+	for _, name := range seen {
+		if v, ok := h[name]; ok {
+			out[name] = slices.Clone(v)
+		}
+	}
+	return out
 }
 
 // serveCached serves a GET or HEAD of a cached route: from the cache when
@@ -579,6 +722,17 @@ func cacheRequest(r *http.Request) *http.Request {
 // answer if it may be.
 func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string, rt *route, params []routes.Param) {
 	c := s.responses
+	if n := normalEscapes(path); n != path {
+		// An alias (/blog/%68ello): its handler would see, and might
+		// write, the alias, and it might not even be the route of the
+		// normal form (a static /blog/hello): send it there instead.
+		redirect(w, r, n)
+		return
+	}
+	if len(path)+len(r.Host)+len(r.URL.RawQuery) > maxCacheKey {
+		s.serve(newCapture(w, 0, true), cacheRequest(r), rt, methodGET, params)
+		return
+	}
 	e, age, stale, refresh := c.lookup(path, r)
 	if e != nil {
 		if refresh {
@@ -598,8 +752,15 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 	key := path + "\x00" + query
 	f, leader, gen := c.join(key)
 	if !leader {
+		// Wait for the leader's answer, at most maxWait (a slow client may
+		// lead, and a follower must not wait for it longer than for an
+		// instance), and not once the leader knows it will store nothing.
+		timer := time.NewTimer(rt.limits.MaxWait)
+		defer timer.Stop()
 		select {
 		case <-f.done:
+		case <-f.released:
+		case <-timer.C:
 		case <-r.Context().Done():
 			// The client left. Abort, as serve does: never an empty 200.
 			panic(http.ErrAbortHandler)
@@ -618,6 +779,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 	}
 	defer c.land(key, f)
 	a := newCapture(w, c.maxEntry, false)
+	a.unstorable = f.release
 	s.serve(a, r, rt, methodGET, params)
 	a.complete = true
 	c.store(rt, path, query, r, a, gen, time.Now())
@@ -631,36 +793,39 @@ func hostQuery(r *http.Request) string { return r.Host + "\x00" + r.URL.RawQuery
 
 // refresh runs the handler of a stale entry in the background, with a
 // request of its own (see RATIONALE.md, "Response cache"): r's method
-// GET, URL, Host and headers, less the credentials', bounded by the
+// GET, URL, Host and the headers a handler sees (seen), bounded by the
 // route's limits and by the Server's life.
+//
+// A refresh is never urgent (the stale answer is served meanwhile), so it
+// does not queue for an instance: when the route runs maxRefreshes already
+// or has no instance free, none starts and the entry stays stale, for a
+// later hit to try again.
 func (s *Server) refresh(rt *route, path string, r *http.Request, params []routes.Param, e *entry) {
 	c := s.responses
-	ctx, cancel := context.WithTimeout(c.ctx, rt.limits.MaxWait+rt.limits.MaxDuration)
-	req := &http.Request{
-		Method: http.MethodGet, URL: &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: r.Header.Clone(), Body: http.NoBody,
-		Host: r.Host, RequestURI: r.RequestURI,
-	}
-	for _, name := range credentials {
-		delete(req.Header, name)
-	}
-	req = req.WithContext(ctx)
-	params = slices.Clone(params)
 	c.mu.Lock()
-	gen, closed := c.gen, c.closed
-	if !closed {
+	gen := c.gen
+	start := !c.closed && c.running[rt.pool] < maxRefreshes(rt) && instanceFree(rt.pool)
+	if start {
+		c.running[rt.pool]++
 		c.bg.Add(1) // under mu: close's Wait never races it
 	}
 	c.mu.Unlock()
-	if closed {
-		cancel()
-		c.refreshed(e)
+	if !start {
+		c.refreshed(e, nil)
 		return
 	}
+	ctx, cancel := context.WithTimeout(c.ctx, rt.limits.MaxWait+rt.limits.MaxDuration)
+	req := &http.Request{
+		Method: http.MethodGet, URL: &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: seenHeader(r.Header), Body: http.NoBody,
+		Host: r.Host, RequestURI: r.RequestURI,
+	}
+	req = req.WithContext(ctx)
+	params = slices.Clone(params)
 	go func() {
 		defer c.bg.Done()
 		defer cancel()
-		defer c.refreshed(e)
+		defer c.refreshed(e, rt.pool)
 		defer func() {
 			if v := recover(); v != nil && v != http.ErrAbortHandler {
 				s.log.Error("cache refresh failed", "route", rt.Pattern, "path", path, "err", v)

@@ -547,6 +547,21 @@ func TestRespCacheAccounting(t *testing.T) {
 		if keys != len(c.keys) {
 			t.Errorf("%s: %d keys, %d in paths", step, len(c.keys), keys)
 		}
+		indexed := 0
+		for pattern, of := range c.byRoute {
+			indexed += len(of)
+			for e := range of {
+				if e.route != pattern || e.elem == nil || c.paths[e.path][e.query].by[e.vary] != e {
+					t.Errorf("%s: entry %s %q of %s is indexed under %s but not stored", step, e.path, e.query, e.route, pattern)
+				}
+			}
+			if len(of) == 0 {
+				t.Errorf("%s: route %s indexed with no entries", step, pattern)
+			}
+		}
+		if indexed != n {
+			t.Errorf("%s: %d entries listed, %d indexed by route", step, n, indexed)
+		}
 		if size != c.size || n != found || size > c.maxBytes {
 			t.Errorf("%s: size %d, entries' %d (bound %d); %d listed, %d found", step, c.size, size, c.maxBytes, n, found)
 		}
@@ -584,6 +599,18 @@ func TestRespCacheAccounting(t *testing.T) {
 	if c.paths["/x/59"] != nil {
 		t.Errorf("revalidatePath(/x/59) left its entries")
 	}
+	other := rt
+	rt = &route{Route: &routes.Route{Pattern: "/y/[id]"}, module: &module{cache: cacheRule{on: true}}}
+	store("/y/1", "", "", "", 10)
+	store("/y/2", "", "", "", 10)
+	c.RevalidatePath("/y/[id]")
+	check("revalidate another route", -1)
+	if c.paths["/y/1"] != nil || c.paths["/y/2"] != nil || c.lru.Len() == 0 {
+		t.Errorf("revalidatePath(/y/[id]) left its entries or took /x/[id]'s")
+	}
+	rt = other
+	c.RevalidatePath("/nothing/[here]")
+	check("revalidate a route with no entries", -1)
 	c.RevalidatePath("/x/[id]")
 	check("revalidate a route", 0)
 	if c.lru.Len() != 0 || c.size != 0 {
