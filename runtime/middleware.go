@@ -56,6 +56,14 @@ type middleware struct {
 	matchers []matcher // nil: every path
 }
 
+// Middleware names the project's middleware file, "" when it has none.
+func (s *Server) Middleware() string {
+	if s.mw == nil {
+		return ""
+	}
+	return s.mw.File
+}
+
 // loadMiddleware finds the project's middleware file, reads its
 // configuration (block, wasmroute.json's "middleware") and checks its module
 // as load checks a route's. It returns nil when the project has none.

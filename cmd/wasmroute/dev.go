@@ -34,11 +34,11 @@ func printLive(stdout, stderr io.Writer, live *runtime.Live, domain string) {
 	live.Use(func(h http.Handler) {
 		switch h := h.(type) {
 		case *runtime.Server:
-			printRoutes(stdout, h.Routes())
+			printRoutes(stdout, h)
 		case *runtime.Tenants:
 			for _, name := range h.Names() {
 				fmt.Fprintf(stdout, "tenant %s (http://%s.%s)\n", name, name, domain)
-				printRoutes(stdout, h.Server(name).Routes())
+				printRoutes(stdout, h.Server(name))
 				fmt.Fprintln(stdout)
 			}
 		}

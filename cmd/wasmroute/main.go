@@ -256,7 +256,7 @@ func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer srv.Close(ctx)
-	printRoutes(stdout, srv.Routes())
+	printRoutes(stdout, srv)
 	return 0
 }
 
@@ -536,13 +536,17 @@ func load(ctx context.Context, dir, cacheDir string, logger *slog.Logger, stderr
 	})
 }
 
-func printRoutes(w io.Writer, rs []runtime.Route) {
+// printRoutes prints srv's route table, and its middleware.
+func printRoutes(w io.Writer, srv *runtime.Server) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROUTE\tMETHODS\tMODULE\tSIZE")
-	for _, r := range rs {
+	for _, r := range srv.Routes() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Pattern, r.Allow, r.File, size(r.Size))
 	}
 	tw.Flush()
+	if mw := srv.Middleware(); mw != "" {
+		fmt.Fprintf(w, "middleware: %s runs before the routes its matcher accepts\n", mw)
+	}
 }
 
 func size(n int64) string {

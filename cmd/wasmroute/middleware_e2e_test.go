@@ -21,6 +21,9 @@ func TestServeMiddlewareGo(t *testing.T) {
 		t.Fatalf("wasmroute build %s: %v\n%s", project, err, out)
 	}
 	s := start(t, project)
+	if want := "middleware: middleware.wasm runs before the routes its matcher accepts"; !strings.Contains(s.stdout.String(), want) {
+		t.Errorf("serve printed no %q:\n%s", want, s.stdout)
+	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	tests := []struct {
 		path string
