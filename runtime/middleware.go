@@ -11,16 +11,13 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
 	"github.com/wasmroute/wasmroute/internal/jsbuild"
 	"github.com/wasmroute/wasmroute/internal/wasmbin"
@@ -159,8 +156,8 @@ func (s *Server) loadMiddleware(ctx context.Context, block middlewareBlock) (mw 
 	if err != nil {
 		return nil, []string{fmt.Sprintf("%s: %v", file, err)}, warns
 	}
-	if pages, ok := info.MemoryMin[abi.ExportMemory]; ok && pages*wasmPageSize > uint64(limits.MaxMemory) {
-		errs = append(errs, fmt.Sprintf("starts with %s of memory, more than its maxMemory of %s", FormatSize(int64(pages)*wasmPageSize), FormatSize(limits.MaxMemory)))
+	if p := memoryProblem(info, limits); p != "" {
+		errs = append(errs, p)
 	}
 	if len(errs) > 0 {
 		for i, msg := range errs {
@@ -168,44 +165,14 @@ func (s *Server) loadMiddleware(ctx context.Context, block middlewareBlock) (mw 
 		}
 		return nil, errs, warns
 	}
-
-	pages := uint32(limits.MaxMemory / wasmPageSize)
-	rt := func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages}) }
-	if _, err := rt(); err != nil {
-		return nil, []string{err.Error()}, warns
+	m := &module{File: file, Size: size, methods: methods, js: js, middleware: true}
+	var bind func(*instance)
+	if js == nil {
+		bind = func(inst *instance) { inst.fns[methodGET] = inst.mod.ExportedFunction(middlewareExport) }
 	}
-	s.secretsMu.Lock()
-	env, err := resolveEnv(confFile, conf.Env, s.cfg.Untrusted, os.LookupEnv, s.secrets)
-	s.secretsMu.Unlock()
-	if err != nil {
-		return nil, []string{err.Error()}, warns
+	if errs := s.newModule(ctx, m, path, confFile, conf, limits, bind); len(errs) > 0 {
+		return nil, errs, warns
 	}
-	out, err := s.outbound(file, conf.AllowedOutboundHosts, confFile, limits)
-	if err != nil {
-		return nil, []string{err.Error()}, warns
-	}
-	modCfg := moduleConfig()
-	for k, v := range mergeEnv(s.cfg.Env, env) {
-		modCfg = modCfg.WithEnv(k, v)
-	}
-	m := &module{File: file, Size: size, methods: methods, limits: limits, root: s.root, path: path, rt: rt,
-		cfg: modCfg, log: s.log, js: js, outbound: out, middleware: true}
-	if js != nil {
-		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
-	}
-	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
-		c, err := m.compile(ctx)
-		if err != nil {
-			return nil, err
-		}
-		ictx, cancel := context.WithTimeout(ctx, limits.MaxDuration)
-		defer cancel()
-		inst, err := c.newInstance(ictx, modCfg, methods)
-		if err == nil && js == nil {
-			inst.fns[methodGET] = inst.mod.ExportedFunction(middlewareExport)
-		}
-		return inst, err
-	})
 	return &middleware{module: m, matchers: matchers}, nil, warns
 }
 

@@ -582,30 +582,11 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 		methods, errs, w = check(info)
 		warns = append(warns, prefix(w)...)
 	}
-	if pages, ok := info.MemoryMin[abi.ExportMemory]; ok && pages*wasmPageSize > uint64(limits.MaxMemory) {
-		errs = append(errs, fmt.Sprintf("starts with %s of memory, more than its maxMemory of %s", FormatSize(int64(pages)*wasmPageSize), FormatSize(limits.MaxMemory)))
+	if p := memoryProblem(info, limits); p != "" {
+		errs = append(errs, p)
 	}
 	if len(errs) > 0 {
 		return nil, prefix(errs), warns
-	}
-	pages := uint32(limits.MaxMemory / wasmPageSize)
-	rt := func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages}) }
-	if _, err := rt(); err != nil {
-		return nil, []string{err.Error()}, nil
-	}
-	s.secretsMu.Lock()
-	env, err := resolveEnv(confFile, conf.Env, s.cfg.Untrusted, os.LookupEnv, s.secrets)
-	s.secretsMu.Unlock()
-	if err != nil {
-		return nil, []string{err.Error()}, nil
-	}
-	out, err := s.outbound(file, conf.AllowedOutboundHosts, confFile, limits)
-	if err != nil {
-		return nil, []string{err.Error()}, nil
-	}
-	modCfg := moduleConfig()
-	for k, v := range mergeEnv(s.cfg.Env, env) {
-		modCfg = modCfg.WithEnv(k, v)
 	}
 	var segment *jsbuild.SegmentConfig
 	if js != nil {
@@ -615,10 +596,39 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 	if len(errs) > 0 {
 		return nil, errs, warns
 	}
-	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), limits: limits, root: s.root, path: path, rt: rt,
-		cfg: modCfg, log: s.log, onCompile: s.admit, js: js, outbound: out, version: version, cache: rule}
+	m = &module{File: file, Size: size, methods: methods, allow: methods.allow(), js: js, version: version, cache: rule, onCompile: s.admit}
+	if errs := s.newModule(ctx, m, path, confFile, conf, limits, nil); len(errs) > 0 {
+		return nil, errs, warns
+	}
 	m.cors = cmp.Or(conf.CORS, s.projectCORS).forRoute(methods)
-	if js != nil {
+	return m, nil, warns
+}
+
+// newModule completes m, a route's or the middleware's module read and
+// checked (memoryProblem too) from path: it resolves its environment (conf's, read from confFile) and outbound policy, and
+// gives it its instance pool; bind, when set, completes each instance. It
+// returns the problems, each naming the file.
+func (s *Server) newModule(ctx context.Context, m *module, path, confFile string, conf fileConfig, limits Limits, bind func(*instance)) []string {
+	pages := uint32(limits.MaxMemory / wasmPageSize)
+	rt := func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages}) }
+	if _, err := rt(); err != nil {
+		return []string{err.Error()}
+	}
+	s.secretsMu.Lock()
+	env, err := resolveEnv(confFile, conf.Env, s.cfg.Untrusted, os.LookupEnv, s.secrets)
+	s.secretsMu.Unlock()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if m.outbound, err = s.outbound(m.File, conf.AllowedOutboundHosts, confFile, limits); err != nil {
+		return []string{err.Error()}
+	}
+	modCfg := moduleConfig()
+	for k, v := range mergeEnv(s.cfg.Env, env) {
+		modCfg = modCfg.WithEnv(k, v)
+	}
+	m.limits, m.root, m.path, m.rt, m.cfg, m.log = limits, s.root, path, rt, modCfg, s.log
+	if m.js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
 	}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
@@ -628,15 +638,27 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 				return nil, err
 			}
 			ictx, cancel := context.WithTimeout(ctx, limits.MaxDuration) // bounds an initialization
-			inst, err := c.newInstance(ictx, modCfg, methods)
+			inst, err := c.newInstance(ictx, modCfg, m.methods)
 			cancel()
 			if err != nil && try < 3 && m.evicted(c) {
 				continue // evicted between compile and instantiate: compile again
 			}
+			if err == nil && bind != nil {
+				bind(inst)
+			}
 			return inst, err
 		}
 	})
-	return m, nil, warns
+	return nil
+}
+
+// memoryProblem says why a module whose initial memory info gives is over
+// limits' maxMemory, or "".
+func memoryProblem(info *wasmbin.Info, limits Limits) string {
+	if pages, ok := info.MemoryMin[abi.ExportMemory]; ok && pages*wasmPageSize > uint64(limits.MaxMemory) {
+		return fmt.Sprintf("starts with %s of memory, more than its maxMemory of %s", FormatSize(int64(pages)*wasmPageSize), FormatSize(limits.MaxMemory))
+	}
+	return ""
 }
 
 // brokenModule is the module of a route folder that failed to load, with
