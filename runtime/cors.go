@@ -391,13 +391,8 @@ func (p *corsPolicy) addTo(h http.Header, origin []string) {
 // addVaryOrigin adds Origin to h's Vary, unless it names it already (or
 // "*").
 func addVaryOrigin(h http.Header) {
-	for _, v := range h["Vary"] {
-		for name := range strings.SplitSeq(v, ",") {
-			name = strings.Trim(name, " \t")
-			if name == "*" || strings.EqualFold(name, "Origin") {
-				return
-			}
-		}
+	if varies(h["Vary"], "Origin") || varies(h["Vary"], "*") {
+		return
 	}
 	if h["Vary"] == nil {
 		h["Vary"] = corsVaryOrigin

@@ -236,6 +236,19 @@ func fail(w http.ResponseWriter, status int) {
 	w.WriteHeader(status)
 }
 
+// varies reports whether the Vary header values name the header name
+// (compared as header names are, in any case).
+func varies(values []string, name string) bool {
+	for _, v := range values {
+		for n := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.Trim(n, " \t"), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // cleanPath returns p without a trailing slash and with "//", "." and ".."
 // resolved.
 func cleanPath(p string) string {

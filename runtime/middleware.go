@@ -553,14 +553,7 @@ func mergeVary(have, add []string) []string {
 	out := slices.Clone(have)
 	for _, v := range add {
 		for name := range strings.SplitSeq(v, ",") {
-			name = strings.TrimSpace(name)
-			known := name == ""
-			for _, h := range out {
-				for n := range strings.SplitSeq(h, ",") {
-					known = known || strings.EqualFold(strings.TrimSpace(n), name)
-				}
-			}
-			if !known {
+			if name = strings.TrimSpace(name); name != "" && !varies(out, name) {
 				out = append(out, name)
 			}
 		}
