@@ -120,20 +120,14 @@ func (b *devBuilds) build(ctx context.Context, changed []string, stderr io.Write
 	if err != nil && len(folders) == 0 {
 		return // the reload reports it
 	}
-	var goDirs []string
-	for _, f := range folders {
-		if f.Go {
-			goDirs = append(goDirs, f.Dir)
-		}
-	}
+	goDirs := goRouteDirs(folders)
 	dirs, shared := goDirs, true
 	if changed != nil {
 		dirs, shared = goToBuild(changed, goDirs)
 	}
 	// The middleware is built when it changed or, as a route is, when a
 	// shared package may have.
-	if fi, err := os.Stat(filepath.Join(b.dir, "middleware.go")); err == nil && fi.Mode().IsRegular() &&
-		(shared || slices.Contains(changed, "middleware.go")) {
+	if hasMiddlewareGo(b.dir) && (shared || slices.Contains(changed, "middleware.go")) {
 		start := time.Now()
 		if err := build.Middleware(ctx, b.dir); err != nil {
 			fmt.Fprintf(stderr, "error: %v\nthe previous middleware.wasm serves on\n", err)
@@ -145,11 +139,7 @@ func (b *devBuilds) build(ctx context.Context, changed []string, stderr io.Write
 		return
 	}
 	start := time.Now()
-	p := newProgress(stderr, "building")
-	err = build.Go(ctx, b.dir, dirs, func(done, total int, d string) {
-		p.update(done, total, "app/"+strings.TrimPrefix(d+"/route.go", "/"))
-	})
-	p.end()
+	err = buildRoutes(ctx, b.dir, dirs, stderr)
 	failed := map[string]string{}
 	var errs interface{ Unwrap() []error }
 	if errors.As(err, &errs) {

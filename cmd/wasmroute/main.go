@@ -209,12 +209,7 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var dirs []string
-	for _, f := range folders {
-		if f.Go {
-			dirs = append(dirs, f.Dir)
-		}
-	}
+	dirs := goRouteDirs(folders)
 	// go mod tidy cannot read app/: wasmroute_deps.go shows it the routes'
 	// imports, so that it keeps their requirements.
 	warnings, err := build.WriteDeps(ctx, dir, dirs)
@@ -225,19 +220,40 @@ func buildSources(ctx context.Context, dir string, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	var mwErr error
-	if fi, err := os.Stat(filepath.Join(dir, "middleware.go")); err == nil && fi.Mode().IsRegular() {
+	if hasMiddlewareGo(dir) {
 		mwErr = build.Middleware(ctx, dir) // the project's middleware, beside app/
 	}
+	return errors.Join(mwErr, buildRoutes(ctx, dir, dirs, stderr))
+}
+
+// goRouteDirs lists the route folders that have a route.go.
+func goRouteDirs(folders []routes.Folder) []string {
+	var dirs []string
+	for _, f := range folders {
+		if f.Go {
+			dirs = append(dirs, f.Dir)
+		}
+	}
+	return dirs
+}
+
+// hasMiddlewareGo reports whether the project in dir has a middleware.go.
+func hasMiddlewareGo(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, "middleware.go"))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// buildRoutes builds the Go routes of the folders dirs, with progress.
+func buildRoutes(ctx context.Context, dir string, dirs []string, stderr io.Writer) error {
 	if len(dirs) == 0 {
-		return mwErr
+		return nil
 	}
 	p := newProgress(stderr, "building")
 	p.update(0, len(dirs), "")
-	err = build.Go(ctx, dir, dirs, func(done, total int, d string) {
+	defer p.end()
+	return build.Go(ctx, dir, dirs, func(done, total int, d string) {
 		p.update(done, total, "app/"+strings.TrimPrefix(d+"/route.go", "/"))
 	})
-	p.end()
-	return errors.Join(mwErr, err)
 }
 
 func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
