@@ -321,6 +321,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	fs.IntVar(&lim.MaxFetchConcurrency, "max-fetch-concurrency", d.MaxFetchConcurrency, "outbound requests of one request in flight at once; more wait in line")
 	fs.Var(sizeFlag{&lim.MaxFetchBody}, "max-fetch-body", "outbound response body limit")
 	isolationFlag(fs, &lim.Isolation)
+	adminAddr := fs.String("admin-addr", "", "address of the operator's endpoints /healthz and /readyz, e.g. 127.0.0.1:9090 (empty: none); never the public --addr")
+	shutdownDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, how long /readyz answers 503 while requests are still served, so that load balancers stop sending before the server drains")
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS): keep it well above the cores, so that runaway guests, each holding one until stopped, leave Ps for everything else")
 	dir, code := parse(fs, args, stderr)
 	if code >= 0 {
@@ -335,6 +337,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		return 2
 	}
 	goruntime.GOMAXPROCS(*procs)
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	probes := newAdmin()
+	if *adminAddr != "" {
+		if _, port, _ := net.SplitHostPort(*addr); *adminAddr == *addr && port != "0" {
+			fmt.Fprintf(stderr, "wasmroute %s: --admin-addr must differ from --addr: the probes are the operator's, not the public's\n", fs.Name())
+			return 2
+		}
+		a, err := probes.listen(*adminAddr, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "wasmroute %s: %v\n", fs.Name(), err)
+			return 1
+		}
+		defer probes.close()
+		fmt.Fprintf(stdout, "admin on http://%s (/healthz, /readyz)\n", a)
+	}
 	// A tenant's Go sources are not built here: the go command would read
 	// whatever the tenant's go.mod names (a replace by ../victim, a go.work
 	// or module above it, symlinked sources) and run as the operator. Each
@@ -352,7 +369,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 			return 1
 		}
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	cache.trim(logger)
 	// Modules are checked against the ABI before serving, and compiled in
 	// the background once serving (or on their first request, if sooner):
@@ -396,6 +412,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		return 1
 	}
 	defer live.Close(context.Background())
+	probes.loaded.Store(true)
 	printLive(stdout, stderr, live, *domain)
 
 	ln, err := net.Listen("tcp", *addr)
@@ -429,6 +446,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		cctx, stopCompile = context.WithCancel(ctx)
 		go func() {
 			compileAll(cctx, live, *maxCompiled, logger)
+			if cctx.Err() == nil {
+				probes.compiled.Store(true)
+			}
 			cache.trim(logger)
 		}()
 	}
@@ -486,6 +506,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		case <-ctx.Done():
 		}
 		break
+	}
+	probes.draining.Store(true)
+	if *shutdownDelay > 0 {
+		fmt.Fprintf(stdout, "shutting down: /readyz answers 503; draining in %v\n", *shutdownDelay)
+		time.Sleep(*shutdownDelay)
 	}
 	fmt.Fprintln(stdout, "shutting down: draining requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
