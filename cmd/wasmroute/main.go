@@ -50,7 +50,7 @@ const usage = `wasmroute serves a folder of WebAssembly route handlers.
 Usage:
 	wasmroute serve [flags] DIR   build what needs building, load DIR/app and serve it; SIGHUP reloads
 	wasmroute dev [flags] DIR     serve DIR for development: each saved change is built and served at once
-	wasmroute build DIR           build every app/**/route.go into route.wasm beside it
+	wasmroute build DIR           build every app/**/route.go into route.wasm beside it; print the project's digest
 	wasmroute routes DIR          print the route table, or every load error
 	wasmroute load [flags] DIR    compare a route's requests/s with a native Go server's over loopback
 	wasmroute version             print the versions of wasmroute, wazero and Go
@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "dev":
 		return serve(ctx, args, stdout, stderr, true)
 	case "build":
-		return buildCmd(ctx, args, stderr)
+		return buildCmd(ctx, args, stdout, stderr)
 	case "routes":
 		return routesCmd(ctx, args, stdout, stderr)
 	case "load":
@@ -142,7 +142,7 @@ func newFlagSet(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-func buildCmd(ctx context.Context, args []string, stderr io.Writer) int {
+func buildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("build", "build DIR")
 	dir, code := parse(fs, args, stderr)
 	if code >= 0 {
@@ -156,7 +156,7 @@ func buildCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	return 0
+	return printDigest(dir, stdout, stderr)
 }
 
 // bundleSources bundles every route.ts and route.js of dir, as serve will,
@@ -368,6 +368,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+	}
+	if !dev {
+		logDigest(dir, logger)
 	}
 	cache.trim(logger)
 	// Modules are checked against the ABI before serving, and compiled in
