@@ -18,11 +18,14 @@
 // socket or device: HEX hashes nothing, and nothing is opened). Folders
 // are not entries: an empty one changes nothing the server reads.
 //
-// What the server does not read is left out: every file or folder whose
-// name starts with "." (.wasmroute/ with the embedded key-value store and
-// build caches, .git, editor files) and node_modules (bundled routes import
-// from it at build time; the package-lock.json beside it is in the
-// listing). Symlinks that resolve inside the folder are followed, as the
+// Left out: every file or folder whose name starts with "." (.wasmroute/
+// with the embedded key-value store, .git, editor files, tool caches),
+// which the server does not read, and node_modules, which it does (a
+// route.ts's packages are bundled when it loads) but which is what the
+// lockfile beside it pins: package-lock.json is in the listing, while
+// node_modules differs between machines with the same lockfile (a
+// package's native binary per platform) and may hold a hundred thousand
+// files. Symlinks that resolve inside the folder are followed, as the
 // server follows them, so a folder mounted through links (a Kubernetes
 // ConfigMap's ..data) has the digest of the same files copied.
 package digest
