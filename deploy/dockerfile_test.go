@@ -298,11 +298,25 @@ func buildAsImage(t *testing.T) string {
 	return built
 }
 
-func buildImageBinary(img *image) (string, error) {
+// TestMain removes what buildAsImage built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built != "" {
+		os.RemoveAll(filepath.Dir(built))
+	}
+	os.Exit(code)
+}
+
+func buildImageBinary(img *image) (_ string, err error) {
 	out, err := os.MkdirTemp("", "wasmroute-image")
 	if err != nil {
 		return "", err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(out)
+		}
+	}()
 	context := filepath.Join(out, "context")
 	if err := copyContext(context); err != nil {
 		return "", err
