@@ -20,15 +20,16 @@ func printDigest(dir string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// logDigest logs the digest of the project (with --tenants, of every
-// tenant's) that serve is about to load: the one wasmroute build printed
-// for the same files. A folder that cannot be read whole is logged, not
-// fatal: the load reports what it cannot read.
-func logDigest(dir string, logger *slog.Logger) {
+// logDigest logs, and returns, the digest of the project (with --tenants,
+// of every tenant's) that serve is about to load: the one wasmroute build
+// printed for the same files. A folder that cannot be read whole is
+// logged, not fatal (the load reports what it cannot read), and returns "".
+func logDigest(dir string, logger *slog.Logger) string {
 	d, err := digest.Project(dir)
 	if err != nil {
 		logger.Warn("no project digest", "err", err)
-		return
+		return ""
 	}
 	logger.Info("project", "dir", dir, "digest", d)
+	return d
 }
