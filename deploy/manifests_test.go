@@ -202,6 +202,10 @@ func TestManifests(t *testing.T) {
 	dep := get[*appsv1.Deployment](t, m, "Deployment/wasmroute")
 	pod := dep.Spec.Template
 	podLabels := labels.Set(pod.Labels)
+	if len(pod.Spec.Containers) != 1 {
+		t.Fatalf("the Deployment runs %d containers, want 1", len(pod.Spec.Containers))
+	}
+	c := pod.Spec.Containers[0]
 
 	t.Run("names and labels are valid", func(t *testing.T) {
 		for key, obj := range m {
@@ -213,6 +217,11 @@ func TestManifests(t *testing.T) {
 				for _, msg := range append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...) {
 					t.Errorf("%s: label %s=%s: %s", key, k, v, msg)
 				}
+			}
+		}
+		for _, cp := range c.Ports {
+			for _, msg := range validation.IsValidPortName(cp.Name) {
+				t.Errorf("container port %q: %s", cp.Name, msg)
 			}
 		}
 	})
@@ -229,10 +238,6 @@ func TestManifests(t *testing.T) {
 		}
 	})
 
-	if len(pod.Spec.Containers) != 1 {
-		t.Fatalf("the Deployment runs %d containers, want 1", len(pod.Spec.Containers))
-	}
-	c := pod.Spec.Containers[0]
 	if len(c.Command) > 0 {
 		t.Errorf("command %q replaces the image's ENTRYPOINT", c.Command)
 	}
