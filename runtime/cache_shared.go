@@ -216,7 +216,9 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 		gen = g
 	}
 	r = cacheRequest(r)
-	if r.Method == http.MethodHead {
+	if r.Method == http.MethodHead || cl == nil {
+		// A HEAD's body is never written, and nothing is stored while
+		// Redis fails: no follower would find an answer to wait for.
 		s.serve(newCapture(w, 0, true), r, rt, methodGET, params)
 		return
 	}
@@ -232,47 +234,43 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 		case <-r.Context().Done():
 			panic(http.ErrAbortHandler)
 		}
-		if cl != nil {
-			if e, g, _ := sc.lookup(r.Context(), cl, base, r); e != nil {
-				s.serveSharedEntry(w, r, rt, path, params, e, g)
-				return
-			}
+		if e, g, _ := sc.lookup(r.Context(), cl, base, r); e != nil {
+			s.serveSharedEntry(w, r, rt, path, params, e, g)
+			return
 		}
 		s.serve(newCapture(w, 0, true), r, rt, methodGET, params)
 		return
 	}
 	defer c.land(key, f)
-	var token string
-	if cl != nil {
-		token = rand.Text()
-		ctx, cancel := sharedCall(r.Context())
-		got, err := cl.Lock(ctx, base, token, lease(rt))
-		cancel()
-		switch {
-		case err != nil:
-			sc.fail("lock", err)
-			cl, token = nil, ""
-		case !got:
-			// Another replica computes it: wait for its answer, as the
-			// followers here wait for this one's.
-			token = ""
-			if e, g := s.awaitShared(r.Context(), cl, base, r, rt); e != nil {
-				s.serveSharedEntry(w, r, rt, path, params, e, g)
-				return
+	token := rand.Text()
+	ctx, cancel := sharedCall(r.Context())
+	got, err := cl.Lock(ctx, base, token, lease(rt))
+	cancel()
+	switch {
+	case err != nil:
+		sc.fail("lock", err)
+		cl, token = nil, ""
+		f.release() // nothing will be stored
+	case !got:
+		// Another replica computes it: wait for its answer, as the
+		// followers here wait for this one's.
+		token = ""
+		if e, g := s.awaitShared(r.Context(), cl, base, r, rt); e != nil {
+			s.serveSharedEntry(w, r, rt, path, params, e, g)
+			return
+		}
+	default:
+		defer func() { // unless keep released it
+			if token != "" {
+				ctx, cancel := sharedCall(r.Context())
+				cl.Unlock(ctx, base, token)
+				cancel()
 			}
-		default:
-			defer func() { // unless keep released it
-				if token != "" {
-					ctx, cancel := sharedCall(r.Context())
-					cl.Unlock(ctx, base, token)
-					cancel()
-				}
-			}()
-			// Another replica may have stored it since the lookup.
-			if e, g, _ := sc.find(r.Context(), cl, base, r, false); e != nil {
-				s.serveSharedEntry(w, r, rt, path, params, e, g)
-				return
-			}
+		}()
+		// Another replica may have stored it since the lookup.
+		if e, g, _ := sc.find(r.Context(), cl, base, r, false); e != nil {
+			s.serveSharedEntry(w, r, rt, path, params, e, g)
+			return
 		}
 	}
 	a := newCapture(w, c.maxEntry, false)
