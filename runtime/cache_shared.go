@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +42,9 @@ const (
 	// until revalidatePath stays 7 days (kv's bound), or until it is the
 	// least recently used.
 	sharedStale = time.Hour
+	// sharedOpenWait bounds how long a request waits for the store to
+	// open, on the first call or the first after a failure.
+	sharedOpenWait = time.Second
 	// maxLease bounds how long a replica holds the lock of the answer it
 	// computes (its request's MaxWait and MaxDuration, at most this).
 	maxLease = 5 * time.Minute
@@ -56,18 +58,16 @@ const (
 // sharedCache is a respCache's entries in Redis. It is safe for concurrent
 // use.
 type sharedCache struct {
+	rc    *respCache // its own: closed and bg
 	store *store
 	name  string // the namespace
 	max   int64
 	log   *slog.Logger
 
-	mu         sync.Mutex // held while opening c
 	c          atomic.Pointer[kv.Cache]
-	down       atomic.Int64        // Unix ns until which calls are skipped, after a failure
-	refreshing map[string]bool     // keys a background refresh runs for (guarded by respCache.mu)
-	corrupt    atomic.Int64        // entries that did not decode, for tests and logs
-	now        func() time.Time    // time.Now; a test's clock
-	wait       func(time.Duration) // between polls for another replica's answer
+	down       atomic.Int64    // Unix ns until which calls are skipped, after a failure
+	opening    chan struct{}   // closed when the open under way ends (guarded by rc.mu)
+	refreshing map[string]bool // keys a background refresh runs for (guarded by rc.mu)
 }
 
 // share makes c keep its entries in ns's Redis server (Config.SharedCache).
@@ -75,7 +75,7 @@ func (c *respCache) share(ns *namespace, log *slog.Logger) {
 	if c == nil {
 		return
 	}
-	c.shared = &sharedCache{store: ns.store, name: ns.name, max: c.maxBytes, log: log,
+	c.shared = &sharedCache{rc: c, store: ns.store, name: ns.name, max: c.maxBytes, log: log,
 		refreshing: map[string]bool{}}
 }
 
@@ -88,34 +88,58 @@ func sharedCacheProblem(kvURL string) string {
 	return "the shared response cache (--shared-cache) lives in Redis: set the key-value store to a Redis or Valkey server (--kv redis://HOST:PORT); the embedded store is one process's"
 }
 
-// client returns the cache, or nil while it is failing.
-func (sc *sharedCache) client(ctx context.Context) *kv.Cache {
-	if c := sc.c.Load(); c != nil {
-		if time.Now().UnixNano() < sc.down.Load() {
-			return nil
-		}
-		return c
-	}
+// client returns the cache, or nil while it is failing. The first call
+// opens the store in the background (kv.Open may take seconds to give up
+// on an unreachable server) and waits for it at most sharedOpenWait.
+func (sc *sharedCache) client() *kv.Cache {
 	if time.Now().UnixNano() < sc.down.Load() {
 		return nil
 	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
 	if c := sc.c.Load(); c != nil {
 		return c
 	}
-	st, err := sc.store.open(ctx) // logs its failure, retried every storeRetry
+	rc := sc.rc
+	rc.mu.Lock()
+	done := sc.opening
+	if done == nil && !rc.closed {
+		done = make(chan struct{})
+		sc.opening = done
+		rc.bg.Add(1) // under mu: close's Wait never races it
+		go sc.open(done)
+	}
+	rc.mu.Unlock()
+	if done == nil {
+		return nil // closed
+	}
+	t := time.NewTimer(sharedOpenWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	return sc.c.Load()
+}
+
+// open opens the store and the namespace's cache, then closes done.
+func (sc *sharedCache) open(done chan struct{}) {
+	defer sc.rc.bg.Done()
+	defer func() {
+		sc.rc.mu.Lock()
+		sc.opening = nil
+		sc.rc.mu.Unlock()
+		close(done)
+	}()
+	st, err := sc.store.open(context.Background()) // logs its failure, retried every storeRetry
 	if err != nil {
 		sc.down.Store(time.Now().Add(sharedBackoff).UnixNano())
-		return nil
+		return
 	}
 	c, err := st.Cache(sc.name, sc.max)
 	if err != nil {
 		sc.fail("open", err)
-		return nil
+		return
 	}
 	sc.c.Store(c)
-	return c
 }
 
 // fail leaves the cache alone for sharedBackoff after a failed call, and
@@ -202,7 +226,7 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 	c := s.responses
 	sc := c.shared
 	base := sharedID(path, r.Host, r.URL.RawQuery)
-	cl := sc.client(r.Context())
+	cl := sc.client()
 	var gen string
 	if cl != nil {
 		e, g, ok := sc.lookup(r.Context(), cl, base, r)
@@ -369,7 +393,7 @@ func (s *Server) refreshShared(rt *route, path string, r *http.Request, params [
 				s.log.Error("cache refresh failed", "route", rt.Pattern, "path", path, "err", v)
 			}
 		}()
-		cl := sc.client(ctx)
+		cl := sc.client()
 		if cl == nil {
 			return
 		}
@@ -450,7 +474,7 @@ func (sc *sharedCache) put(ctx context.Context, cl *kv.Cache, e kv.Entry) {
 // revalidate drops the entries of escaped (a path's normal form), or of
 // the route pattern, on every replica.
 func (sc *sharedCache) revalidate(escaped, pattern string) error {
-	cl := sc.client(context.Background())
+	cl := sc.client()
 	if cl == nil {
 		return errUnshared
 	}

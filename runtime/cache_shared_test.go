@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -461,4 +462,33 @@ func FuzzSharedEntry(f *testing.F) {
 			decodeVary(b)
 		}
 	})
+}
+
+// TestSharedCacheNoRedis: a Redis server that never answered leaves the
+// cached routes answering from their handler (MISS), each request within
+// its bounded wait for the store, as does a route without cache.
+func TestSharedCacheNoRedis(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	srv, logs := serveCache(t, Config{KV: "redis://" + addr, SharedCache: true}, map[string]string{"static": `{"dynamic": "force-static"}`, "plain": ""})
+	for i := range 3 {
+		start := time.Now()
+		want := cached{200, "MISS", pageBody(0, "/static", "nokv=1")}
+		if diff := cmp.Diff(want, ask(t, "GET", srv+"/static?nokv=1")); diff != "" {
+			t.Errorf("GET %d (-want +got):\n%s", i, diff)
+		}
+		if d := time.Since(start); d > sharedOpenWait+time.Second {
+			t.Errorf("GET %d took %v", i, d)
+		}
+		if c := ask(t, "GET", srv+"/plain?nokv=1"); c.Status != 200 {
+			t.Errorf("the route without cache: %+v", c)
+		}
+	}
+	if !strings.Contains(logs.String(), "key-value store is unavailable") {
+		t.Errorf("the failure is not logged:\n%s", logs)
+	}
 }
