@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -406,7 +409,8 @@ end`).Numkeys(0).Build()).Error()
 	}
 }
 
-// TestSharedCacheConfig: the shared cache needs a Redis store.
+// TestSharedCacheConfig: the shared cache needs a Redis store, for a
+// project as for tenants.
 func TestSharedCacheConfig(t *testing.T) {
 	dir := cacheProject(t, map[string]string{"static": `{"dynamic": "force-static"}`}, nil)
 	for _, kv := range []string{"", "redis://127.0.0.1:1"} {
@@ -417,6 +421,10 @@ func TestSharedCacheConfig(t *testing.T) {
 		if got := err != nil && strings.Contains(err.Error(), "--kv redis://"); got != (kv == "") {
 			t.Errorf("KV %q: %v", kv, err)
 		}
+	}
+	_, err := NewTenants(context.Background(), TenantsConfig{Dir: t.TempDir(), Domain: "test", Project: Config{SharedCache: true}})
+	if err == nil || !strings.Contains(err.Error(), "--kv redis://") {
+		t.Errorf("Tenants without a Redis store: %v", err)
 	}
 }
 
@@ -490,5 +498,57 @@ func TestSharedCacheNoRedis(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "key-value store is unavailable") {
 		t.Errorf("the failure is not logged:\n%s", logs)
+	}
+}
+
+// TestSharedCacheTenants: with Tenants, each tenant's entries live in its
+// own namespace of the shared server.
+func TestSharedCacheTenants(t *testing.T) {
+	root := t.TempDir()
+	for _, name := range []string{"acme", "evil"} {
+		if err := os.Rename(cacheProject(t, map[string]string{"static": `{"dynamic": "force-static"}`}, nil), filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	redis := testredis.Start(t)
+	ts, err := NewTenants(context.Background(), TenantsConfig{Dir: root, Domain: "test", Project: Config{
+		CacheDir: hostileCacheDir(), Logger: slog.New(slog.DiscardHandler), KV: redis, SharedCache: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Close(context.Background())
+	srv := httptest.NewServer(ts)
+	defer srv.Close()
+	get := func(tenant string) cached {
+		req, _ := http.NewRequest("GET", srv.URL+"/static", nil)
+		req.Host = tenant + ".test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return cached{resp.StatusCode, resp.Header.Get(CacheHeader), string(b)}
+	}
+	want := []cached{
+		{200, "MISS", pageBody(1, "/static", "")},
+		{200, "MISS", pageBody(1, "/static", "")},
+		{200, "HIT", pageBody(1, "/static", "")},
+	}
+	if diff := cmp.Diff(want, []cached{get("acme"), get("evil"), get("acme")}); diff != "" {
+		t.Errorf("GET as acme, evil, acme (-want +got):\n%s", diff)
+	}
+	opt, _ := valkey.ParseURL(redis)
+	opt.DisableCache = true
+	rc, err := valkey.NewClient(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for _, name := range []string{"acme", "evil"} {
+		keys, err := rc.Do(context.Background(), rc.B().Keys().Pattern("wasmroute:{"+name+"}:c:e:*").Build()).AsStrSlice()
+		if err != nil || len(keys) != 1 {
+			t.Errorf("tenant %s's entries: %v, %v", name, keys, err)
+		}
 	}
 }
