@@ -27,7 +27,8 @@ import (
 //	wasmroute:{ns}:c:l:<id>   string: the lock of the replica computing id
 //
 // Writes are Lua scripts, so the byte bound, the LRU order and the indexes
-// move together, atomically for every replica. The bookkeeping keys expire
+// move together, atomically for every replica; they reach the keys of the
+// entries they drop by name, all in the namespace's cluster slot. The bookkeeping keys expire
 // maxCacheLife after the last write, so an abandoned namespace drains.
 type Cache struct {
 	c    valkey.Client
