@@ -346,7 +346,7 @@ func (s *Server) awaitShared(ctx context.Context, cl *kv.Cache, base string, r *
 // serveSharedEntry answers w from e, and starts its refresh when it is
 // stale.
 func (s *Server) serveSharedEntry(w http.ResponseWriter, r *http.Request, rt *route, path string, params []routes.Param, e *entry, gen string) {
-	age := max(time.Now().Sub(e.stored), 0)
+	age := max(time.Since(e.stored), 0)
 	stale := rt.cache.ttl > 0 && age >= rt.cache.ttl
 	if stale {
 		s.refreshShared(rt, path, r, params, gen)
@@ -410,7 +410,7 @@ func (s *Server) refreshShared(rt *route, path string, r *http.Request, params [
 		// Another replica may have refreshed it since this one found it
 		// stale.
 		e, g, _ := sc.find(ctx, cl, base, req, false)
-		if e == nil || time.Now().Sub(e.stored) < rt.cache.ttl {
+		if e == nil || time.Since(e.stored) < rt.cache.ttl {
 			uctx, ucancel := sharedCall(ctx)
 			cl.Unlock(uctx, base, token)
 			ucancel()
