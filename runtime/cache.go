@@ -174,6 +174,8 @@ type respCache struct {
 	lru     list.List                       // *entry, most recently used first
 	flights map[string]*flight              // misses being answered, by path, Host and query
 	running map[*pool]int                   // background refreshes running, by route (its pool)
+
+	shared *sharedCache // set: the entries live in Redis, not above (cache_shared.go)
 }
 
 // variants are the answers stored for one host, path and query.
@@ -491,6 +493,13 @@ func (c *respCache) RevalidatePath(path string) error {
 		escaped = cleanPath(u.EscapedPath())
 	}
 	escaped = normalEscapes(escaped)
+	if c.shared != nil {
+		pattern := ""
+		if strings.Contains(path, "[") {
+			pattern = path
+		}
+		return c.shared.revalidate(escaped, pattern)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
@@ -733,6 +742,10 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 		s.serve(newCapture(w, 0, true), cacheRequest(r), rt, methodGET, params)
 		return
 	}
+	if c.shared != nil {
+		s.serveShared(w, r, path, rt, params)
+		return
+	}
 	e, age, stale, refresh := c.lookup(path, r)
 	if e != nil {
 		if refresh {
@@ -815,12 +828,7 @@ func (s *Server) refresh(rt *route, path string, r *http.Request, params []route
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, rt.limits.MaxWait+rt.limits.MaxDuration)
-	req := &http.Request{
-		Method: http.MethodGet, URL: &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: seenHeader(r.Header), Body: http.NoBody,
-		Host: r.Host, RequestURI: r.RequestURI,
-	}
-	req = req.WithContext(ctx)
+	req := refreshRequest(ctx, r)
 	params = slices.Clone(params)
 	go func() {
 		defer c.bg.Done()
@@ -840,4 +848,15 @@ func (s *Server) refresh(rt *route, path string, r *http.Request, params []route
 		}
 		c.store(rt, path, hostQuery(req), req, a, gen, time.Now())
 	}()
+}
+
+// refreshRequest is a background refresh's request for r: its method GET,
+// URL, Host and the headers a handler sees (seen), with ctx.
+func refreshRequest(ctx context.Context, r *http.Request) *http.Request {
+	req := &http.Request{
+		Method: http.MethodGet, URL: &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: seenHeader(r.Header), Body: http.NoBody,
+		Host: r.Host, RequestURI: r.RequestURI,
+	}
+	return req.WithContext(ctx)
 }

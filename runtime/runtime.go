@@ -158,6 +158,13 @@ type Config struct {
 	// negative: no cache. wasmroute.json may lower it.
 	MaxCacheBytes int64
 
+	// SharedCache keeps the response cache in the Redis or Valkey server
+	// of KV, in the project's namespace, rather than in process: replicas
+	// sharing the server share their cached answers, and revalidatePath on
+	// one drops them on all. KV must then be a Redis URL. A project's files
+	// cannot set it. See cache_shared.go.
+	SharedCache bool
+
 	// Progress, when set, is told as each module finishes compiling.
 	Progress func(done, total int, file string)
 
@@ -317,6 +324,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			cfg.KV = project.KV
 		}
 	}
+	if cfg.SharedCache && cfg.MaxCacheBytes > 0 {
+		if p := sharedCacheProblem(cfg.KV); p != "" {
+			load.Problems = append(load.Problems, p)
+		}
+	}
 	secrets := map[string]bool{}
 	for _, v := range cfg.Secrets {
 		secrets[v] = true
@@ -386,6 +398,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.store = s.ownStore
 	}
 	s.kv = &namespace{store: cfg.store, name: cmp.Or(cfg.KVNamespace, namespaceName(cfg.Dir)), lim: kv.Limits{MaxKeys: cfg.MaxKVKeys, MaxValue: cfg.MaxKVValue}}
+	if cfg.SharedCache {
+		s.responses.share(s.kv, cfg.Logger) // cache_shared.go
+	}
 	if cfg.Untrusted {
 		// The operator's list is the most a tenant's files may list.
 		if s.policies.ceiling, err = s.policies.policy(cfg.AllowedOutboundHosts, "--allow-outbound"); err != nil {

@@ -177,6 +177,9 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 	if err := checkKVURL(cfg.Project.KV); err != nil {
 		return nil, fmt.Errorf("runtime: Config.KV: %w", err)
 	}
+	if p := sharedCacheProblem(cfg.Project.KV); cfg.Project.SharedCache && p != "" {
+		return nil, errors.New("runtime: Config.SharedCache: " + p)
+	}
 	if t.store = cfg.Project.store; t.store == nil {
 		t.store = newStore(cfg.Project, cfg.Dir, log)
 		t.ownStore = true

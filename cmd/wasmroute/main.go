@@ -301,6 +301,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	fs.Var(sizeFlag{&maxKVValue}, "max-kv-value", "size of a value in the key-value store")
 	var maxCache int64 = 64 << 20
 	fs.Var(sizeFlag{&maxCache}, "max-cache", "response cache per project or tenant, for the GET answers of routes that set revalidate or dynamic \"force-static\"; past it the answer used least recently goes (0: no cache)")
+	sharedCache := fs.Bool("shared-cache", false, "keep the response cache in the --kv Redis server, shared by the replicas using it (needs --kv redis://…)")
 	var lim runtime.Limits
 	d := runtime.DefaultLimits
 	// Size flags show their defaults in --help only when set before
@@ -391,6 +392,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		MaxKVValue:           maxKVValue,
 
 		MaxCacheBytes: cmp.Or(maxCache, -1), // 0: none
+		SharedCache:   *sharedCache,
 
 		MaxCompiled: *maxCompiled,
 		LazyCompile: true,

@@ -24,10 +24,13 @@ func page(w *route.Response, r *route.Request) {
 	if ms, err := strconv.Atoi(q.Get("sleep")); err == nil {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
-	n, err := kv.Incr("runs:"+r.Path()+"?"+r.RawQuery(), 1)
-	if err != nil {
-		w.Text(502, err.Error())
-		return
+	var n int64
+	if q.Get("nokv") == "" {
+		var err error
+		if n, err = kv.Incr("runs:"+r.Path()+"?"+r.RawQuery(), 1); err != nil {
+			w.Text(502, err.Error())
+			return
+		}
 	}
 	w.SetHeader("Content-Type", "text/plain")
 	if q.Get("cookie") != "" {
