@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/internal/digest"
 	"github.com/wasmroute/wasmroute/internal/kv"
 	"github.com/wasmroute/wasmroute/internal/routes"
 )
@@ -61,6 +63,7 @@ type sharedCache struct {
 	rc    *respCache // its own: closed and bg
 	store *store
 	name  string // the namespace
+	build string // the project's digest: entries are the deploy's own
 	max   int64
 	log   *slog.Logger
 
@@ -71,12 +74,26 @@ type sharedCache struct {
 }
 
 // share makes c keep its entries in ns's Redis server (Config.SharedCache).
-func (c *respCache) share(ns *namespace, log *slog.Logger) {
+// An entry's key holds the digest of the project in dir (the one
+// wasmroute build prints), so that the answers of one deploy's code are
+// never served by another's: replicas of one deploy share entries, a new
+// deploy starts empty, as Next.js's build ID does.
+func (c *respCache) share(ns *namespace, dir string, log *slog.Logger) error {
 	if c == nil {
-		return
+		return nil
 	}
-	c.shared = &sharedCache{rc: c, store: ns.store, name: ns.name, max: c.maxBytes, log: log,
+	build, err := digest.Project(dir)
+	if err != nil {
+		return fmt.Errorf("the shared response cache: %w", err)
+	}
+	c.shared = &sharedCache{rc: c, store: ns.store, name: ns.name, build: build, max: c.maxBytes, log: log,
 		refreshing: map[string]bool{}}
+	return nil
+}
+
+// entryID is the id of the entry of path for r's Host and query.
+func (sc *sharedCache) entryID(path string, r *http.Request) string {
+	return sharedID(sc.build, path, r.Host, r.URL.RawQuery)
 }
 
 // sharedCacheProblem says why Config.SharedCache cannot be used with the
@@ -225,7 +242,7 @@ func (sc *sharedCache) corrupted(id string, log bool) {
 func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string, rt *route, params []routes.Param) {
 	c := s.responses
 	sc := c.shared
-	base := sharedID(path, r.Host, r.URL.RawQuery)
+	base := sc.entryID(path, r)
 	cl := sc.client()
 	var gen string
 	if cl != nil {
@@ -376,7 +393,7 @@ func (s *Server) refreshShared(rt *route, path string, r *http.Request, params [
 	ctx, cancel := context.WithTimeout(c.ctx, rt.limits.MaxWait+rt.limits.MaxDuration)
 	req := refreshRequest(ctx, r)
 	params = slices.Clone(params)
-	base := sharedID(path, r.Host, r.URL.RawQuery)
+	base := sc.entryID(path, r)
 	go func() {
 		defer c.bg.Done()
 		defer cancel()

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/valkey-io/valkey-go"
 
+	"github.com/wasmroute/wasmroute/internal/digest"
 	"github.com/wasmroute/wasmroute/internal/testredis"
 )
 
@@ -34,6 +35,8 @@ const sharedHost = "shared.test"
 type replica struct {
 	url  string
 	logs *syncBuffer
+	dir  string // its project
+	kv   string // the redis-server's URL
 }
 
 // sharedReplicas starts one replica per namespace of namespaces ("" for
@@ -53,7 +56,7 @@ func sharedReplicas(t *testing.T, cfg Config, routes map[string]string, namespac
 		s, logs := newServer(t, c)
 		ts := httptest.NewServer(s)
 		t.Cleanup(ts.Close)
-		out = append(out, replica{ts.URL, logs})
+		out = append(out, replica{ts.URL, logs, c.Dir, c.KV})
 	}
 	opt, err := valkey.ParseURL(cfg.KV)
 	if err != nil {
@@ -88,10 +91,40 @@ func ask(t testing.TB, method, target string) cached {
 	return cached{resp.StatusCode, resp.Header.Get(CacheHeader), string(b)}
 }
 
-// entryKey is the Redis key of the entry for path and query in namespace
-// ns, asked for with the shared Host.
-func entryKey(ns, path, query string) string {
-	return "wasmroute:{" + ns + "}:c:e:" + sharedID(path, sharedHost, query)
+// entryKey is the Redis key of the entry for path and query of the project
+// in dir, in namespace ns, asked for with the shared Host.
+func entryKey(t *testing.T, ns, dir, path, query string) string {
+	build, err := digest.Project(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "wasmroute:{" + ns + "}:c:e:" + sharedID(build, path, sharedHost, query)
+}
+
+// TestSharedCacheDeploys: replicas of one deploy share entries; a deploy
+// of other code (another project digest) in the same namespace never
+// serves the old code's answers, nor the old the new's.
+func TestSharedCacheDeploys(t *testing.T) {
+	r, _ := sharedReplicas(t, Config{}, map[string]string{"static": `{"dynamic": "force-static"}`}, "site")
+	old := r[0].url
+	cfg := Config{KV: r[0].kv, SharedCache: true, KVNamespace: "site", CacheDir: hostileCacheDir(), DataDir: t.TempDir()}
+	cfg.Dir = cacheProject(t, map[string]string{"static": `{"dynamic": "force-static", "env": {"DEPLOY": "2"}}`}, nil)
+	s, _ := newServer(t, cfg)
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	for _, step := range []struct {
+		url  string
+		want cached
+	}{
+		{old + "/static", cached{200, "MISS", pageBody(1, "/static", "")}},
+		{ts.URL + "/static", cached{200, "MISS", pageBody(2, "/static", "")}},
+		{old + "/static", cached{200, "HIT", pageBody(1, "/static", "")}},
+		{ts.URL + "/static", cached{200, "HIT", pageBody(2, "/static", "")}},
+	} {
+		if diff := cmp.Diff(step.want, ask(t, "GET", step.url)); diff != "" {
+			t.Fatalf("GET %s (-want +got):\n%s", step.url, diff)
+		}
+	}
 }
 
 // TestSharedCache: what one replica stores the other serves, and
@@ -311,7 +344,7 @@ func TestSharedCacheNamespaces(t *testing.T) {
 func TestSharedCacheCorrupt(t *testing.T) {
 	r, rc := sharedReplicas(t, Config{}, map[string]string{"static": `{"dynamic": "force-static"}`}, "site", "site")
 	ctx := context.Background()
-	key := entryKey("site", "/static", "")
+	key := entryKey(t, "site", r[0].dir, "/static", "")
 	ask(t, "GET", r[0].url+"/static")
 	good, err := rc.Do(ctx, rc.B().Get().Key(key).Build()).AsBytes()
 	if err != nil {

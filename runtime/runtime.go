@@ -399,7 +399,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.kv = &namespace{store: cfg.store, name: cmp.Or(cfg.KVNamespace, namespaceName(cfg.Dir)), lim: kv.Limits{MaxKeys: cfg.MaxKVKeys, MaxValue: cfg.MaxKVValue}}
 	if cfg.SharedCache {
-		s.responses.share(s.kv, cfg.Logger) // cache_shared.go
+		if err := s.responses.share(s.kv, cfg.Dir, cfg.Logger); err != nil { // cache_shared.go
+			return nil, err
+		}
 	}
 	if cfg.Untrusted {
 		// The operator's list is the most a tenant's files may list.
