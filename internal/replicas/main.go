@@ -46,6 +46,7 @@ func doMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "client connections: requests in flight at most")
 	fs.IntVar(&cfg.PostEvery, "post-every", cfg.PostEvery, "one request in this many, at random, is a POST (a write), the others GETs")
 	fs.DurationVar(&cfg.ShutdownDelay, "shutdown-delay", cfg.ShutdownDelay, "the replicas' --shutdown-delay: longer than haproxy's checks take to see a 503 (fall × inter)")
+	csvPath := fs.String("csv", "", "write every request (start in ms since the load began, latency in ms, method, status, replica, error) to this CSV file")
 	keep := fs.Bool("keep", false, "keep the scratch folder (the replicas' and haproxy's logs, haproxy.cfg) and print where it is")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -71,6 +72,12 @@ func doMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	res.print(stdout)
+	if *csvPath != "" {
+		if err := res.writeCSV(*csvPath); err != nil {
+			fmt.Fprintln(stderr, "replicas:", err)
+			return 1
+		}
+	}
 	if problems := res.problems(); len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stderr, "replicas: FAIL:", p)

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"encoding/csv"
 	"fmt"
 	"io"
 	"maps"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -163,7 +166,11 @@ func (r *result) print(w io.Writer) {
 
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
 	fmt.Fprintf(tw, "SIGKILL r1 at %s\thaproxy took it out of rotation after %s\n", ms(r.kill), ms(r.killOut))
-	fmt.Fprintf(tw, "SIGTERM r2 at %s\thaproxy took it out of rotation after %s (before its --shutdown-delay of %v ended)\n", ms(r.term), ms(r.termOut), cfg.ShutdownDelay)
+	when := "before"
+	if r.termOut >= r.drainStart {
+		when = "only after"
+	}
+	fmt.Fprintf(tw, "SIGTERM r2 at %s\thaproxy took it out of rotation after %s, %s it began draining (--shutdown-delay %v)\n", ms(r.term), ms(r.termOut), when, cfg.ShutdownDelay)
 	fmt.Fprintf(tw, "  drain\tSIGTERM → exit %s (%s): the delay, then %s of draining\n", ms(r.drained), exitStatus(r.exitErr), ms(r.drained-r.drainStart))
 	fmt.Fprintf(tw, "  restart at %s\t/readyz 200 after %s, back in haproxy's rotation after %s", ms(r.restart), ms(r.ready), ms(r.up))
 	if first, ok := r.firstServed(); ok {
@@ -223,4 +230,27 @@ func round(d time.Duration) time.Duration {
 		return d.Round(10 * time.Microsecond)
 	}
 	return d.Round(time.Microsecond)
+}
+
+// writeCSV writes every request to the file path, in the order they
+// started.
+func (r *result) writeCSV(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	records := slices.Clone(r.records)
+	sort.Slice(records, func(i, j int) bool { return records[i].Start < records[j].Start })
+	w := csv.NewWriter(f)
+	w.Write([]string{"start_ms", "latency_ms", "method", "status", "replica", "error"})
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) }
+	for _, rec := range records {
+		w.Write([]string{ms(rec.Start), ms(rec.Latency), rec.Method, strconv.Itoa(rec.Status), rec.Replica, rec.Err})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
