@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -19,14 +20,15 @@ import (
 
 // record is one request of the load.
 type record struct {
-	Start   time.Duration // since the load's start
-	Latency time.Duration
-	Method  string
-	Status  int    // 0: no answer
-	Err     string // why it failed: the transport's error or an unexpected answer; "" if it did not
-	Replica string // haproxy's X-Replica: the server that answered ("" if haproxy did)
-	Key     string // a POST's key ...
-	Value   string // ... and the value it wrote
+	Start    time.Duration // since the load's start
+	Latency  time.Duration
+	Method   string
+	Status   int    // 0: no answer
+	Err      string // why it failed: the transport's error or an unexpected answer; "" if it did not
+	Replica  string // haproxy's X-Replica: the server that answered ("" if haproxy did)
+	Attempts int    // connections the client sent it on: more than 1 if net/http sent it again
+	Key      string // a POST's key ...
+	Value    string // ... and the value it wrote
 }
 
 func (r record) failed() bool { return r.Err != "" }
@@ -130,6 +132,12 @@ func (l *load) do(client *http.Client, method, target string, body io.Reader) (r
 	if err != nil {
 		panic(err) // the URL is ours
 	}
+	// net/http sends a GET again, on another connection, when a reused one
+	// closed before any answer (as haproxy does to say "try again"):
+	// counted, so that the report shows what haproxy's retries did alone.
+	req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { r.Attempts++ },
+	}))
 	res, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error

@@ -85,6 +85,9 @@ func (r *result) problems() []string {
 	if gets > 0 {
 		p = append(p, fmt.Sprintf("%d GETs failed", gets))
 	}
+	if n := r.resentGets(); n > 0 {
+		p = append(p, fmt.Sprintf("%d GETs succeeded only because net/http sent them again: haproxy had closed their connection unanswered", n))
+	}
 	if posts > 0 {
 		p = append(p, fmt.Sprintf("%d POSTs failed that were not in flight on the killed replica", posts))
 	}
@@ -100,6 +103,17 @@ func (r *result) problems() []string {
 	return p
 }
 
+// resentGets counts the GETs net/http had to send again.
+func (r *result) resentGets() int {
+	n := 0
+	for _, rec := range r.records {
+		if rec.Method == http.MethodGet && rec.Attempts > 1 {
+			n++
+		}
+	}
+	return n
+}
+
 // print writes the report as a table.
 func (r *result) print(w io.Writer) {
 	cfg := r.cfg
@@ -108,11 +122,14 @@ func (r *result) print(w io.Writer) {
 		cfg.Duration, r.span().Round(100*time.Millisecond), cfg.Rate, cfg.Conns, cfg.PostEvery, cfg.ShutdownDelay)
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	var gets, posts, failedGets, failedPosts, acked int
+	var gets, posts, failedGets, failedPosts, acked, resent int
 	failures := map[string]int{}
 	byReplica := map[string]int{}
 	for _, rec := range r.records {
 		byReplica[rec.Replica]++
+		if rec.Attempts > 1 {
+			resent++
+		}
 		if rec.Method == http.MethodGet {
 			gets++
 		} else {
@@ -136,7 +153,11 @@ func (r *result) print(w io.Writer) {
 		case rec.Start+rec.Latency >= r.term:
 			when = "after SIGTERM r2"
 		}
-		failures[fmt.Sprintf("%s %s, %s", rec.Method, rec.Err, when)]++
+		why := rec.Err
+		if why == "EOF" {
+			why = "EOF: haproxy closed the connection unanswered"
+		}
+		failures[fmt.Sprintf("%s %s, %s", rec.Method, why, when)]++
 	}
 	fmt.Fprintf(tw, "requests\t%d (%d GET, %d POST)\n", len(r.records), gets, posts)
 	fmt.Fprintf(tw, "failed GETs\t%d\n", failedGets)
@@ -144,6 +165,7 @@ func (r *result) print(w io.Writer) {
 	for _, why := range slices.Sorted(maps.Keys(failures)) {
 		fmt.Fprintf(tw, "  %d ×\t%s\n", failures[why], why)
 	}
+	fmt.Fprintf(tw, "sent again by the client\t%d (net/http resends a GET when a reused connection closes unanswered)\n", resent)
 	fmt.Fprintf(tw, "acknowledged writes\t%d, read back from Redis: %d lost\n", acked, len(r.lost))
 	var per []string
 	for _, name := range slices.Sorted(maps.Keys(byReplica)) {
