@@ -34,7 +34,7 @@ import (
 //     run it twice. Its client gets a 502 and decides.
 var haproxyConfig = template.Must(template.New("haproxy.cfg").Parse(`# written by go run ./internal/replicas
 global
-	stats socket {{.Socket}} mode 600 level admin
+	stats socket {{.Socket}} mode 600 level user
 	maxconn 4096
 
 defaults

@@ -22,6 +22,10 @@ type cluster struct {
 	replicas                         []*replica
 }
 
+// drainingLine is what serve prints as it stops accepting and drains the
+// requests in flight, once its --shutdown-delay is over.
+const drainingLine = "shutting down: draining requests in flight"
+
 // replica is one slot behind haproxy: a name and two ports, served by one
 // process after another.
 type replica struct {
@@ -87,7 +91,7 @@ func (c *cluster) start(ctx context.Context, r *replica) (*proc, error) {
 		lines := bufio.NewScanner(stdout)
 		for lines.Scan() {
 			line := lines.Text()
-			if strings.HasPrefix(line, "shutting down: draining requests in flight") {
+			if strings.HasPrefix(line, drainingLine) {
 				p.mu.Lock()
 				p.draining = time.Now()
 				p.mu.Unlock()

@@ -205,6 +205,9 @@ func (c *cluster) failover(ctx context.Context, start time.Time, hp *haproxy, re
 	case <-time.After(c.cfg.ShutdownDelay + 35*time.Second): // serve drains for 30 s at most
 		return fmt.Errorf("%s did not exit within %v of SIGTERM", r2.name, c.cfg.ShutdownDelay+35*time.Second)
 	}
+	if p2.drainingAt().IsZero() {
+		return fmt.Errorf("%s exited (%v) after SIGTERM without saying %q: see %s.log", r2.name, exitStatus(p2.err), drainingLine, r2.name)
+	}
 	res.drained = p2.exited.Sub(t)
 	res.drainStart = p2.drainingAt().Sub(t)
 	res.exitErr = p2.err
@@ -293,7 +296,7 @@ func toolVersion(name string, args ...string) string {
 	out, _ := exec.Command(name, args...).Output()
 	line, _, _ := strings.Cut(string(out), "\n")
 	for f := range strings.FieldsSeq(line) {
-		if f = strings.TrimPrefix(f, "v="); f[0] >= '0' && f[0] <= '9' {
+		if f = strings.TrimPrefix(f, "v="); f != "" && f[0] >= '0' && f[0] <= '9' {
 			return f
 		}
 	}
