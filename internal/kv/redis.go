@@ -47,8 +47,11 @@ end
 
 var (
 	// KEYS: value, index, expiry. ARGV: key, value, ttl in ms (0: none),
-	// max keys. Returns 0, or the error LIMIT.
-	redisSet = valkey.NewLuaScript(redisPurge + `
+	// max keys. Returns 0, or the error LIMIT. Retryable, as delete and
+	// list: a second run changes nothing the first did not, so the client
+	// may send it again when it got no answer (see redisResends). Incr
+	// may not.
+	redisSet = valkey.NewLuaScriptRetryable(redisPurge + `
 purge(2, 16)
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   if full(tonumber(ARGV[4])) then return redis.error_reply('LIMIT') end
@@ -84,7 +87,7 @@ if type(r) == 'table' and r.err then return redis.error_reply('NOTINT ' .. r.err
 return redis.call('GET', KEYS[1])
 `)
 	// KEYS: value, index, expiry. ARGV: key.
-	redisDelete = valkey.NewLuaScript(redisPurge + `
+	redisDelete = valkey.NewLuaScriptRetryable(redisPurge + `
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
@@ -93,7 +96,7 @@ return 0
 `)
 	// KEYS: index, expiry. ARGV: ZRANGEBYLEX's min and max. Purges every
 	// expired key, then lists.
-	redisList = valkey.NewLuaScript(redisPurge + `
+	redisList = valkey.NewLuaScriptRetryable(redisPurge + `
 while purge(1, 1000) == 1000 do end
 return redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2])
 `)
@@ -111,6 +114,7 @@ func openRedis(ctx context.Context, rawURL string) (*redisStore, error) {
 		return nil, fmt.Errorf("kv: store URL %s: %w", where, err)
 	}
 	opt.DisableCache = true // every read goes to the server: replicas share it
+	opt.RetryDelay = redisRetryDelay
 	if d, ok := ctx.Deadline(); ok {
 		opt.Dialer.Timeout = time.Until(d)
 	}
@@ -128,6 +132,27 @@ func openRedis(ctx context.Context, rawURL string) (*redisStore, error) {
 		return nil, fmt.Errorf("kv: %s runs Redis %s; the key-value store needs 6.2 or later (SET PXAT)", where, v)
 	}
 	return &redisStore{c: c}, nil
+}
+
+// redisResends is how many times a command that got no answer from Redis
+// is sent again, each time on a connection of the client's that is not
+// known broken: after Redis restarts, or anything between closes the
+// connections, each of the client's idle connections (4: valkey-go's
+// PipelineMultiplex of 2) fails its next command with EOF.
+const redisResends = 4
+
+// redisRetryDelay bounds the client's resending of a read (or a retryable
+// script) after a network error: redisResends times, 5 ms apart, then it
+// fails. valkey-go's default resends until the caller's deadline, so with
+// Redis down a guest's kv get held its instance for the request's whole
+// --max-duration (30 s) instead of failing in milliseconds as a write
+// does: a KV route's requests piled up to its instance limits, and its
+// project's other routes waited behind them.
+func redisRetryDelay(attempts int, _ valkey.Completed, _ error) time.Duration {
+	if attempts > redisResends {
+		return -1 // no more
+	}
+	return 5 * time.Millisecond
 }
 
 // serverVersion returns redis_version from INFO server (Valkey reports

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -20,43 +21,71 @@ import (
 // store.
 func Start(t testing.TB) string {
 	t.Helper()
+	s, err := Run(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s.URL
+}
+
+// Server is a redis-server that Run started.
+type Server struct {
+	URL string // redis://127.0.0.1:PORT
+	PID int
+
+	cmd    *exec.Cmd
+	exited chan error
+	once   sync.Once
+}
+
+// Run starts a redis-server on 127.0.0.1 and a free port, with dir as its
+// folder and persistence off, and waits until it answers PING; Stop stops
+// it. It is Start for programs that are not tests.
+func Run(dir string) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("the Redis backend is tested against a real server, and %v: install it (Debian: apt-get install redis-server; .ci/run does)", err)
+		return nil, fmt.Errorf("the Redis backend is tested against a real server, and %v: install it (Debian: apt-get install redis-server; .ci/run does)", err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	var out bytes.Buffer
-	cmd := exec.Command(path, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
+	var out syncBuffer
+	cmd := exec.Command(path, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
+	s := &Server{PID: cmd.Process.Pid, cmd: cmd, exited: make(chan error, 1)}
+	go func() { s.exited <- cmd.Wait() }()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		if ping(addr) {
-			return "redis://" + addr
+			s.URL = "redis://" + addr
+			return s, nil
 		}
 		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("redis-server exited: %v\n%s", err, out.Bytes())
+		case err := <-s.exited:
+			s.exited <- err
+			return nil, fmt.Errorf("redis-server exited: %v\n%s", err, out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("redis-server on %s did not answer PING within 10s\n%s", addr, out.Bytes())
-	return ""
+	s.Stop()
+	return nil, fmt.Errorf("redis-server on %s did not answer PING within 10s\n%s", addr, out.String())
+}
+
+// Stop kills the server (SIGKILL, by PID) and waits for it to exit. It may
+// be called more than once.
+func (s *Server) Stop() {
+	s.once.Do(func() {
+		s.cmd.Process.Kill()
+		<-s.exited
+	})
 }
 
 // ping reports whether a Redis server answers PING at addr.
@@ -73,4 +102,23 @@ func ping(addr string) bool {
 	b := make([]byte, 16)
 	n, _ := c.Read(b)
 	return strings.HasPrefix(string(b[:n]), "+PONG")
+}
+
+// syncBuffer is the server's output, written by exec's copying goroutine
+// and read on failure.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
