@@ -106,6 +106,8 @@ type store struct {
 	s      *kv.Store
 	err    error     // the last failure to open ...
 	failed time.Time // ... kept for storeRetry, so that callers fail fast
+
+	logged atomic.Int64 // when a call's failure was last logged, in Unix ns (shown)
 }
 
 // newStore is the store cfg selects, its embedded one in cfg.DataDir or
@@ -205,7 +207,8 @@ func (n *namespace) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ns.Get(ctx, key)
+	v, err := ns.Get(ctx, key)
+	return v, n.shown(ctx, "get", key, err)
 }
 
 func (n *namespace) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
@@ -213,7 +216,7 @@ func (n *namespace) Set(ctx context.Context, key string, value []byte, ttl time.
 	if err != nil {
 		return err
 	}
-	return ns.Set(ctx, key, value, ttl)
+	return n.shown(ctx, "set", key, ns.Set(ctx, key, value, ttl))
 }
 
 func (n *namespace) Delete(ctx context.Context, key string) error {
@@ -221,7 +224,7 @@ func (n *namespace) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return ns.Delete(ctx, key)
+	return n.shown(ctx, "delete", key, ns.Delete(ctx, key))
 }
 
 func (n *namespace) List(ctx context.Context, prefix string) ([]string, error) {
@@ -229,7 +232,8 @@ func (n *namespace) List(ctx context.Context, prefix string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ns.List(ctx, prefix)
+	v, err := ns.List(ctx, prefix)
+	return v, n.shown(ctx, "list", prefix, err)
 }
 
 func (n *namespace) Incr(ctx context.Context, key string, by int64) (int64, error) {
@@ -237,7 +241,29 @@ func (n *namespace) Incr(ctx context.Context, key string, by int64) (int64, erro
 	if err != nil {
 		return 0, err
 	}
-	return ns.Incr(ctx, key, by)
+	v, err := ns.Incr(ctx, key, by)
+	return v, n.shown(ctx, "incr", key, err)
+}
+
+// shown is err as a guest may see it. The store's own failures (a
+// connection refused or reset, a server's error) name the operator's
+// infrastructure: they are logged, with the URL hidden, at most once a
+// second, and the guest learns only that the store is unavailable. What
+// the guest caused (a missing key, a limit, a bad key) and its request's
+// end pass as they are.
+func (n *namespace) shown(ctx context.Context, op, key string, err error) error {
+	switch {
+	case err == nil, errors.Is(err, kv.ErrNotFound), errors.Is(err, kv.ErrTooLarge), errors.Is(err, kv.ErrLimit),
+		errors.Is(err, kv.ErrNotInteger), errors.Is(err, kv.ErrInvalidKey):
+		return err
+	case ctx.Err() != nil:
+		return fmt.Errorf("kv %s %.60q: %w", op, key, context.Cause(ctx))
+	}
+	st := n.store
+	if now := time.Now().UnixNano(); now-st.logged.Load() >= int64(time.Second) && st.logged.Swap(now) < now-int64(time.Second) {
+		st.log.Error("a key-value call failed", "namespace", n.name, "op", op, "err", hideURL(err.Error(), st.cfg.URL))
+	}
+	return fmt.Errorf("kv %s %.60q: the key-value store is unavailable (the server's log says why)", op, key)
 }
 
 // namespaceName makes a namespace name of a project folder's name:

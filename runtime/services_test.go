@@ -415,6 +415,38 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
+// TestKVStoreLost: a store that was open and goes away (its server
+// killed) tells the guest, for every operation, only that it is
+// unavailable, never the server's address or the client's error; the log
+// says why, once a second at most; a route without the store keeps
+// answering.
+func TestKVStoreLost(t *testing.T) {
+	rs, err := testredis.Run(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.Stop)
+	srv, logs := serveServices(t, Config{KV: rs.URL}, nil)
+	if a := get(t, srv+"/kv?op=set&key=a&value=1"); a.status != 200 {
+		t.Fatalf("kv set with the store up = %d %q", a.status, a.body)
+	}
+	rs.Stop()
+	addr := strings.TrimPrefix(rs.URL, "redis://")
+	for _, q := range []string{"op=get&key=a", "op=set&key=a&value=2", "op=delete&key=a", "op=list&prefix=", "op=incr&key=n&by=1"} {
+		a := get(t, srv+"/kv?"+q)
+		if a.status != 502 || !strings.Contains(a.body, "the key-value store is unavailable (the server's log says why)") ||
+			strings.Contains(a.body, addr) || strings.Contains(a.body, "dial") {
+			t.Errorf("kv %s with the store gone = %d %q, want 502 saying only that it is unavailable", q, a.status, a.body)
+		}
+	}
+	if a := get(t, srv+"/env?print=PLAIN"); a.status != 200 {
+		t.Errorf("a route without the store = %d %q", a.status, a.body)
+	}
+	if l := logs.String(); !strings.Contains(l, "a key-value call failed") || strings.Count(l, "a key-value call failed") > 2 {
+		t.Errorf("log should say why, at most once a second:\n%s", l)
+	}
+}
+
 // TestKVStoreDown checks a store that cannot be reached: the guest learns
 // only that it is unavailable (not where, nor its password), the operator's
 // log says why, and later calls fail fast until the next try.
