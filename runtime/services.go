@@ -80,8 +80,12 @@ func (s *Server) outbound(file string, routeHosts []string, confFile string, lim
 	if err != nil {
 		return nil, err
 	}
+	client := pol.Client()
+	if s.obs != nil && s.obs.m != nil {
+		client = s.obs.m.countFetches(client, s.obs.tenant) // metrics.go
+	}
 	return &host.Outbound{
-		Client:         pol.Client(),
+		Client:         client,
 		Allow:          pol.Allow,
 		MaxFetches:     lim.MaxFetches,
 		MaxConcurrency: lim.MaxFetchConcurrency,
