@@ -141,7 +141,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	ex := &inst.ex
 	ex.Reset(w, r, params)
 	if r.Body != nil && r.Body != http.NoBody {
-		ex.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
+		// The server's own writer: told the body is too large, it closes
+		// the connection after the answer rather than read on.
+		ex.Body = http.MaxBytesReader(serverWriter(w), r.Body, lim.MaxBody)
 	}
 	ex.Done = done
 	// The guest's fetches and store calls end with the call (ex.End), which

@@ -256,20 +256,21 @@ func cacheResult(h http.Header) int {
 	return slices.Index(cacheResults[:], v[0])
 }
 
-// countingTransport counts a route's outbound requests (fetch_total).
+// countingTransport counts a route's outbound requests that were sent
+// (fetch_total ok and error); those the policy refused, the host reports
+// (host.Outbound.Denied; serverObs.denied).
 type countingTransport struct {
-	next                 http.RoundTripper
-	ok, failed, disallow prometheus.Counter
+	next       http.RoundTripper
+	ok, failed prometheus.Counter
 }
 
 func (m *Metrics) countFetches(c *http.Client, tenant string) *http.Client {
 	cc := *c
 	next := cmpTransport(c.Transport)
 	cc.Transport = &countingTransport{
-		next:     next,
-		ok:       m.fetches.WithLabelValues(tenant, "ok"),
-		failed:   m.fetches.WithLabelValues(tenant, "error"),
-		disallow: m.fetches.WithLabelValues(tenant, "denied"),
+		next:   next,
+		ok:     m.fetches.WithLabelValues(tenant, "ok"),
+		failed: m.fetches.WithLabelValues(tenant, "error"),
 	}
 	return &cc
 }
@@ -287,8 +288,7 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	switch {
 	case err == nil:
 		t.ok.Inc()
-	case errors.As(err, &denied):
-		t.disallow.Inc()
+	case errors.As(err, &denied): // counted by the host's report
 	default:
 		t.failed.Inc()
 	}

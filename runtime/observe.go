@@ -30,6 +30,7 @@ type serverObs struct {
 	routes []*routeMetrics // by routes.Route.Index; nil without metrics
 	none   *routeMetrics   // requests no route answered
 	phases [nPhases]prometheus.Observer
+	denied prometheus.Counter // fetches the outbound policy refused
 }
 
 // newServerObs returns what cfg asks to observe, or nil.
@@ -46,6 +47,7 @@ func newServerObs(cfg Config) (*serverObs, error) {
 	}
 	if o.m != nil {
 		o.none = o.m.route(o.tenant, routeNone)
+		o.denied = o.m.fetches.WithLabelValues(o.tenant, "denied")
 		for i, p := range phaseLabels {
 			o.phases[i] = o.m.phases.WithLabelValues(o.tenant, p)
 		}
@@ -133,6 +135,23 @@ func observed(w http.ResponseWriter) *obsWriter {
 		}
 	}
 	return nil
+}
+
+// serverWriter returns the ResponseWriter under w's wrappers: net/http's,
+// which http.MaxBytesReader must reach.
+func serverWriter(w http.ResponseWriter) http.ResponseWriter {
+	for range 8 {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		next := u.Unwrap()
+		if next == nil {
+			break
+		}
+		w = next
+	}
+	return w
 }
 
 // serve serves r with s, observed.
@@ -256,6 +275,13 @@ func (o *serverObs) trap(rt *route) {
 		return
 	}
 	o.m.traps.WithLabelValues(o.tenant, rt.Pattern).Inc()
+}
+
+// fetchDenied counts a fetch the outbound policy refused.
+func (o *serverObs) fetchDenied() {
+	if o != nil && o.denied != nil {
+		o.denied.Inc()
+	}
 }
 
 // phase records the time since t, from now, of a module phase.

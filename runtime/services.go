@@ -91,6 +91,7 @@ func (s *Server) outbound(file string, routeHosts []string, confFile string, lim
 		MaxConcurrency: lim.MaxFetchConcurrency,
 		MaxBody:        lim.MaxFetchBody,
 		Denied: func(msg string) {
+			s.obs.fetchDenied() // observe.go
 			// Within the guest output's rate: a guest cannot flood the log
 			// with denials either.
 			if msg = s.output.admit(s.log, file, s.redacted(msg)); msg != "" {
