@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmroute/wasmroute/host"
 	"github.com/wasmroute/wasmroute/internal/kv"
@@ -24,6 +25,7 @@ import (
 type serverObs struct {
 	m      *Metrics     // nil: no metrics
 	access *slog.Logger // nil: no access log
+	tracer trace.Tracer // nil: no spans (tracing.go)
 	sample float64      // the fraction of requests logged, in (0, 1]
 	tenant string       // the tenant label: the project's folder name
 
@@ -35,13 +37,13 @@ type serverObs struct {
 
 // newServerObs returns what cfg asks to observe, or nil.
 func newServerObs(cfg Config) (*serverObs, error) {
-	if cfg.Metrics == nil && cfg.AccessLog == nil {
+	if cfg.Metrics == nil && cfg.AccessLog == nil && cfg.Tracer == nil {
 		return nil, nil
 	}
 	if cfg.AccessLogSample < 0 || cfg.AccessLogSample > 1 {
 		return nil, fmt.Errorf("runtime: Config.AccessLogSample is %v: want a fraction from 0 to 1 (0: every request)", cfg.AccessLogSample)
 	}
-	o := &serverObs{m: cfg.Metrics, access: cfg.AccessLog, sample: cfg.AccessLogSample, tenant: filepath.Base(filepath.Clean(cfg.Dir))}
+	o := &serverObs{m: cfg.Metrics, access: cfg.AccessLog, tracer: cfg.Tracer, sample: cfg.AccessLogSample, tenant: filepath.Base(filepath.Clean(cfg.Dir))}
 	if o.sample == 0 {
 		o.sample = 1
 	}
@@ -158,12 +160,19 @@ func serverWriter(w http.ResponseWriter) http.ResponseWriter {
 func (o *serverObs) serve(s *Server, w http.ResponseWriter, r *http.Request) {
 	ow := obsWriters.Get().(*obsWriter)
 	*ow = obsWriter{ResponseWriter: w}
+	var span trace.Span
+	if o.tracer != nil {
+		span = o.startSpan(r)
+	}
 	start := time.Now()
 	returned := false
 	defer func() {
 		// Also when the handler aborts (http.ErrAbortHandler): such a
 		// request is counted, as "aborted", and the panic goes on.
-		o.record(ow, r, start, !returned)
+		status := o.record(ow, r, start, !returned)
+		if span != nil {
+			o.endSpan(span, ow, r, status, !returned)
+		}
 		*ow = obsWriter{}
 		obsWriters.Put(ow)
 	}()
@@ -171,8 +180,8 @@ func (o *serverObs) serve(s *Server, w http.ResponseWriter, r *http.Request) {
 	returned = true
 }
 
-// record counts and logs a request served.
-func (o *serverObs) record(ow *obsWriter, r *http.Request, start time.Time, aborted bool) {
+// record counts and logs a request served, and returns its status.
+func (o *serverObs) record(ow *obsWriter, r *http.Request, start time.Time, aborted bool) int {
 	d := time.Since(start)
 	status := ow.status
 	if status == 0 && !aborted {
@@ -192,6 +201,7 @@ func (o *serverObs) record(ow *obsWriter, r *http.Request, start time.Time, abor
 	if o.access != nil && (o.sample >= 1 || rand.Float64() < o.sample) {
 		o.log(ow, r, status, d, aborted, cache)
 	}
+	return status
 }
 
 // log writes the access log line of a request.

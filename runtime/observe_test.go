@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/wasmroute/wasmroute/internal/scrape"
 )
@@ -432,5 +434,49 @@ func TestTraceparent(t *testing.T) {
 		if diff := cmp.Diff(want.Family("wasmroute_"+family), got.Family("wasmroute_"+family)); diff != "" {
 			t.Errorf("wasmroute_%s (-want +got):\n%s", family, diff)
 		}
+	}
+}
+
+// TestTracerSpan: with Config.Tracer, a request's span is the child of its
+// traceparent, and the guest and its fetch see the span's traceparent.
+func TestTracerSpan(t *testing.T) {
+	var mu sync.Mutex
+	var upstreamSaw string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		upstreamSaw = r.Header.Get("Traceparent")
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	port := up.URL[strings.LastIndex(up.URL, ":")+1:]
+	srv, _ := serveServices(t, Config{Tracer: tp.Tracer("test")}, map[string]string{
+		"wasmroute.json": `{"allowedOutboundHosts": ["http://127.0.0.1:` + port + `"]}`,
+	})
+	req, _ := http.NewRequest("GET", srv+"/proxy?url="+q(up.URL+"/x"), nil)
+	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	spans := rec.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans ended, want 1", len(spans))
+	}
+	sp := spans[0]
+	type summary struct {
+		Name, Trace, Parent, GuestSaw, UpstreamSaw string
+	}
+	mu.Lock()
+	got := summary{sp.Name(), sp.SpanContext().TraceID().String(), sp.Parent().SpanID().String(), res.Header.Get("X-Seen-Traceparent"), upstreamSaw}
+	mu.Unlock()
+	mine := "00-4bf92f3577b34da6a3ce929d0e0e4736-" + sp.SpanContext().SpanID().String() + "-01"
+	want := summary{"/proxy", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", mine, mine}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("span (-want +got):\n%s", diff)
 	}
 }

@@ -51,6 +51,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
@@ -192,6 +193,13 @@ type Config struct {
 	// AccessLogSample is the fraction of requests AccessLog receives,
 	// chosen at random, from 0 to 1. Zero: every request.
 	AccessLogSample float64
+
+	// Tracer, when set, makes one OpenTelemetry span per request, named
+	// after its route pattern, the child of the request's W3C traceparent
+	// when it has a valid one; the guest and its fetches then see the
+	// span's own traceparent. Nil: no spans; a valid traceparent is passed
+	// to the guest and its fetches as it came.
+	Tracer trace.Tracer
 
 	store *store // shared by Tenants; nil: the Server opens its own
 }

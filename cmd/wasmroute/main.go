@@ -359,6 +359,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		defer probes.close()
 		fmt.Fprintf(stdout, "admin on http://%s (/healthz, /readyz, /metrics)\n", a)
 	}
+	tracer, stopTracing, terr := obs.tracer(ctx) // obs.go
+	if terr != nil {
+		fmt.Fprintf(stderr, "wasmroute %s: %v\n", fs.Name(), terr)
+		return 1
+	}
+	defer stopTracing()
 	// A tenant's Go sources are not built here: the go command would read
 	// whatever the tenant's go.mod names (a replace by ../victim, a go.work
 	// or module above it, symlinked sources) and run as the operator. Each
@@ -403,6 +409,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		Metrics:         metrics,
 		AccessLog:       obs.accessLogger(stdout),
 		AccessLogSample: obs.sample,
+		Tracer:          tracer,
 	}
 	var (
 		live *runtime.Live

@@ -1,15 +1,23 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmroute/wasmroute/runtime"
 )
@@ -19,6 +27,7 @@ import (
 type obsOptions struct {
 	accessLog string
 	sample    float64
+	otlp      string // the OTLP/HTTP traces endpoint; empty: no spans
 }
 
 func obsFlags(fs *flag.FlagSet) *obsOptions {
@@ -39,7 +48,40 @@ func obsFlags(fs *flag.FlagSet) *obsOptions {
 		o.sample = f
 		return nil
 	})
+	fs.Func("otlp-endpoint", "send one OpenTelemetry span per request to this OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (its path, when it has none: /v1/traces); empty (default): no spans", func(v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("want an http or https URL such as http://127.0.0.1:4318")
+		}
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/v1/traces"
+		}
+		o.otlp = u.String()
+		return nil
+	})
 	return o
+}
+
+// tracer returns the tracer of --otlp-endpoint, or nil, and the function
+// that sends the spans still buffered and stops.
+func (o *obsOptions) tracer(ctx context.Context) (trace.Tracer, func(), error) {
+	if o.otlp == "" {
+		return nil, func() {}, nil
+	}
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(o.otlp))
+	if err != nil {
+		return nil, nil, fmt.Errorf("--otlp-endpoint: %w", err)
+	}
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(time.Second)),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "wasmroute"))),
+	)
+	shutdown := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tp.Shutdown(ctx)
+	}
+	return tp.Tracer("github.com/wasmroute/wasmroute"), shutdown, nil
 }
 
 // accessLogger returns the access log's logger, writing to w, or nil.

@@ -2,15 +2,23 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wasmroute/wasmroute/internal/scrape"
 )
@@ -112,10 +120,108 @@ func TestServeObservabilityFlags(t *testing.T) {
 		{[]string{"--access-log-sample", "0"}, `invalid value "0" for flag -access-log-sample: want a fraction above 0, at most 1`},
 		{[]string{"--access-log-sample", "1.5"}, `invalid value "1.5" for flag -access-log-sample`},
 		{[]string{"--access-log-sample", "NaN"}, `invalid value "NaN" for flag -access-log-sample`},
+		{[]string{"--otlp-endpoint", "localhost:4318"}, `invalid value "localhost:4318" for flag -otlp-endpoint: want an http or https URL`},
+		{[]string{"--otlp-endpoint", "http://user:pw@127.0.0.1:4318"}, `invalid value`},
 	} {
 		out, err := exec.Command(binary, append(append([]string{"serve", "--no-build"}, tc.args...), demo)...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), tc.want) {
 			t.Errorf("serve %v = %v\n%s\nwant an error containing %q", tc.args, err, out, tc.want)
 		}
+	}
+}
+
+// TestServeOTLP runs serve with --otlp-endpoint pointing at an OTLP/HTTP
+// receiver in the test, which decodes the spans as a collector does: one
+// span per request, named after its route pattern, the child of the
+// request's traceparent when it has a valid one.
+func TestServeOTLP(t *testing.T) {
+	type span struct {
+		Name, Trace, Parent string
+		Kind                tracepb.Span_SpanKind
+		Route               string
+		Status              int64
+	}
+	spans := make(chan span, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
+			http.Error(w, "want POST /v1/traces of application/x-protobuf", http.StatusBadRequest)
+			return
+		}
+		var body io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			body = zr
+		}
+		b, err := io.ReadAll(body)
+		var req collectorpb.ExportTraceServiceRequest
+		if err == nil {
+			err = proto.Unmarshal(b, &req)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				for _, s := range ss.GetSpans() {
+					got := span{Name: s.GetName(), Trace: hex.EncodeToString(s.GetTraceId()), Parent: hex.EncodeToString(s.GetParentSpanId()), Kind: s.GetKind()}
+					for _, a := range s.GetAttributes() {
+						switch a.GetKey() {
+						case "http.route":
+							got.Route = a.GetValue().GetStringValue()
+						case "http.response.status_code":
+							got.Status = a.GetValue().GetIntValue()
+						}
+					}
+					spans <- got
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		out, _ := proto.Marshal(&collectorpb.ExportTraceServiceResponse{})
+		w.Write(out)
+	}))
+	defer receiver.Close()
+
+	s := start(t, "--no-build", "--otlp-endpoint", receiver.URL, demo)
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	req, _ := http.NewRequest("GET", s.url+"/api/hello", nil)
+	req.Header.Set("Traceparent", tp)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	res, err = http.Get(s.url + "/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+
+	var got []span
+	timeout := time.After(20 * time.Second)
+	for len(got) < 2 {
+		select {
+		case sp := <-spans:
+			got = append(got, sp)
+		case <-timeout:
+			t.Fatalf("spans received: %+v, want 2\n%s", got, s.stderr)
+		}
+	}
+	slices.SortFunc(got, func(a, b span) int { return strings.Compare(a.Name, b.Name) })
+	if got[0].Trace == "4bf92f3577b34da6a3ce929d0e0e4736" || len(got[0].Trace) != 32 || got[0].Parent != "" {
+		t.Errorf("span of /nope: trace %s, parent %q: want a new trace, no parent", got[0].Trace, got[0].Parent)
+	}
+	got[0].Trace = ""
+	want := []span{
+		{Name: "(none)", Kind: tracepb.Span_SPAN_KIND_SERVER, Route: "(none)", Status: 404},
+		{Name: "/api/hello", Trace: "4bf92f3577b34da6a3ce929d0e0e4736", Parent: "00f067aa0ba902b7", Kind: tracepb.Span_SPAN_KIND_SERVER, Route: "/api/hello", Status: 200},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
 	}
 }
