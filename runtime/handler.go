@@ -29,7 +29,7 @@ var methodGET = methodIndex["GET"]
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	checkTrace(r.Header) // observe.go
 	if s.obs != nil {
-		s.obs.serve(s, w, r) // observe.go: metrics, access log
+		s.obs.serve(w, r, s.serveHTTP) // observe.go: metrics, access log, spans
 		return
 	}
 	s.serveHTTP(w, r)

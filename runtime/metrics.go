@@ -30,7 +30,7 @@ import (
 //	requests_total{tenant,route,method,code}           answers, by status class (2xx…5xx, "aborted")
 //	request_duration_seconds{tenant,route,method}      histogram, from routing to the handler's return
 //	instance_wait_seconds{tenant,route}                histogram, waiting for a free instance
-//	instances{tenant,route,state}                      gauge, instances "in_use" and "idle", read at scrape time
+//	instances{tenant,route,state}                      gauge, instances "in_use" and "idle", read at scrape time; a route without any has no series
 //	limit_rejections_total{tenant,route,limit}         413 (maxBody), 504 (maxDuration), 503 (maxInstances, maxTenantInstances)
 //	guest_traps_total{tenant,route}                    guests that failed (trap, exit code, instantiation)
 //	module_seconds{tenant,phase}                       histogram: compile (with its snapshot), snapshot, instantiate, reset
@@ -128,6 +128,9 @@ func (g *instanceGauge) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for k, c := range counts {
+		if c.inUse+c.idle == 0 {
+			continue // a route without instances has no series: thousands of tenants' routes may have none
+		}
 		ch <- prometheus.MustNewConstMetric(g.instances, prometheus.GaugeValue, float64(c.inUse), k.tenant, k.route, "in_use")
 		ch <- prometheus.MustNewConstMetric(g.instances, prometheus.GaugeValue, float64(c.idle), k.tenant, k.route, "idle")
 	}
@@ -261,17 +264,15 @@ func cacheResult(h http.Header) int {
 // (host.Outbound.Denied; serverObs.denied).
 type countingTransport struct {
 	next       http.RoundTripper
-	ok, failed prometheus.Counter
+	m          *Metrics
+	tenant     string
+	ok, failed lazy[prometheus.Counter]
 }
 
 func (m *Metrics) countFetches(c *http.Client, tenant string) *http.Client {
 	cc := *c
 	next := cmpTransport(c.Transport)
-	cc.Transport = &countingTransport{
-		next:   next,
-		ok:     m.fetches.WithLabelValues(tenant, "ok"),
-		failed: m.fetches.WithLabelValues(tenant, "error"),
-	}
+	cc.Transport = &countingTransport{next: next, m: m, tenant: tenant}
 	return &cc
 }
 
@@ -287,10 +288,10 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	var denied *outbound.DeniedError
 	switch {
 	case err == nil:
-		t.ok.Inc()
+		t.ok.get(func() prometheus.Counter { return t.m.fetches.WithLabelValues(t.tenant, "ok") }).Inc()
 	case errors.As(err, &denied): // counted by the host's report
 	default:
-		t.failed.Inc()
+		t.failed.get(func() prometheus.Counter { return t.m.fetches.WithLabelValues(t.tenant, "error") }).Inc()
 	}
 	return res, err
 }
@@ -306,31 +307,31 @@ const (
 
 var kvOpLabels = [...]string{"get", "set", "delete", "list", "incr"}
 
+var kvResultLabels = [...]string{"ok", "not_found", "error"}
+
 // countingKV counts a project's key-value calls (kv_calls_total).
 type countingKV struct {
 	kv.Namespace
-	calls [len(kvOpLabels)][3]prometheus.Counter // ok, not_found, error
+	m      *Metrics
+	tenant string
+	calls  [len(kvOpLabels)][len(kvResultLabels)]lazy[prometheus.Counter]
 }
 
 func (m *Metrics) countKV(ns kv.Namespace, tenant string) *countingKV {
-	c := &countingKV{Namespace: ns}
-	for op, name := range kvOpLabels {
-		for i, result := range []string{"ok", "not_found", "error"} {
-			c.calls[op][i] = m.kvCalls.WithLabelValues(tenant, name, result)
-		}
-	}
-	return c
+	return &countingKV{Namespace: ns, m: m, tenant: tenant}
 }
 
 func (c *countingKV) count(op int, err error) {
+	result := 2
 	switch {
 	case err == nil:
-		c.calls[op][0].Inc()
+		result = 0
 	case errors.Is(err, kv.ErrNotFound):
-		c.calls[op][1].Inc()
-	default:
-		c.calls[op][2].Inc()
+		result = 1
 	}
+	c.calls[op][result].get(func() prometheus.Counter {
+		return c.m.kvCalls.WithLabelValues(c.tenant, kvOpLabels[op], kvResultLabels[result])
+	}).Inc()
 }
 
 func (c *countingKV) Get(ctx context.Context, key string) ([]byte, error) {

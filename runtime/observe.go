@@ -31,8 +31,8 @@ type serverObs struct {
 
 	routes []*routeMetrics // by routes.Route.Index; nil without metrics
 	none   *routeMetrics   // requests no route answered
-	phases [nPhases]prometheus.Observer
-	denied prometheus.Counter // fetches the outbound policy refused
+	phases [nPhases]lazy[prometheus.Observer]
+	denied lazy[prometheus.Counter] // fetches the outbound policy refused
 }
 
 // newServerObs returns what cfg asks to observe, or nil.
@@ -49,10 +49,6 @@ func newServerObs(cfg Config) (*serverObs, error) {
 	}
 	if o.m != nil {
 		o.none = o.m.route(o.tenant, routeNone)
-		o.denied = o.m.fetches.WithLabelValues(o.tenant, "denied")
-		for i, p := range phaseLabels {
-			o.phases[i] = o.m.phases.WithLabelValues(o.tenant, p)
-		}
 	}
 	return o, nil
 }
@@ -156,8 +152,20 @@ func serverWriter(w http.ResponseWriter) http.ResponseWriter {
 	return w
 }
 
-// serve serves r with s, observed.
-func (o *serverObs) serve(s *Server, w http.ResponseWriter, r *http.Request) {
+// unknownTenant makes o observe the requests no tenant serves, as tenant
+// "(none)".
+func (o *serverObs) unknownTenant() {
+	if o == nil {
+		return
+	}
+	o.tenant = routeNone
+	if o.m != nil {
+		o.none = o.m.route(o.tenant, routeNone)
+	}
+}
+
+// serve serves r with serve, observed.
+func (o *serverObs) serve(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter, *http.Request)) {
 	ow := obsWriters.Get().(*obsWriter)
 	*ow = obsWriter{ResponseWriter: w}
 	var span trace.Span
@@ -176,7 +184,7 @@ func (o *serverObs) serve(s *Server, w http.ResponseWriter, r *http.Request) {
 		*ow = obsWriter{}
 		obsWriters.Put(ow)
 	}()
-	s.serveHTTP(ow, r)
+	serve(ow, r)
 	returned = true
 }
 
@@ -214,8 +222,8 @@ func (o *serverObs) log(ow *obsWriter, r *http.Request, status int, d time.Durat
 	attrs = append(attrs,
 		slog.String("tenant", o.tenant),
 		slog.String("route", route),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.EscapedPath()),
+		slog.String("method", truncate(r.Method, 32)),
+		slog.String("path", truncate(r.URL.EscapedPath(), maxLoggedPath)),
 		slog.Int("status", status),
 		slog.Int64("bytes", ow.bytes),
 		slog.Duration("duration", d),
@@ -231,6 +239,18 @@ func (o *serverObs) log(ow *obsWriter, r *http.Request, status int, d time.Durat
 		attrs = append(attrs, slog.Bool("aborted", true))
 	}
 	o.access.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+}
+
+// maxLoggedPath bounds the path an access log line holds: a client's
+// path of a megabyte makes no line of a megabyte.
+const maxLoggedPath = 1 << 10
+
+// truncate returns s cut to n bytes, marked with "…" when cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // route tells the request's obsWriter its route, once found.
@@ -289,9 +309,10 @@ func (o *serverObs) trap(rt *route) {
 
 // fetchDenied counts a fetch the outbound policy refused.
 func (o *serverObs) fetchDenied() {
-	if o != nil && o.denied != nil {
-		o.denied.Inc()
+	if o == nil || o.m == nil {
+		return
 	}
+	o.denied.get(func() prometheus.Counter { return o.m.fetches.WithLabelValues(o.tenant, "denied") }).Inc()
 }
 
 // phase records the time since t, from now, of a module phase.
@@ -299,7 +320,9 @@ func (o *serverObs) phase(phase int, t time.Time) {
 	if o == nil || o.m == nil {
 		return
 	}
-	o.phases[phase].Observe(time.Since(t).Seconds())
+	o.phases[phase].get(func() prometheus.Observer {
+		return o.m.phases.WithLabelValues(o.tenant, phaseLabels[phase])
+	}).Observe(time.Since(t).Seconds())
 }
 
 // reset resets inst (instance.reset), timed.
