@@ -25,7 +25,10 @@ var methodGET = methodIndex["GET"]
 // export gets 405 with Allow, except HEAD (served by GET, body dropped) and
 // OPTIONS (204 with Allow). A module that exports no method answers 405,
 // logging an error. A route with a cors block answers preflights and adds
-// its headers to every other response (cors.go).
+// its headers to every other response (cors.go). A traceparent header that
+// is not one valid W3C traceparent is dropped, with its tracestate, before
+// anything reads the request; Config.Metrics, AccessLog and Tracer observe
+// it (observe.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	checkTrace(r.Header) // observe.go
 	if s.obs != nil {

@@ -296,6 +296,14 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return res, err
 }
 
+// CloseIdleConnections closes the idle connections of the transport
+// under t, as http.Client.CloseIdleConnections asks.
+func (t *countingTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // kvOps are the key-value operations, as kv_calls_total labels them.
 const (
 	kvGet = iota
