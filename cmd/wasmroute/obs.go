@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -68,7 +67,7 @@ func (o *obsOptions) tracer(ctx context.Context) (trace.Tracer, func(), error) {
 	if o.otlp == "" {
 		return nil, func() {}, nil
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(o.otlp))
+	exp, err := otlpExporter(ctx, o.otlp) // otlp.go
 	if err != nil {
 		return nil, nil, fmt.Errorf("--otlp-endpoint: %w", err)
 	}
