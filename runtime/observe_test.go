@@ -264,7 +264,12 @@ func TestAccessLog(t *testing.T) {
 	dir := project(t, map[string]string{"hello": "hello", "blog/[slug]": "hello", "trap": "trap"})
 	writeFile(t, filepath.Join(dir, "app", "blog", "[slug]", "route.json"), `{"revalidate": 60}`)
 	buf := &syncBuffer{}
-	s, _ := newServer(t, Config{Dir: dir, AccessLog: slog.New(slog.NewJSONHandler(buf, nil))})
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := newServer(t, Config{Dir: dir, AccessLog: slog.New(slog.NewJSONHandler(buf, nil)), Metrics: m})
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -305,6 +310,15 @@ func TestAccessLog(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("access log (-want +got):\n%s", diff)
+	}
+	ms := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer ms.Close()
+	wantCache := scrape.Series{
+		`wasmroute_cache_total{result="HIT",route="/blog/[slug]"}`:  1,
+		`wasmroute_cache_total{result="MISS",route="/blog/[slug]"}`: 1,
+	}
+	if diff := cmp.Diff(wantCache, scrapeOrFail(t, ms.URL).Without("tenant").Family("wasmroute_cache_total")); diff != "" {
+		t.Errorf("cache_total (-want +got):\n%s", diff)
 	}
 }
 
