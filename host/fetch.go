@@ -269,6 +269,7 @@ func (e *Exchange) fetchStart(ctx context.Context, list, body []byte, flags uint
 		return e.failf(abi.ErrInvalid, "fetch_start: %v", err)
 	}
 	req.Header = header
+	e.propagateTrace(header) // trace.go
 	client := o.Client
 	if flags != redirectFollow {
 		c := *o.Client

@@ -25,8 +25,20 @@ var methodGET = methodIndex["GET"]
 // export gets 405 with Allow, except HEAD (served by GET, body dropped) and
 // OPTIONS (204 with Allow). A module that exports no method answers 405,
 // logging an error. A route with a cors block answers preflights and adds
-// its headers to every other response (cors.go).
+// its headers to every other response (cors.go). A traceparent header that
+// is not one valid W3C traceparent is dropped, with its tracestate, before
+// anything reads the request; Config.Metrics, AccessLog and Tracer observe
+// it (observe.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	checkTrace(r.Header) // observe.go
+	if s.obs != nil {
+		s.obs.serve(w, r, s.serveHTTP) // observe.go: metrics, access log, spans
+		return
+	}
+	s.serveHTTP(w, r)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	if clean := cleanPath(path); clean != path {
 		redirect(w, r, clean)
@@ -44,6 +56,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	s.obs.route(w, rt)
 	if rt.broken != "" { // with Config.Dev only, which printed it at load
 		http.Error(w, rt.broken, http.StatusInternalServerError)
 		return
@@ -90,15 +103,19 @@ func (s *Server) lookup(path string) (*route, []routes.Param, bool) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int, params []routes.Param) {
 	lim := &rt.limits
 	if r.ContentLength > lim.MaxBody {
+		s.obs.limit(rt, limitMaxBody)
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		return
 	}
 	if s.cfg.MaxCompiled > 0 { // only eviction reads it
 		rt.used.Store(time.Now().UnixNano())
 	}
+	waitStart := s.obs.now()
 	inst, err := rt.pool.get(r.Context(), lim.MaxWait)
+	s.obs.waited(w, waitStart)
 	switch {
-	case err == errBusy:
+	case errors.Is(err, errBusy):
+		s.obs.busy(rt, err)
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
@@ -109,6 +126,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	case err != nil:
 		out := s.guestOutput(rt.Pattern, errorOutput(err))
 		s.log.Error("instantiate", "route", rt.Pattern, "file", rt.File, "err", err, "output", out)
+		s.obs.trap(rt)
 		s.fail(w, rt, err, out)
 		return
 	}
@@ -126,7 +144,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	ex := &inst.ex
 	ex.Reset(w, r, params)
 	if r.Body != nil && r.Body != http.NoBody {
-		ex.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
+		// The server's own writer: told the body is too large, it closes
+		// the connection after the answer rather than read on.
+		ex.Body = http.MaxBytesReader(serverWriter(w), r.Body, lim.MaxBody)
 	}
 	ex.Done = done
 	// The guest's fetches and store calls end with the call (ex.End), which
@@ -136,7 +156,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	// where the limit's 504 is due.
 	ex.Deadline = armed.Add(lim.MaxDuration + serviceGrace)
 	ex.Outbound = rt.outbound
-	ex.KV = s.kv
+	ex.KV = s.guestKV
 	ex.Revalidator = s.responses
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders
@@ -152,6 +172,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 	case err != nil && timedOut:
 		headSent := ex.HeadSent()
 		rt.pool.put(inst, true)
+		s.obs.limit(rt, limitMaxDuration)
 		s.log.Warn("request stopped: over its time limit", "route", rt.Pattern, "method", r.Method, "maxDuration", lim.MaxDuration, "output", out)
 		if headSent {
 			panic(http.ErrAbortHandler)
@@ -179,7 +200,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		// An instance whose stack went deep goes, with the stack wazero
 		// grew for it (wasmbin.DeepExport).
 		deep := inst.deep != nil && inst.deep.Get() != 0
-		fresh := !deep && (lim.Isolation != IsolationRequest || inst.reset())
+		fresh := !deep && (lim.Isolation != IsolationRequest || s.obs.reset(inst))
 		rt.pool.put(inst, timedOut || !fresh)
 	case errors.As(err, &exit) && exit.ExitCode() == 0:
 		// The guest exited cleanly: its response stands, its instance is gone.
@@ -189,6 +210,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, m int,
 		headSent := ex.HeadSent()
 		rt.pool.put(inst, true)
 		s.log.Error("guest failed", "route", rt.Pattern, "method", r.Method, "file", rt.File, "err", err, "output", out)
+		s.obs.trap(rt)
 		if headSent {
 			// Too late for a 500: make the client see a broken response
 			// rather than a complete-looking one.
@@ -221,6 +243,7 @@ const serviceGrace = 100 * time.Millisecond
 // finish completes the response of a guest that returned.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, rt *route, ex *host.Exchange) {
 	if ex.BodyTooLarge() && !ex.HeadSent() {
+		s.obs.limit(rt, limitMaxBody)
 		fail(w, http.StatusRequestEntityTooLarge)
 		return
 	}

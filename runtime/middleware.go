@@ -349,7 +349,7 @@ func (s *Server) middleware(w http.ResponseWriter, r *http.Request, path string)
 	lim := &mw.limits
 	inst, err := mw.pool.get(r.Context(), lim.MaxWait)
 	switch {
-	case err == errBusy:
+	case errors.Is(err, errBusy):
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return w, nil
@@ -374,7 +374,7 @@ func (s *Server) middleware(w http.ResponseWriter, r *http.Request, path string)
 	ex.Done = done
 	ex.Deadline = armed.Add(lim.MaxDuration + serviceGrace) // as serve (handler.go)
 	ex.Outbound = mw.outbound
-	ex.KV = s.kv
+	ex.KV = s.guestKV
 	ex.Revalidator = s.responses // revalidatePath works from the middleware too
 	ex.MaxResponseBytes = lim.MaxResponse
 	ex.MaxHeaders = lim.MaxHeaders

@@ -321,6 +321,7 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 	}
 	var c *compiled
 	var err error
+	t := m.obs.now()
 	if m.js != nil {
 		c, err = m.compileJS(ctx)
 	} else {
@@ -336,6 +337,7 @@ func (m *module) compile(ctx context.Context) (*compiled, error) {
 	}
 	m.compiled = c
 	m.mu.Unlock()
+	m.obs.phase(phaseCompile, t)
 	if m.onCompile != nil {
 		m.onCompile(m) // outside m.mu: it may evict other modules
 	}
@@ -426,10 +428,12 @@ func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (*com
 func (m *module) snapshot(ctx context.Context, rt wazero.Runtime, code *code, cfg wazero.ModuleConfig) (*snapshot, error) {
 	ictx, cancel := context.WithTimeout(ctx, m.limits.MaxDuration)
 	defer cancel()
+	t := m.obs.now()
 	snap, err := takeSnapshot(ictx, rt, code.cm, cfg, code.rw)
 	if err != nil {
 		return nil, fmt.Errorf("initialization failed: %w", err)
 	}
+	m.obs.phase(phaseSnapshot, t)
 	return snap, nil
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -10,6 +11,9 @@ import (
 
 // errBusy is returned by pool.get when no instance came free in time.
 var errBusy = errors.New("busy")
+
+// errTenantBusy is errBusy when the tenant, not the route, was at its limit.
+var errTenantBusy = fmt.Errorf("%w: the tenant's instances", errBusy)
 
 // pool holds the instances of one module. At most cap(sem) of them exist at
 // once, and each in use also holds a token of its project's tenant
@@ -53,6 +57,9 @@ func (p *pool) get(ctx context.Context, wait time.Duration) (*instance, error) {
 	}
 	if err := acquire(ctx, p.tenant, wait, &timer); err != nil {
 		<-p.sem
+		if err == errBusy {
+			err = errTenantBusy
+		}
 		return nil, err
 	}
 	p.mu.Lock()

@@ -51,6 +51,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
@@ -183,6 +184,30 @@ type Config struct {
 	// otherwise they are load errors.
 	BuildErrors func() map[string]string
 
+	// Metrics, when set, counts the project's requests, limits, traps,
+	// module phases, cache answers and service calls in Prometheus metrics
+	// (see Metrics; metrics.go). Many Servers may share one. Nil: none, at
+	// no cost to a request.
+	Metrics *Metrics
+
+	// AccessLog, when set, receives one line per request, message
+	// "request", with tenant, route (its pattern), method, path (without
+	// the query), status, bytes, duration, wait (for an instance), cache
+	// (HIT, STALE, MISS) and trace (the trace-id of a valid traceparent).
+	// Nil: none.
+	AccessLog *slog.Logger
+
+	// AccessLogSample is the fraction of requests AccessLog receives,
+	// chosen at random, from 0 to 1. Zero: every request.
+	AccessLogSample float64
+
+	// Tracer, when set, makes one OpenTelemetry span per request, named
+	// after its route pattern, the child of the request's W3C traceparent
+	// when it has a valid one; the guest and its fetches then see the
+	// span's own traceparent. Nil: no spans; a valid traceparent is passed
+	// to the guest and its fetches as it came.
+	Tracer trace.Tracer
+
 	store *store // shared by Tenants; nil: the Server opens its own
 }
 
@@ -224,6 +249,9 @@ type Server struct {
 	secrets   map[string]bool // values never logged (Config.Secrets, fromEnv)
 	redact    *strings.Replacer
 
+	obs     *serverObs   // metrics and access log (observe.go); nil: none
+	guestKV kv.Namespace // what guests reach: kv, counted with Config.Metrics
+
 	projectCORS *corsConfig // wasmroute.json's cors (cors.go); nil: none set
 	mw          *middleware // the project's middleware, nil if none (this package's middleware.go)
 }
@@ -257,6 +285,7 @@ type module struct {
 	engine func(context.Context) (*engine, error) // the engine, compiled once per runtime
 
 	log       *slog.Logger
+	obs       *serverObs // times compile and snapshot; nil: not
 	mu        sync.Mutex // guards compiled and err
 	compiled  *compiled
 	err       error        // why it cannot compile, kept
@@ -289,6 +318,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err := cfg.Limits.check(); err != nil {
 		return nil, fmt.Errorf("runtime: Config.Limits: %w", err)
+	}
+	obs, err := newServerObs(cfg) // observe.go
+	if err != nil {
+		return nil, err
 	}
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	// Every file of the project is read through root: a symlink that
@@ -389,6 +422,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
 		stop:     make(chan struct{}),
 		secrets:  secrets,
+		obs:      obs,
 
 		projectCORS: project.CORS,
 	}
@@ -403,6 +437,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.guestKV = s.observedKV()
 	if cfg.Untrusted {
 		// The operator's list is the most a tenant's files may list.
 		if s.policies.ceiling, err = s.policies.policy(cfg.AllowedOutboundHosts, "--allow-outbound"); err != nil {
@@ -456,6 +491,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if idle := cmp.Or(cfg.IdleTimeout, defaultIdleTimeout); idle > 0 {
 		s.swept.Go(func() { s.sweep(idle) })
 	}
+	s.obs.start(s)
 	return s, nil
 }
 
@@ -644,7 +680,7 @@ func (s *Server) newModule(ctx context.Context, m *module, path, confFile string
 	for k, v := range mergeEnv(s.cfg.Env, env) {
 		modCfg = modCfg.WithEnv(k, v)
 	}
-	m.limits, m.root, m.path, m.rt, m.cfg, m.log = limits, s.root, path, rt, modCfg, s.log
+	m.limits, m.root, m.path, m.rt, m.cfg, m.log, m.obs = limits, s.root, path, rt, modCfg, s.log, s.obs
 	if m.js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
 	}
@@ -655,8 +691,12 @@ func (s *Server) newModule(ctx context.Context, m *module, path, confFile string
 				return nil, err
 			}
 			ictx, cancel := context.WithTimeout(ctx, limits.MaxDuration) // bounds an initialization
+			t := s.obs.now()
 			inst, err := c.newInstance(ictx, modCfg, m.methods)
 			cancel()
+			if err == nil {
+				s.obs.phase(phaseInstantiate, t)
+			}
 			if err != nil && try < 3 && m.evicted(c) {
 				continue // evicted between compile and instantiate: compile again
 			}
@@ -836,6 +876,7 @@ func (s *Server) Problems() []string {
 // fail; drain them first (http.Server.Shutdown).
 func (s *Server) Close(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
+	s.obs.stop(s)
 	s.swept.Wait()
 	s.warming.Wait() // a warming engine is compiled in a runtime closed below
 	s.responses.close()

@@ -80,13 +80,18 @@ func (s *Server) outbound(file string, routeHosts []string, confFile string, lim
 	if err != nil {
 		return nil, err
 	}
+	client := pol.Client()
+	if s.obs != nil && s.obs.m != nil {
+		client = s.obs.m.countFetches(client, s.obs.tenant) // metrics.go
+	}
 	return &host.Outbound{
-		Client:         pol.Client(),
+		Client:         client,
 		Allow:          pol.Allow,
 		MaxFetches:     lim.MaxFetches,
 		MaxConcurrency: lim.MaxFetchConcurrency,
 		MaxBody:        lim.MaxFetchBody,
 		Denied: func(msg string) {
+			s.obs.fetchDenied() // observe.go
 			// Within the guest output's rate: a guest cannot flood the log
 			// with denials either.
 			if msg = s.output.admit(s.log, file, s.redacted(msg)); msg != "" {

@@ -149,6 +149,7 @@ type Tenants struct {
 	ownStore bool   // store is t's to close (not a Live's)
 	servers  map[string]*Server
 	failed   map[string]error
+	obs      *serverObs // the requests no tenant serves (observe.go); nil: not observed
 }
 
 var _ http.Handler = (*Tenants)(nil)
@@ -172,6 +173,10 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 	}
 	log := cmp.Or(cfg.Project.Logger, slog.Default())
 	t := &Tenants{cfg: cfg, servers: map[string]*Server{}, failed: map[string]error{}}
+	if t.obs, err = newServerObs(cfg.Project); err != nil {
+		return nil, err
+	}
+	t.obs.unknownTenant()
 	// One store for all, each tenant's namespace named after it; the data
 	// folder's name starts with ".", so it is no tenant's.
 	if err := checkKVURL(cfg.Project.KV); err != nil {
@@ -287,6 +292,16 @@ func (t *Tenants) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ServeHTTP(w, r)
 		return
 	}
+	if t.obs != nil {
+		t.obs.serve(w, r, t.serveNone) // observe.go
+		return
+	}
+	t.serveNone(w, r)
+}
+
+// serveNone answers a request for no tenant that serves.
+func (t *Tenants) serveNone(w http.ResponseWriter, r *http.Request) {
+	name := t.tenant(r.Host)
 	if _, ok := t.failed[name]; ok {
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "tenant unavailable", http.StatusServiceUnavailable)

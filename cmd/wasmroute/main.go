@@ -322,7 +322,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	fs.IntVar(&lim.MaxFetchConcurrency, "max-fetch-concurrency", d.MaxFetchConcurrency, "outbound requests of one request in flight at once; more wait in line")
 	fs.Var(sizeFlag{&lim.MaxFetchBody}, "max-fetch-body", "outbound response body limit")
 	isolationFlag(fs, &lim.Isolation)
-	adminAddr := fs.String("admin-addr", "", "address of the operator's endpoints /healthz and /readyz, e.g. 127.0.0.1:9090 (empty: none); never the public --addr")
+	adminAddr := fs.String("admin-addr", "", "address of the operator's endpoints /healthz, /readyz and /metrics (Prometheus), e.g. 127.0.0.1:9090 (empty: none, and no metrics kept); never the public --addr")
+	obs := obsFlags(fs) // obs.go
 	shutdownDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, how long /readyz answers 503 while requests are still served, so that load balancers stop sending before the server drains")
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS): keep it well above the cores, so that runaway guests, each holding one until stopped, leave Ps for everything else")
 	dir, code := parse(fs, args, stderr)
@@ -340,10 +341,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	goruntime.GOMAXPROCS(*procs)
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	probes := newAdmin()
+	var metrics *runtime.Metrics
 	if *adminAddr != "" {
 		if _, port, _ := net.SplitHostPort(*addr); *adminAddr == *addr && port != "0" {
 			fmt.Fprintf(stderr, "wasmroute %s: --admin-addr must differ from --addr: the probes are the operator's, not the public's\n", fs.Name())
 			return 2
+		}
+		var err error
+		if metrics, err = probes.serveMetrics(); err != nil {
+			fmt.Fprintf(stderr, "wasmroute %s: metrics: %v\n", fs.Name(), err)
+			return 1
 		}
 		a, err := probes.listen(*adminAddr, logger)
 		if err != nil {
@@ -351,8 +358,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 			return 1
 		}
 		defer probes.close()
-		fmt.Fprintf(stdout, "admin on http://%s (/healthz, /readyz)\n", a)
+		fmt.Fprintf(stdout, "admin on http://%s (/healthz, /readyz, /metrics)\n", a)
 	}
+	tracer, stopTracing, terr := obs.tracer(ctx) // obs.go
+	if terr != nil {
+		fmt.Fprintf(stderr, "wasmroute %s: %v\n", fs.Name(), terr)
+		return 1
+	}
+	defer stopTracing()
 	// A tenant's Go sources are not built here: the go command would read
 	// whatever the tenant's go.mod names (a replace by ../victim, a go.work
 	// or module above it, symlinked sources) and run as the operator. Each
@@ -397,6 +410,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		MaxCompiled: *maxCompiled,
 		LazyCompile: true,
 		Progress:    newLogProgress(logger, "compiling").update,
+
+		Metrics:         metrics,
+		AccessLog:       obs.accessLogger(stdout),
+		AccessLogSample: obs.sample,
+		Tracer:          tracer,
 	}
 	var (
 		live *runtime.Live

@@ -1,8 +1,10 @@
 //go:build wasip1
 
 // proxy fetches the URL given in ?url= with ?method= (default GET) and
-// ?redirect=follow|manual|error (default follow), and answers the upstream's
-// status, Content-Type and body, streamed through as it arrives. A fetch
+// ?redirect=follow|manual|error (default follow), with the header
+// traceparent: ?traceparent= when set, and answers the upstream's
+// status, Content-Type and body, streamed through as it arrives, with the
+// request's traceparent, as the guest saw it, in X-Seen-Traceparent. A fetch
 // that fails (denied, limit, failed, invalid) is answered 502 with the
 // error's message as text/plain. A body that fails midway (maxFetchBody,
 // a broken transfer) ends the response there and is logged to stderr.
@@ -31,7 +33,15 @@ func proxy(w *route.Response, r *route.Request) {
 		w.Text(400, "redirect must be follow, manual or error")
 		return
 	}
-	resp, err := route.Fetch(&route.FetchRequest{Method: q.Get("method"), URL: q.Get("url"), Redirect: mode})
+	req := &route.FetchRequest{Method: q.Get("method"), URL: q.Get("url"), Redirect: mode}
+	if tp := q.Get("traceparent"); tp != "" {
+		req.Header.Set("traceparent", tp) // its own: the host must keep it
+	}
+	// What the guest saw of the trace, for the tests.
+	if tp := r.Header("traceparent"); tp != "" {
+		w.SetHeader("X-Seen-Traceparent", tp)
+	}
+	resp, err := route.Fetch(req)
 	if err != nil {
 		w.Text(502, err.Error())
 		return
