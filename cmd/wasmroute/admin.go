@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // admin serves the operator's endpoints on their own listener (--admin-addr),
@@ -14,8 +16,9 @@ import (
 // routes are loaded, their modules compiled, and the server is not
 // draining), for a load balancer's or Kubernetes' probes.
 type admin struct {
-	mux *http.ServeMux
-	srv *http.Server
+	mux  *http.ServeMux
+	srv  *http.Server
+	info *prometheus.GaugeVec // wasmroute_build_info, with metrics (obs.go)
 
 	loaded   atomic.Bool // the first version of the routes serves
 	compiled atomic.Bool // its modules are compiled (or the first compilation ended)

@@ -115,7 +115,15 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (dir string, code 
 // version prints wasmroute's version (its module's, or the VCS revision it
 // was built from) and those of wazero and Go.
 func version(stdout io.Writer) int {
-	v, wazero := "(unknown)", "(unknown)"
+	v, wazero := versions()
+	fmt.Fprintf(stdout, "wasmroute %s\nwazero %s\n%s %s/%s\n", v, wazero, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
+	return 0
+}
+
+// versions returns wasmroute's version (or the revision it was built from)
+// and wazero's, as the binary records them.
+func versions() (v, wazero string) {
+	v, wazero = "(unknown)", "(unknown)"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		v = bi.Main.Version
 		for _, s := range bi.Settings {
@@ -129,8 +137,7 @@ func version(stdout io.Writer) int {
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "wasmroute %s\nwazero %s\n%s %s/%s\n", v, wazero, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
-	return 0
+	return v, wazero
 }
 
 func newFlagSet(name, synopsis string) *flag.FlagSet {
@@ -384,7 +391,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		}
 	}
 	if !dev {
-		logDigest(dir, logger)
+		probes.deployed(logDigest(dir, logger))
 	}
 	cache.trim(logger)
 	// Modules are checked against the ABI before serving, and compiled in
@@ -509,6 +516,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		}
 		logger.Info("reloaded", "took", time.Since(start).Round(time.Millisecond))
 		if !dev {
+			probes.deployed(logDigest(dir, logger))
 			printLive(stdout, stderr, live, *domain)
 		} else {
 			printProblems(stderr, live)

@@ -103,8 +103,25 @@ func (a *admin) serveMetrics() (*runtime.Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.info = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wasmroute_build_info",
+		Help: "1, labelled with the versions of wasmroute and wazero and the digest of the project served (wasmroute build prints it; empty in dev).",
+	}, []string{"version", "wazero", "digest"})
+	reg.MustRegister(a.info)
+	a.deployed("")
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		MaxRequestsInFlight: 4, // a scrape walks every route: a flood of them must not
 	}))
 	return m, nil
+}
+
+// deployed labels wasmroute_build_info with the digest of the project now
+// served, so that a dashboard tells which deploy each replica runs.
+func (a *admin) deployed(digest string) {
+	if a.info == nil {
+		return
+	}
+	v, wazero := versions()
+	a.info.Reset()
+	a.info.WithLabelValues(v, wazero, digest).Set(1)
 }

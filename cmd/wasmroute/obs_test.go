@@ -20,6 +20,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/wasmroute/wasmroute/internal/digest"
 	"github.com/wasmroute/wasmroute/internal/scrape"
 )
 
@@ -80,6 +81,23 @@ func TestServeObservability(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("/metrics requests_total (-want +got):\n%s", diff)
+	}
+	// Which deploy runs: the digest wasmroute build prints.
+	d, err := digest.Project(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := scrape.Get(admin+"/metrics", "wasmroute_build_info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info) != 1 {
+		t.Errorf("wasmroute_build_info = %v, want one series", info)
+	}
+	for series, v := range info {
+		if v != 1 || !strings.Contains(series, `digest="`+d+`"`) || !strings.Contains(series, `wazero="v`) {
+			t.Errorf("wasmroute_build_info: %s = %v, want 1 with digest %s and wazero's version", series, v, d)
+		}
 	}
 
 	type line struct {
