@@ -218,6 +218,22 @@ type flight struct {
 // release lets the followers go: the answer will not be stored.
 func (f *flight) release() { f.once.Do(func() { close(f.released) }) }
 
+// follow waits for the leader's answer to r, at most maxWait (a slow
+// client may lead, and a follower must not wait for it longer than for an
+// instance), and not once the leader knows it will store nothing. If r's
+// client leaves, it aborts, as serve does: never an empty 200.
+func (f *flight) follow(r *http.Request, maxWait time.Duration) {
+	timer := time.NewTimer(maxWait)
+	defer timer.Stop()
+	select {
+	case <-f.done:
+	case <-f.released:
+	case <-timer.C:
+	case <-r.Context().Done():
+		panic(http.ErrAbortHandler)
+	}
+}
+
 func newRespCache(maxBytes int64) *respCache {
 	if maxBytes <= 0 {
 		return nil
@@ -765,19 +781,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, path string
 	key := path + "\x00" + query
 	f, leader, gen := c.join(key)
 	if !leader {
-		// Wait for the leader's answer, at most maxWait (a slow client may
-		// lead, and a follower must not wait for it longer than for an
-		// instance), and not once the leader knows it will store nothing.
-		timer := time.NewTimer(rt.limits.MaxWait)
-		defer timer.Stop()
-		select {
-		case <-f.done:
-		case <-f.released:
-		case <-timer.C:
-		case <-r.Context().Done():
-			// The client left. Abort, as serve does: never an empty 200.
-			panic(http.ErrAbortHandler)
-		}
+		f.follow(r, rt.limits.MaxWait)
 		if e, age, stale, refresh := c.lookup(path, r); e != nil {
 			if refresh {
 				s.refresh(rt, path, r, params, e)

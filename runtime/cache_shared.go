@@ -266,15 +266,7 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 	key := path + "\x00" + hostQuery(r)
 	f, leader, _ := c.join(key)
 	if !leader {
-		timer := time.NewTimer(rt.limits.MaxWait)
-		defer timer.Stop()
-		select {
-		case <-f.done:
-		case <-f.released:
-		case <-timer.C:
-		case <-r.Context().Done():
-			panic(http.ErrAbortHandler)
-		}
+		f.follow(r, rt.limits.MaxWait)
 		if e, g, _ := sc.lookup(r.Context(), cl, base, r); e != nil {
 			s.serveSharedEntry(w, r, rt, path, params, e, g)
 			return
