@@ -290,7 +290,7 @@ func (t *Tenants) Errors() map[string]error { return t.failed }
 // Tenant names the tenant that serves host (a request's Host, with or
 // without port), or "": the mapping Tenants routes requests by, through
 // Hosts, then Domain. It does not say whether that tenant exists.
-func (c TenantsConfig) Tenant(host string) string {
+func (c *TenantsConfig) Tenant(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +66,11 @@ const (
 	stableUptime = 10 * time.Second
 	minBackoff   = 100 * time.Millisecond
 	maxBackoff   = 5 * time.Second
+
+	// flushInterval is how long a response's bytes may wait in the
+	// supervisor before they are sent on. A response without a length
+	// (one the guest streams) is sent on at each write whatever it is.
+	flushInterval = 5 * time.Millisecond
 
 	// workerDrain bounds how long the supervisor waits, at shutdown, for
 	// workers to drain (serve's own drain is 30 s) before killing them.
@@ -215,6 +221,13 @@ var _ http.Handler = (*supervisor)(nil)
 // supervise runs serve --tenants --workers N until ctx is done; it returns
 // serve's exit code.
 func supervise(ctx context.Context, cfg supervisorConfig) int {
+	// The supervisor runs no guest code: --procs, which leaves Ps to
+	// spare beside runaway guests, is for the workers; here it would only
+	// make the garbage collector's work costlier.
+	goruntime.GOMAXPROCS(goruntime.NumCPU())
+	// Its heap is small and made of short-lived request copies: collect
+	// it less often.
+	debug.SetGCPercent(400)
 	fail := func(err error) int {
 		fmt.Fprintf(cfg.stderr, "wasmroute serve: %v\n", err)
 		return 1
@@ -446,9 +459,10 @@ func newWorkerProc(s *supervisor, exe string, n int) *workerProc {
 	w.proxy = &httputil.ReverseProxy{
 		Rewrite:       w.rewrite,
 		Transport:     retryDial{w},
-		FlushInterval: -1, // stream: flush each write at once
+		FlushInterval: flushInterval,
 		ErrorLog:      slog.NewLogLogger(s.cfg.logger.Handler(), slog.LevelWarn),
 		ErrorHandler:  w.proxyError,
+		BufferPool:    &copyBuffers, // not 32 KiB allocated per request
 	}
 	return w
 }
@@ -730,6 +744,20 @@ func (w *workerProc) stop() {
 		}
 	}()
 }
+
+// copyBuffers are the buffers the proxies copy response bodies with.
+var copyBuffers bufferPool
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // lineWriter writes whole lines from several workers' outputs to one
 // writer, so that theirs do not mix within a line.

@@ -383,3 +383,33 @@ func TestWorkerOf(t *testing.T) {
 		}
 	}
 }
+
+// TestServeWorkersBodies: through the supervisor, a guest's stream reaches
+// the client as it flushes it, over HTTP/1.1 and h2c, and a request body
+// reaches the guest whole.
+func TestServeWorkersBodies(t *testing.T) {
+	dir := workersProject(t, "acme")
+	wasm, err := os.ReadFile(filepath.Join(demo, "app", "api", "stream", "route.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(dir, "demo", "app", "api", "stream", "route.wasm"), wasm)
+	s := start(t, "--tenants", "--workers", "2", "--host", "127.0.0.1=demo", "--max-body", "1MiB", dir)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		t.Run("stream "+proto, func(t *testing.T) { testStream(t, s.url, proto) })
+	}
+	t.Run("request body", func(t *testing.T) {
+		body := bytes.Repeat([]byte("0123456789abcdef"), 40000)
+		req, _ := http.NewRequest("POST", s.url+"/hello", bytes.NewReader(body))
+		req.Host = "acme.localhost"
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 201 || !bytes.Equal(got, body) {
+			t.Errorf("POST of %d bytes = %d, %d bytes back, %v; want 201 and the body echoed", len(body), res.StatusCode, len(got), err)
+		}
+	})
+}
