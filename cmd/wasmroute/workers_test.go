@@ -413,3 +413,68 @@ func TestServeWorkersBodies(t *testing.T) {
 		}
 	})
 }
+
+// TestServeWorkersRestartFails: while a worker cannot start again (its
+// tenants' folder is gone), its tenants get 503 after waiting for it, the
+// other worker's answer, and it serves again once it can.
+func TestServeWorkersRestartFails(t *testing.T) {
+	dir := workersProject(t, workerTenants...)
+	s := start(t, "--tenants", "--workers", "2", dir)
+	assign, pids := workerTable(t, s)
+	victim := assign["acme"]
+	other := ""
+	for _, name := range workerTenants {
+		if assign[name] != victim {
+			other = name
+		}
+	}
+	if other == "" {
+		t.Fatalf("every tenant is on worker %d", victim)
+	}
+	away := dir + ".away"
+	if err := os.Rename(dir, away); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pids[victim], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// A request sent as the worker dies may be in flight on it (502): ask
+	// once the supervisor knows.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.stderr.String(), fmt.Sprintf("pid=%d status=", pids[victim])); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the supervisor did not log the death of worker %d:\n%s", victim, s.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	req, _ := http.NewRequest("GET", s.url+"/hello", nil)
+	req.Host = "acme.localhost"
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if got, want := fmt.Sprintf("%d %s %q", res.StatusCode, res.Header.Get("Retry-After"), b), `503 1 "tenant unavailable: its worker is restarting\n"`; got != want {
+		t.Errorf("acme while its worker cannot start: %s, want %s", got, want)
+	}
+	if status, body, err := getHost(http.DefaultClient, s.url, other+".localhost", "/hello"); err != nil || status != 200 || body != "hello" {
+		t.Errorf("%s on the other worker: %d %q, %v; want 200 hello", other, status, body, err)
+	}
+	if err := os.Rename(away, dir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		status, body, err := getHost(http.DefaultClient, s.url, "acme.localhost", "/hello")
+		if err == nil && status == 200 && body == "hello" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("acme once its folder is back: %d %q, %v; want 200 hello\n%s", status, body, err, s.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if want := fmt.Sprintf(`msg="worker exited; restarting it" worker=%d`, victim); !strings.Contains(s.stderr.String(), want+` pid=`) || !strings.Contains(s.stderr.String(), `status="exit status 1"`) {
+		t.Errorf("the supervisor did not log the failed restarts (%q, exit status 1):\n%s", want, s.stderr)
+	}
+}
