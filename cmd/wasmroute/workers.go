@@ -192,6 +192,7 @@ func (w *worker) handler(h http.Handler) http.Handler {
 
 // supervisorConfig is what serve hands the supervisor.
 type supervisorConfig struct {
+	exe           string   // the program the workers run (empty: this one)
 	args          []string // serve's command line, which each worker runs too
 	addr          string
 	workers       int
@@ -228,29 +229,51 @@ func supervise(ctx context.Context, cfg supervisorConfig) int {
 	// Its heap is small and made of short-lived request copies: collect
 	// it less often.
 	debug.SetGCPercent(400)
+	s, err := newSupervisor(cfg)
+	if err != nil {
+		fmt.Fprintf(cfg.stderr, "wasmroute serve: %v\n", err)
+		return 1
+	}
+	return s.serve(ctx)
+}
+
+// newSupervisor returns the supervisor of cfg, its workers not started.
+func newSupervisor(cfg supervisorConfig) (*supervisor, error) {
+	exe := cfg.exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("--workers: finding this program to run its workers: %w", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "wasmroute-workers-")
+	if err != nil {
+		return nil, fmt.Errorf("--workers: a folder for the workers' sockets: %w", err)
+	}
+	s := &supervisor{cfg: cfg, dir: dir, stdout: &lineWriter{w: cfg.stdout}}
+	if err := s.readTenants(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	for n := 1; n <= cfg.workers; n++ {
+		s.workers = append(s.workers, newWorkerProc(s, exe, n))
+	}
+	return s, nil
+}
+
+// serve starts the workers and serves until ctx is done, then drains; it
+// returns serve's exit code.
+func (s *supervisor) serve(ctx context.Context) int {
+	cfg := s.cfg
+	defer os.RemoveAll(s.dir)
 	fail := func(err error) int {
 		fmt.Fprintf(cfg.stderr, "wasmroute serve: %v\n", err)
 		return 1
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fail(fmt.Errorf("--workers: finding this program to run its workers: %w", err))
-	}
-	dir, err := os.MkdirTemp("", "wasmroute-workers-")
-	if err != nil {
-		return fail(fmt.Errorf("--workers: a folder for the workers' sockets: %w", err))
-	}
-	defer os.RemoveAll(dir)
-	s := &supervisor{cfg: cfg, dir: dir, stdout: &lineWriter{w: cfg.stdout}}
-	if err := s.readTenants(); err != nil {
-		return fail(err)
-	}
 	started := make(chan error, cfg.workers)
 	var loops sync.WaitGroup
-	for n := 1; n <= cfg.workers; n++ {
-		w := newWorkerProc(s, exe, n)
+	for _, w := range s.workers {
 		w.started = started
-		s.workers = append(s.workers, w)
 		loops.Go(w.run)
 	}
 	defer func() {
@@ -332,6 +355,29 @@ func (s *supervisor) readTenants() error {
 // Assignment returns the worker, 1 to N, that serves each tenant: for the
 // routes table, and the metrics' worker label.
 func (s *supervisor) Assignment() map[string]int { return maps.Clone(*s.assign.Load()) }
+
+// workerState is one worker as the metrics may show it.
+type workerState struct {
+	N        int  // 1 to N
+	PID      int  // of its process now (0 if none was started)
+	Up       bool // it serves
+	Restarts int  // since the supervisor started
+}
+
+// States returns each worker's state, for the metrics (a gauge of Up, a
+// counter of Restarts).
+func (s *supervisor) States() []workerState {
+	states := make([]workerState, len(s.workers))
+	for i, w := range s.workers {
+		w.mu.Lock()
+		states[i] = workerState{N: w.n, Up: w.live.Load() != nil, Restarts: w.restarts}
+		if w.cur != nil {
+			states[i].PID = w.cur.pid
+		}
+		w.mu.Unlock()
+	}
+	return states
+}
 
 // printTable prints each tenant's worker, and each worker's process.
 func (s *supervisor) printTable() {
@@ -427,6 +473,7 @@ type workerProc struct {
 	changed   chan struct{} // closed, and replaced, at each change of cur
 	stopping  bool
 	restarted bool // a process has served before
+	restarts  int  // processes started after the first
 }
 
 // incarnation is one process of a worker. Its fields past pid are guarded
@@ -665,6 +712,9 @@ func (w *workerProc) start() (*incarnation, error) {
 	}
 	if err == nil && !stopping {
 		inc.pid = cmd.Process.Pid
+		if w.cur != nil {
+			w.restarts++
+		}
 		w.cur = inc
 		close(w.changed)
 		w.changed = make(chan struct{})

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/runtime"
 )
 
 // workerTenants are the tenants of the --workers tests: over 3 workers,
@@ -265,6 +268,15 @@ func TestServeWorkers(t *testing.T) {
 		if alive(pids[victim]) {
 			t.Errorf("the killed worker %d is still there", pids[victim])
 		}
+		// What the metrics will show: the victim restarted once, and up.
+		var restarts []int
+		for _, m := range regexp.MustCompile(`msg="worker restarted" worker=(\d+)`).FindAllStringSubmatch(s.stderr.String(), -1) {
+			n, _ := strconv.Atoi(m[1])
+			restarts = append(restarts, n)
+		}
+		if diff := cmp.Diff([]int{victim}, restarts); diff != "" {
+			t.Errorf("workers restarted (-want +got):\n%s", diff)
+		}
 	})
 
 	t.Run("SIGHUP reloads the tenants in every worker", func(t *testing.T) {
@@ -476,5 +488,81 @@ func TestServeWorkersRestartFails(t *testing.T) {
 	}
 	if want := fmt.Sprintf(`msg="worker exited; restarting it" worker=%d`, victim); !strings.Contains(s.stderr.String(), want+` pid=`) || !strings.Contains(s.stderr.String(), `status="exit status 1"`) {
 		t.Errorf("the supervisor did not log the failed restarts (%q, exit status 1):\n%s", want, s.stderr)
+	}
+}
+
+// TestSupervisorInProcess runs the supervisor in the test's process (so
+// that -race sees it) with workers of the built command: the states the
+// metrics read follow a worker's death and restart, the probes say ready
+// once every worker compiled, and a cancelled context drains and stops
+// every worker.
+func TestSupervisorInProcess(t *testing.T) {
+	dir := workersProject(t, workerTenants...)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	probes := newAdmin()
+	s, err := newSupervisor(supervisorConfig{
+		exe: binary, args: []string{"--tenants", "--cache-dir", cacheDir, "--domain", "example.test", dir},
+		addr: "127.0.0.1:0", workers: 2,
+		tenants: runtime.TenantsConfig{Dir: dir, Domain: "example.test"},
+		probes:  probes, logger: slog.New(slog.NewTextHandler(stderr, nil)), stdout: stdout, stderr: stderr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() { code <- s.serve(ctx) }()
+	var url string
+	for deadline := time.Now().Add(30 * time.Second); url == ""; time.Sleep(10 * time.Millisecond) {
+		if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(stdout.String()); m != nil {
+			url = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the supervisor did not listen:\n%s\n%s", stdout, stderr)
+		}
+	}
+	// await waits until ok holds, or fails the test.
+	await := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10 s; states %+v\n%s", what, s.States(), stderr)
+			}
+		}
+	}
+	await("every worker compiled", probes.compiled.Load)
+	first := s.States()
+	for i, st := range first {
+		if st.N != i+1 || !st.Up || st.PID == 0 || st.Restarts != 0 {
+			t.Errorf("state of worker %d at start: %+v", i+1, st)
+		}
+	}
+	victim := s.Assignment()["acme"]
+	if err := syscall.Kill(first[victim-1].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	await("the probes see the death", func() bool { return !probes.loaded.Load() })
+	await("the victim restarted", func() bool { st := s.States()[victim-1]; return st.Up && st.Restarts == 1 })
+	await("every worker compiled again", probes.compiled.Load)
+	if st := s.States()[victim-1]; st.PID == first[victim-1].PID {
+		t.Errorf("the restarted worker has the dead one's pid: %+v", st)
+	}
+	for _, name := range workerTenants {
+		if status, body, err := getHost(http.DefaultClient, url, name+".example.test", "/hello"); err != nil || status != 200 || body != "hello" {
+			t.Errorf("%s after the restart: %d %q, %v", name, status, body, err)
+		}
+	}
+	cancel()
+	if got := <-code; got != 0 {
+		t.Errorf("serve = %d, want 0:\n%s", got, stderr)
+	}
+	for _, st := range s.States() {
+		if alive(st.PID) {
+			t.Errorf("worker %d (pid %d) outlived the supervisor", st.N, st.PID)
+		}
+	}
+	if _, err := os.Stat(s.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the sockets' folder %s is left behind: %v", s.dir, err)
 	}
 }
