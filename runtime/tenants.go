@@ -43,6 +43,11 @@ type TenantsConfig struct {
 	// GrantsFile, when set, is read (ReadGrants) at each load in place of
 	// Grants: a Live's Reload applies the operator's edits.
 	GrantsFile string
+
+	// Select, when set, loads only the tenants whose names it reports
+	// true for: the others are answered 404, as unknown hosts are. A worker
+	// process of serve --workers serves its share of the tenants this way.
+	Select func(tenant string) bool
 }
 
 // Grant is what an operator allows one tenant in place of
@@ -123,6 +128,28 @@ func ReadGrants(path string) (map[string]Grant, error) {
 		return nil, joinProblems(problems)
 	}
 	return grants, nil
+}
+
+// tenantFolder reports whether the entry e of TenantsConfig.Dir is a
+// tenant's folder: folders whose names start with "." or "_" are not.
+func tenantFolder(e os.DirEntry) bool {
+	return e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(e.Name(), "_")
+}
+
+// TenantFolders lists the names of the tenants' folders in dir, sorted, as
+// NewTenants finds them (including those it will fail to load).
+func TenantFolders(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: tenants folder: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if tenantFolder(e) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
 }
 
 // tenantName reports why name cannot be a tenant's folder, or nil: a
@@ -208,7 +235,7 @@ func NewTenants(ctx context.Context, cfg TenantsConfig) (*Tenants, error) {
 	)
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+		if !tenantFolder(e) || cfg.Select != nil && !cfg.Select(name) {
 			continue
 		}
 		pc := cfg.Project
@@ -268,17 +295,19 @@ func (t *Tenants) Names() []string {
 // Errors returns the load error of each tenant that failed, by name.
 func (t *Tenants) Errors() map[string]error { return t.failed }
 
-// tenant names the tenant that serves host, or "".
-func (t *Tenants) tenant(host string) string {
+// Tenant names the tenant that serves host (a request's Host, with or
+// without port), or "": the mapping Tenants routes requests by, through
+// Hosts, then Domain. It does not say whether that tenant exists.
+func (c *TenantsConfig) Tenant(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	if name, ok := t.cfg.Hosts[host]; ok {
+	if name, ok := c.Hosts[host]; ok {
 		return name
 	}
-	if t.cfg.Domain != "" {
-		if label, ok := strings.CutSuffix(host, "."+strings.ToLower(t.cfg.Domain)); ok && !strings.Contains(label, ".") {
+	if c.Domain != "" {
+		if label, ok := strings.CutSuffix(host, "."+strings.ToLower(c.Domain)); ok && !strings.Contains(label, ".") {
 			return label
 		}
 	}
@@ -287,7 +316,7 @@ func (t *Tenants) tenant(host string) string {
 
 // ServeHTTP serves r with the tenant its Host names.
 func (t *Tenants) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	name := t.tenant(r.Host)
+	name := t.cfg.Tenant(r.Host)
 	if s, ok := t.servers[name]; ok {
 		s.ServeHTTP(w, r)
 		return
@@ -301,7 +330,7 @@ func (t *Tenants) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveNone answers a request for no tenant that serves.
 func (t *Tenants) serveNone(w http.ResponseWriter, r *http.Request) {
-	name := t.tenant(r.Host)
+	name := t.cfg.Tenant(r.Host)
 	if _, ok := t.failed[name]; ok {
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "tenant unavailable", http.StatusServiceUnavailable)

@@ -332,6 +332,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	adminAddr := fs.String("admin-addr", "", "address of the operator's endpoints /healthz, /readyz and /metrics (Prometheus), e.g. 127.0.0.1:9090 (empty: none, and no metrics kept); never the public --addr")
 	obs := obsFlags(fs) // obs.go
 	shutdownDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, how long /readyz answers 503 while requests are still served, so that load balancers stop sending before the server drains")
+	workers := fs.Int("workers", 0, "with --tenants: serve the tenants from N worker processes behind this one, each a fixed share, each restarted if it dies: a crash takes down one share, not every tenant (0: one process)")
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS): keep it well above the cores, so that runaway guests, each holding one until stopped, leave Ps for everything else")
 	dir, code := parse(fs, args, stderr)
 	if code >= 0 {
@@ -345,8 +346,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		fmt.Fprintln(stderr, "wasmroute dev: --tenants is for serve: develop one project at a time")
 		return 2
 	}
+	if *workers < 0 || *workers > maxWorkers || *workers > 0 && !*tenants {
+		fmt.Fprintf(stderr, "wasmroute %s: --workers is for --tenants, from 1 to %d\n", fs.Name(), maxWorkers)
+		return 2
+	}
+	wk, err := workerFromEnv() // nil unless this process is a worker of --workers
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmroute %s: %v\n", fs.Name(), err)
+		return 2
+	}
 	goruntime.GOMAXPROCS(*procs)
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if wk != nil { // the supervisor has the admin listener and the shutdown delay
+		*adminAddr, *shutdownDelay = "", 0
+		logger = logger.With("worker", wk.n)
+		ctx = wk.context(ctx)
+		*dataDir = wk.dataDir(*kvURL, *dataDir, dir)
+	}
 	probes := newAdmin()
 	var metrics *runtime.Metrics
 	if *adminAddr != "" {
@@ -366,6 +382,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		}
 		defer probes.close()
 		fmt.Fprintf(stdout, "admin on http://%s (/healthz, /readyz, /metrics)\n", a)
+	}
+	if *workers > 0 && wk == nil {
+		return supervise(ctx, supervisorConfig{args: args, addr: *addr, workers: *workers,
+			tenants:       runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts},
+			shutdownDelay: *shutdownDelay, probes: probes, logger: logger, stdout: stdout, stderr: stderr})
 	}
 	tracer, stopTracing, terr := obs.tracer(ctx) // obs.go
 	if terr != nil {
@@ -423,12 +444,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		AccessLogSample: obs.sample,
 		Tracer:          tracer,
 	}
-	var (
-		live *runtime.Live
-		err  error
-	)
+	var live *runtime.Live
 	if *tenants {
-		live, err = runtime.NewLiveTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, GrantsFile: *grantsFile, Project: cfg})
+		live, err = runtime.NewLiveTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: *domain, Hosts: hosts, GrantsFile: *grantsFile, Project: cfg, Select: wk.selector()})
 	} else {
 		cfg.Dir = dir
 		cfg.Dev = dev
@@ -445,7 +463,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	probes.loaded.Store(true)
 	printLive(stdout, stderr, live, *domain)
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := wk.listen(*addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wasmroute %s: %v\n", fs.Name(), err)
 		return 1
@@ -454,7 +472,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		logger.Warn("wasmroute dev answers with your errors, files and guest output: it listens beyond this machine", "addr", ln.Addr())
 	}
 	hs := &http.Server{
-		Handler:           live,
+		Handler:           wk.handler(live),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -462,7 +480,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	}
 	hs.Protocols.SetHTTP1(true)
 	hs.Protocols.SetUnencryptedHTTP2(true) // h2c, for clients that know the server speaks it
-	fmt.Fprintf(stdout, "\nlistening on http://%s\n", ln.Addr())
+	if wk == nil {
+		fmt.Fprintf(stdout, "\nlistening on http://%s\n", ln.Addr())
+	}
+	wk.report("listening")
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -478,6 +499,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 			compileAll(cctx, live, *maxCompiled, logger)
 			if cctx.Err() == nil {
 				probes.compiled.Store(true)
+				wk.report("compiled")
 			}
 			cache.trim(logger)
 		}()
