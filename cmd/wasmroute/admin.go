@@ -20,6 +20,9 @@ type admin struct {
 	srv  *http.Server
 	info *prometheus.GaugeVec // wasmroute_build_info, with metrics (obs.go)
 
+	reg     *prometheus.Registry           // the metrics, if kept (--admin-addr)
+	workers atomic.Pointer[workerGatherer] // with --workers: theirs (workers_metrics.go)
+
 	loaded   atomic.Bool // the first version of the routes serves
 	compiled atomic.Bool // its modules are compiled (or the first compilation ended)
 	draining atomic.Bool // shutting down: the balancer should send nothing more

@@ -357,14 +357,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 	}
 	goruntime.GOMAXPROCS(*procs)
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	var metrics *runtime.Metrics
 	if wk != nil { // the supervisor has the admin listener and the shutdown delay
+		if *adminAddr != "" { // its /metrics gathers the workers'
+			if metrics, err = wk.serveMetrics(); err != nil {
+				fmt.Fprintf(stderr, "wasmroute %s: metrics: %v\n", fs.Name(), err)
+				return 1
+			}
+		}
 		*adminAddr, *shutdownDelay = "", 0
 		logger = logger.With("worker", wk.n)
 		ctx = wk.context(ctx)
 		*dataDir = wk.dataDir(*kvURL, *dataDir, dir)
 	}
 	probes := newAdmin()
-	var metrics *runtime.Metrics
 	if *adminAddr != "" {
 		if _, port, _ := net.SplitHostPort(*addr); *adminAddr == *addr && port != "0" {
 			fmt.Fprintf(stderr, "wasmroute %s: --admin-addr must differ from --addr: the probes are the operator's, not the public's\n", fs.Name())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -98,6 +100,7 @@ func (o *obsOptions) accessLogger(w io.Writer) *slog.Logger {
 // process's, and serves them on the admin listener's /metrics.
 func (a *admin) serveMetrics() (*runtime.Metrics, error) {
 	reg := prometheus.NewRegistry()
+	a.reg = reg
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := runtime.NewMetrics(reg)
 	if err != nil {
@@ -109,10 +112,33 @@ func (a *admin) serveMetrics() (*runtime.Metrics, error) {
 	}, []string{"version", "wazero", "digest"})
 	reg.MustRegister(a.info)
 	a.deployed("")
-	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		MaxRequestsInFlight: 4, // a scrape walks every route: a flood of them must not
-	}))
+	a.mux.Handle("GET /metrics", metricsHandler(prometheus.GathererFunc(a.gather)))
 	return m, nil
+}
+
+// metricsHandler serves g's metrics in Prometheus's text format.
+func metricsHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		MaxRequestsInFlight: 4, // a scrape walks every route: a flood of them must not
+	})
+}
+
+// gather is the admin listener's metrics: its own, and with --workers the
+// workers' (workers_metrics.go).
+func (a *admin) gather() ([]*dto.MetricFamily, error) {
+	if w := a.workers.Load(); w != nil {
+		return prometheus.Gatherers{a.reg, w}.Gather()
+	}
+	return a.reg.Gather()
+}
+
+// gatherWorkers adds s's workers to the metrics, if they are kept.
+func (a *admin) gatherWorkers(s *supervisor) {
+	if a.reg == nil {
+		return
+	}
+	a.reg.MustRegister(workersCollector{s})
+	a.workers.Store(newWorkerGatherer(s))
 }
 
 // deployed labels wasmroute_build_info with the digest of the project now

@@ -258,6 +258,7 @@ func newSupervisor(cfg supervisorConfig) (*supervisor, error) {
 	for n := 1; n <= cfg.workers; n++ {
 		s.workers = append(s.workers, newWorkerProc(s, exe, n))
 	}
+	cfg.probes.gatherWorkers(s) // workers_metrics.go
 	return s, nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wasmroute/wasmroute/abi"
+	"github.com/wasmroute/wasmroute/internal/scrape"
 	"github.com/wasmroute/wasmroute/runtime"
 )
 
@@ -120,6 +121,30 @@ func TestServeWorkers(t *testing.T) {
 		status, body, err := getHost(http.DefaultClient, s.url, "nobody.example.test", "/hello")
 		if err != nil || status != 404 || body != "404 page not found\n" {
 			t.Errorf("unknown tenant = %d %q, %v; want 404 as in one process", status, body, err)
+		}
+	})
+
+	t.Run("the admin listener's metrics hold the workers' and the assignment", func(t *testing.T) {
+		got, err := scrape.Get(adminURL(t, s)+"/metrics", "wasmroute_")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range workerTenants {
+			n := assign[name]
+			if v := got[fmt.Sprintf(`wasmroute_tenant_worker{tenant=%q,worker="%d"}`, name, n)]; v != 1 {
+				t.Errorf("wasmroute_tenant_worker of %s on worker %d = %v, want 1", name, n, v)
+			}
+			if v := got[fmt.Sprintf(`wasmroute_requests_total{code="2xx",method="GET",route="/hello",tenant=%q,worker="%d"}`, name, n)]; v < 1 {
+				t.Errorf("requests of %s counted by worker %d = %v, want at least 1", name, n, v)
+			}
+		}
+		for n := 1; n <= 3; n++ {
+			if v, ok := got[fmt.Sprintf(`wasmroute_worker_up{worker="%d"}`, n)]; !ok || v != 1 {
+				t.Errorf("wasmroute_worker_up of worker %d = %v (%v), want 1", n, v, ok)
+			}
+		}
+		if t.Failed() {
+			t.Logf("scraped:\n%v", got)
 		}
 	})
 
