@@ -297,6 +297,8 @@ type module struct {
 	middleware bool   // the project's middleware, not a route (this package's middleware.go)
 }
 
+var wazeroVersion sync.Once
+
 // LoadError lists every problem found while loading a project. Each line
 // names the file or route at fault.
 type LoadError struct {
@@ -310,6 +312,13 @@ func (e *LoadError) Error() string {
 // New loads the project in cfg.Dir. On failure the error is a *LoadError
 // listing every problem at once, each naming its file.
 func New(ctx context.Context, cfg Config) (*Server, error) {
+	wazeroVersion.Do(func() {
+		// wazero caches its version in a variable it writes unguarded on
+		// first use (internal/version), when the first compiler runtime or
+		// compilation cache is made: make one here, once, before servers
+		// loaded in parallel (NewTenants) make theirs side by side.
+		wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler()).Close(ctx)
+	})
 	if cfg.Dir == "" {
 		return nil, errors.New("runtime: Config.Dir is empty")
 	}
