@@ -52,7 +52,7 @@ func appendJSON(b []byte, v any) ([]byte, bool) {
 		if v == nil {
 			return append(b, "null"...), true
 		}
-		return appendJSONMap(b, v, func(b []byte, s string) ([]byte, bool) { return appendJSONString(b, s), true })
+		return appendJSONStringMap(b, v), true
 	case map[string]any:
 		if v == nil {
 			return append(b, "null"...), true
@@ -96,6 +96,27 @@ func appendJSONMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byt
 		}
 	}
 	return append(b, '}'), true
+}
+
+// appendJSONStringMap is appendJSONMap for the map handlers answer most,
+// without its indirect call per value.
+func appendJSONStringMap(b []byte, m map[string]string) []byte {
+	var small [8]jsonEntry[string]
+	entries := small[:0]
+	for k, v := range m {
+		entries = append(entries, jsonEntry[string]{k, v})
+	}
+	if len(entries) > 1 {
+		slices.SortFunc(entries, func(a, b jsonEntry[string]) int { return strings.Compare(a.key, b.key) })
+	}
+	b = append(b, '{')
+	for i, e := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(append(appendJSONString(b, e.key), ':'), e.value)
+	}
+	return append(b, '}')
 }
 
 // jsonEntry is one entry of a map being encoded.
