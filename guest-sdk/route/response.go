@@ -42,7 +42,7 @@ func (w *Response) Status(code int) error {
 // control character other than tab (such as CR, LF or NUL), and with
 // ErrHeadersSent once the body started.
 func (w *Response) SetHeader(name, value string) error {
-	err := wrapArg(codeError(hostHeaderSet(name, value)), "header", name+": "+value)
+	err := headerError(codeError(hostHeaderSet(name, value)), name, value)
 	w.noteHeader(name, err, true)
 	return err
 }
@@ -51,7 +51,7 @@ func (w *Response) SetHeader(name, value string) error {
 // values, so that e.g. several Set-Cookie headers all reach the client.
 // Errors as for SetHeader.
 func (w *Response) AddHeader(name, value string) error {
-	err := wrapArg(codeError(hostHeaderAdd(name, value)), "header", name+": "+value)
+	err := headerError(codeError(hostHeaderAdd(name, value)), name, value)
 	w.noteHeader(name, err, true)
 	return err
 }
@@ -60,6 +60,15 @@ func (w *Response) AddHeader(name, value string) error {
 func (w *Response) DelHeader(name string) error {
 	err := wrapArg(codeError(hostHeaderDel(name)), "header name", name)
 	w.noteHeader(name, err, false)
+	return err
+}
+
+// headerError is wrapArg for a header, building "name: value" only for
+// the error: a string built on every call costs a Go guest an allocation.
+func headerError(err error, name, value string) error {
+	if err == ErrInvalid {
+		return &argError{"header", name + ": " + value}
+	}
 	return err
 }
 
