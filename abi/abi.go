@@ -393,6 +393,21 @@ const (
 	//
 	//	cache_revalidate(path i32, path_len i32) -> (err i32)
 	FuncCacheRevalidate = "cache_revalidate"
+
+	// FuncRespond is a whole simple response in one call: set_status
+	// (unless status is 0), then header_set for each name and value of the
+	// list (headers, headers_len), which alternates names and values, then
+	// body_write of (body, body_len) unless body_len is 0 (an empty body
+	// sends nothing: the head goes out when the guest writes, flushes or
+	// returns). It changes nothing and returns the first error those calls
+	// would return (in that order; ErrInvalid also for a malformed list, an
+	// odd number of items, or a name twice, ignoring case) except ErrClosed,
+	// which comes from the write itself. ErrTooLarge for the headers is
+	// counted on the headers as they would be after the whole list. Added
+	// in version 1 to save a guest's host calls; older hosts do not have it.
+	//
+	//	respond(status i32, headers i32, headers_len i32, body i32, body_len i32) -> (err i32)
+	FuncRespond = "respond"
 )
 
 // Funcs lists every host function of ModuleName with its signature, in the
@@ -426,6 +441,7 @@ var Funcs = [...]Func{
 	{FuncKVList, 4, 1},
 	{FuncKVIncr, 3, 1},
 	{FuncCacheRevalidate, 2, 1},
+	{FuncRespond, 5, 1},
 }
 
 // Func describes one host function: its import name and how many i32

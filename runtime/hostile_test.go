@@ -508,7 +508,8 @@ func hostileCases(e *hostileEnv, all bool) []hostileCase {
 // testdata/hostile/app/badptr passes them: its i32 parameters in twos, but
 // for set_status, flush and fetch_close, which take none; fetch_poll, whose
 // (handles, count) is one pair of 4×count bytes; fetch_head and
-// fetch_body_read, whose one pair (buf, buf_len) follows the handle.
+// fetch_body_read, whose one pair (buf, buf_len) follows the handle;
+// respond, whose two pairs follow the status.
 func hostilePointerPairs(f abi.Func) int {
 	switch f.Name {
 	case abi.FuncSetStatus, abi.FuncFlush, abi.FuncFetchClose:

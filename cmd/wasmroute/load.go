@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wasmroute/wasmroute/internal/wrk"
 	"github.com/wasmroute/wasmroute/runtime"
 )
 
@@ -27,17 +28,20 @@ and loads DIR, GETs --path once in process to learn its answer (status,
 headers, body; it must be 2xx), and serves that route two ways, each on its
 own 127.0.0.1 listener with the same http.Server settings (HTTP/1.1,
 keep-alive): from wasmroute, and from a native http.HandlerFunc that writes
-the same status, headers and bytes. An in-process load generator warms each
-up for 0.5s, then alternates them, native first, --rounds times each: in a
-round, --conns goroutines, each on its own keep-alive connection, GET --path
-in a closed loop for --duration. It prints each round's requests/s, p50 and
-p99 latency and errors, then the medians and "ratio wasmroute/native", the
-median of the per-pair ratios.
+the same status, headers and bytes. A load generator warms each up, then
+alternates them, native first, --rounds times each: in a round, --conns
+keep-alive connections GET --path in a closed loop for --duration. It prints
+each round's requests/s, p50 and p99 latency and errors, then the medians
+and "ratio wasmroute/native", the median of the per-pair ratios.
 
-The load generator and both servers share this process and this machine's
-cores: the client's own cost per request counts in both figures, so the ratio
-is closer to 1 than the servers' own costs alone would give. --procs sets
-GOMAXPROCS for all three, by default as serve sets it.
+The load generator is wrk (Debian's package "wrk"), an external process
+(wrk -t THREADS -c CONNS -d DURATION --latency; it counts in whole seconds),
+when it is on PATH; --client go picks the fallback, an in-process Go client
+(one goroutine per connection), which shares this process and its cores with
+both servers: its own cost per request counts in both figures, so its ratio
+is closer to 1 than the servers' own costs alone would give (0.74 where wrk
+measured 0.48). --procs sets GOMAXPROCS for this process, by default as
+serve sets it.
 
 Exit status: 0 once measured, whatever the ratio; 1 on a setup error, a
 failed request (an error or a non-2xx answer) or an interrupt; 2 on bad usage.
@@ -61,6 +65,8 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	conns := fs.Int("conns", 32, "keep-alive connections, each driven by one client goroutine in a closed loop")
 	cache := cacheFlags(fs)
 	noBuild := fs.Bool("no-build", false, "do not build route.go sources; load the route.wasm files as they are")
+	client := fs.String("client", "auto", "load generator: wrk (external), go (in process) or auto (wrk when on PATH, else go)")
+	threads := fs.Int("threads", 2, "wrk's threads (-t)")
 	procs := fs.Int("procs", max(goruntime.GOMAXPROCS(0), 8*goruntime.NumCPU()), "Go Ps (GOMAXPROCS) shared by the client and both servers; the default is serve's")
 	var isolation runtime.Isolation
 	isolationFlag(fs, &isolation)
@@ -77,11 +83,22 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		{*rounds < 1, "--rounds must be at least 1"},
 		{*conns < 1, "--conns must be at least 1"},
 		{*procs < 1, "--procs must be at least 1"},
+		{*threads < 1 || *threads > *conns, "--threads must be between 1 and --conns"},
+		{!slices.Contains([]string{"auto", "wrk", "go"}, *client), "--client must be wrk, go or auto"},
 	} {
 		if c.bad {
 			fmt.Fprintf(stderr, "wasmroute load: %s\n", c.what)
 			return 2
 		}
+	}
+	if *client == "auto" {
+		*client = "go"
+		if wrk.Available() {
+			*client = "wrk"
+		}
+	} else if *client == "wrk" && !wrk.Available() {
+		fmt.Fprintln(stderr, "wasmroute load: --client wrk: wrk is not on PATH (Debian: apt-get install wrk)")
+		return 1
 	}
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(*procs))
 
@@ -130,29 +147,43 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "note: over loopback, %s %s\n", t.name, msg)
 		}
 	}
-	fmt.Fprintf(stdout, "client, native and wasmroute share this machine's %d cores (one process, GOMAXPROCS %d)\n",
-		goruntime.NumCPU(), goruntime.GOMAXPROCS(0))
+	var load func(ctx context.Context, t *loadTarget, d time.Duration) *round
+	warmUp := loadWarmUp
+	if *client == "wrk" {
+		fmt.Fprintf(stdout, "client: wrk -t%d -c%d, an external process; native and wasmroute both in this process (GOMAXPROCS %d), on this machine's %d cores\n",
+			*threads, *conns, goruntime.GOMAXPROCS(0), goruntime.NumCPU())
+		warmUp = time.Second // wrk's least
+		load = func(ctx context.Context, t *loadTarget, d time.Duration) *round {
+			return wrkRound(ctx, t.url, wrk.Options{Threads: *threads, Conns: *conns, Duration: d})
+		}
+	} else {
+		fmt.Fprintf(stdout, "client: in process (wrk is not on PATH, or --client go): client, native and wasmroute share this machine's %d cores (one process, GOMAXPROCS %d)\n",
+			goruntime.NumCPU(), goruntime.GOMAXPROCS(0))
+		load = func(ctx context.Context, t *loadTarget, d time.Duration) *round {
+			return t.run(ctx, *conns, d).round()
+		}
+	}
 	fmt.Fprintf(stdout, "%d connections; %v warm-up each, then %d rounds of %v each, alternated\n\n",
-		*conns, loadWarmUp, *rounds, *duration)
+		*conns, warmUp, *rounds, *duration)
 
-	row := func(round, name string, r *loadResult) {
+	row := func(label, name string, r *round) {
 		fmt.Fprintf(stdout, "%-6s %-10s %10.0f %9s %9s %9d %7d\n",
-			round, name, r.rps(), latency(r.hist.quantile(0.50)), latency(r.hist.quantile(0.99)), r.ok, r.failed)
+			label, name, r.rps, latency(r.p50), latency(r.p99), r.ok, r.failed)
 	}
 	fmt.Fprintf(stdout, "%-6s %-10s %10s %9s %9s %9s %7s\n", "ROUND", "SERVER", "REQ/S", "P50", "P99", "OK", "ERRORS")
 	var (
-		all    [2]loadResult // every round and the warm-up, for latency and errors
-		rps    [2][]float64
-		failed int64
+		all           [2]round // every round and the warm-up, for errors
+		rps, p50, p99 [2][]float64
+		failed        int64
 	)
-	for round := range *rounds + 1 {
+	for n := range *rounds + 1 {
 		for i, t := range targets {
-			d, label := *duration, fmt.Sprint(round)
-			if round == 0 {
-				d, label = loadWarmUp, "warm"
+			d, label := *duration, fmt.Sprint(n)
+			if n == 0 {
+				d, label = warmUp, "warm"
 			}
 			goruntime.GC() // the previous round's garbage is not this one's to collect
-			r := t.run(ctx, *conns, d)
+			r := load(ctx, t, d)
 			if ctx.Err() != nil {
 				fmt.Fprintln(stderr, "wasmroute load: interrupted")
 				return 1
@@ -163,10 +194,11 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				all[i].failure = r.failure
 			}
 			all[i].failed += r.failed
-			if round > 0 {
+			if n > 0 {
 				all[i].ok += r.ok
-				all[i].hist.merge(&r.hist)
-				rps[i] = append(rps[i], r.rps())
+				rps[i] = append(rps[i], r.rps)
+				p50[i] = append(p50[i], float64(r.p50))
+				p99[i] = append(p99[i], float64(r.p99))
 			}
 		}
 	}
@@ -177,11 +209,11 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			ratios[i] = rps[1][i] / rps[0][i]
 		}
 	}
-	fmt.Fprintf(stdout, "\nmedian of %d rounds (latency over all rounds, errors include the warm-up):\n", *rounds)
+	fmt.Fprintf(stdout, "\nmedian of %d rounds (OK: all rounds; errors include the warm-up):\n", *rounds)
 	fmt.Fprintf(stdout, "%-10s %10s %9s %9s %9s %7s\n", "SERVER", "REQ/S", "P50", "P99", "OK", "ERRORS")
 	for i, t := range targets {
 		fmt.Fprintf(stdout, "%-10s %10.0f %9s %9s %9d %7d\n", t.name, median(rps[i]),
-			latency(all[i].hist.quantile(0.50)), latency(all[i].hist.quantile(0.99)), all[i].ok, all[i].failed)
+			latency(time.Duration(median(p50[i]))), latency(time.Duration(median(p99[i]))), all[i].ok, all[i].failed)
 	}
 	pairs := make([]string, len(ratios))
 	for i, r := range ratios {
@@ -189,6 +221,9 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "per-pair ratios: %s\n", strings.Join(pairs, " "))
 	fmt.Fprintf(stdout, "ratio wasmroute/native = %.2f\n", median(ratios))
+	if m := median(p99[0]); m > 0 {
+		fmt.Fprintf(stdout, "p99 ratio wasmroute/native = %.2f\n", median(p99[1])/m)
+	}
 	if failed > 0 {
 		for i, t := range targets {
 			if all[i].failure != "" {
@@ -323,6 +358,38 @@ func (t *loadTarget) run(ctx context.Context, conns int, d time.Duration) *loadR
 		if r.failure == "" {
 			r.failure = w.failure
 		}
+	}
+	return r
+}
+
+// round is one round's figures, from either client.
+type round struct {
+	rps      float64
+	p50, p99 time.Duration
+	ok       int64
+	failed   int64  // errors and non-2xx answers
+	failure  string // the first failure, or a summary of them
+}
+
+// round returns r's figures.
+func (r *loadResult) round() *round {
+	return &round{rps: r.rps(), p50: r.hist.quantile(0.50), p99: r.hist.quantile(0.99), ok: r.ok, failed: r.failed, failure: r.failure}
+}
+
+// wrkRound loads url with wrk. A wrk that fails counts as one failed
+// request, with its error as the failure.
+func wrkRound(ctx context.Context, url string, o wrk.Options) *round {
+	res, err := wrk.Run(ctx, url, o)
+	if err != nil {
+		return &round{failed: 1, failure: err.Error()}
+	}
+	r := &round{rps: res.RPS, p50: res.P50, p99: res.P99, ok: res.Requests - res.Non2xx, failed: res.Non2xx}
+	if res.Non2xx > 0 {
+		r.failure = "a non-2xx answer"
+	}
+	if n := wrk.SocketErrorCount(res.SocketErrors); n > 0 {
+		r.failed += n
+		r.failure = "socket errors: " + res.SocketErrors
 	}
 	return r
 }

@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wasmroute/wasmroute/internal/wrk"
 )
 
 func TestLoad(t *testing.T) {
@@ -20,14 +25,32 @@ func TestLoad(t *testing.T) {
 		wantStderr string
 	}{
 		{
-			name: "hello",
-			args: []string{"--path", "/api/hello"},
+			name: "hello, in-process client",
+			args: []string{"--path", "/api/hello", "--client", "go"},
 			code: 0,
 			wantStdout: []string{
 				`GET /api/hello: 200, Content-Type "text/plain", 5-byte body`,
-				"client, native and wasmroute share this machine's",
+				"client: in process (wrk is not on PATH, or --client go): client, native and wasmroute share this machine's",
 				"ratio wasmroute/native = ",
+				"p99 ratio wasmroute/native = ",
 			},
+		},
+		{
+			name: "hello, wrk",
+			args: []string{"--path", "/api/hello", "--client", "wrk"},
+			code: 0,
+			wantStdout: []string{
+				`GET /api/hello: 200, Content-Type "text/plain", 5-byte body`,
+				"client: wrk -t2 -c4, an external process; native and wasmroute both in this process",
+				"ratio wasmroute/native = ",
+				"p99 ratio wasmroute/native = ",
+			},
+		},
+		{
+			name:       "bad client",
+			args:       []string{"--client", "ab"},
+			code:       2,
+			wantStderr: "--client must be wrk, go or auto",
 		},
 		{
 			name:       "not found",
@@ -41,6 +64,9 @@ func TestLoad(t *testing.T) {
 			code:       2,
 			wantStderr: "--path must start with /",
 		},
+	}
+	if !wrk.Available() {
+		t.Fatal("wrk is not on PATH: install it (Debian: apt-get install wrk); load's tests need it")
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +132,38 @@ func loadSummary(t *testing.T, out string) map[string]loadRow {
 		rows[f[0]] = loadRow{rps, n, errs}
 	}
 	return rows
+}
+
+// TestWrkRound checks that a round measured with wrk counts a server's
+// answers, and its non-2xx answers as failures.
+func TestWrkRound(t *testing.T) {
+	if !wrk.Available() {
+		t.Fatal("wrk is not on PATH: install it (Debian: apt-get install wrk)")
+	}
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	o := wrk.Options{Threads: 1, Conns: 2, Duration: time.Second}
+	ok := wrkRound(t.Context(), srv.URL+"/ok", o)
+	if ok.ok <= 0 || ok.rps <= 0 || ok.p50 <= 0 || ok.p99 < ok.p50 || ok.failed != 0 || ok.failure != "" {
+		t.Errorf("/ok: %+v, want requests, a rate, latencies and no failure", ok)
+	}
+	failed := wrkRound(t.Context(), srv.URL+"/fail", o)
+	if failed.ok != 0 || failed.failed <= 0 || failed.failure != "a non-2xx answer" {
+		t.Errorf("/fail: %+v, want every answer a failure", failed)
+	}
+	if served := n.Load(); served < ok.ok+failed.failed {
+		t.Errorf("the server answered %d requests, fewer than wrk counted (%d + %d)", served, ok.ok, failed.failed)
+	}
+	gone := wrkRound(t.Context(), "http://127.0.0.1:1/", o)
+	if gone.failed == 0 || gone.failure == "" {
+		t.Errorf("no server: %+v, want a failure", gone)
+	}
 }
 
 // TestLoadInterrupt checks that load stops, and says so, when its context

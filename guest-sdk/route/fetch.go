@@ -148,7 +148,7 @@ type FetchRequest struct {
 // and the Content-Type header to application/json. When v cannot be encoded
 // it returns the error and changes nothing.
 func (r *FetchRequest) SetJSON(v any) error {
-	body, err := marshalJSON(v)
+	body, err := marshalJSON(nil, v)
 	if err != nil {
 		return err
 	}

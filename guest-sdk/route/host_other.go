@@ -25,3 +25,6 @@ func hostHeaderAdd(name, value string) int32          { return standin.HeaderAdd
 func hostHeaderDel(name string) int32                 { return standin.HeaderDel(name) }
 func hostBodyWrite(buf []byte) int32                  { return standin.BodyWrite(buf) }
 func hostFlush() int32                                { return standin.Flush() }
+func hostRespond(status int32, headers, body []byte) int32 {
+	return standin.Respond(status, headers, body)
+}

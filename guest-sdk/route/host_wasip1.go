@@ -63,6 +63,9 @@ func wasmBodyWrite(buf unsafe.Pointer, bufLen uint32) int32
 //go:wasmimport wasmroute_v1 flush
 func wasmFlush() int32
 
+//go:wasmimport wasmroute_v1 respond
+func wasmRespond(status int32, headers unsafe.Pointer, headersLen uint32, body unsafe.Pointer, bodyLen uint32) int32
+
 func hostMethod(buf []byte) uint32     { return wasmMethod(bytesPtr(buf), uint32(len(buf))) }
 func hostPath(buf []byte) uint32       { return wasmPath(bytesPtr(buf), uint32(len(buf))) }
 func hostQuery(buf []byte) uint32      { return wasmQuery(bytesPtr(buf), uint32(len(buf))) }
@@ -96,3 +99,7 @@ func hostHeaderAdd(name, value string) int32 {
 func hostHeaderDel(name string) int32 { return wasmHeaderDel(stringPtr(name), uint32(len(name))) }
 func hostBodyWrite(buf []byte) int32  { return wasmBodyWrite(bytesPtr(buf), uint32(len(buf))) }
 func hostFlush() int32                { return wasmFlush() }
+
+func hostRespond(status int32, headers, body []byte) int32 {
+	return wasmRespond(status, bytesPtr(headers), uint32(len(headers)), bytesPtr(body), uint32(len(body)))
+}

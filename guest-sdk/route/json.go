@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -51,7 +52,7 @@ func appendJSON(b []byte, v any) ([]byte, bool) {
 		if v == nil {
 			return append(b, "null"...), true
 		}
-		return appendJSONMap(b, v, func(b []byte, s string) ([]byte, bool) { return appendJSONString(b, s), true })
+		return appendJSONStringMap(b, v), true
 	case map[string]any:
 		if v == nil {
 			return append(b, "null"...), true
@@ -72,26 +73,56 @@ func appendJSON(b []byte, v any) ([]byte, bool) {
 }
 
 func appendJSONMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, bool)) ([]byte, bool) {
-	var small [16]string // most maps a handler answers are small: no allocation
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
+	// The entries are taken in one pass and sorted by key, rather than the
+	// keys sorted and each value looked up again: a lookup hashes its key,
+	// which compiled to WebAssembly is a good part of a small map's cost.
+	var small [16]jsonEntry[V] // most maps a handler answers are small: no allocation
+	entries := small[:0]
+	for k, v := range m {
+		entries = append(entries, jsonEntry[V]{k, v})
 	}
-	if len(keys) > 1 {
-		slices.Sort(keys)
+	if len(entries) > 1 {
+		slices.SortFunc(entries, func(a, b jsonEntry[V]) int { return strings.Compare(a.key, b.key) })
 	}
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, e := range entries {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(appendJSONString(b, k), ':')
+		b = append(appendJSONString(b, e.key), ':')
 		var ok bool
-		if b, ok = value(b, m[k]); !ok {
+		if b, ok = value(b, e.value); !ok {
 			return b, false
 		}
 	}
 	return append(b, '}'), true
+}
+
+// appendJSONStringMap is appendJSONMap for the map handlers answer most,
+// without its indirect call per value.
+func appendJSONStringMap(b []byte, m map[string]string) []byte {
+	var small [8]jsonEntry[string]
+	entries := small[:0]
+	for k, v := range m {
+		entries = append(entries, jsonEntry[string]{k, v})
+	}
+	if len(entries) > 1 {
+		slices.SortFunc(entries, func(a, b jsonEntry[string]) int { return strings.Compare(a.key, b.key) })
+	}
+	b = append(b, '{')
+	for i, e := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(append(appendJSONString(b, e.key), ':'), e.value)
+	}
+	return append(b, '}')
+}
+
+// jsonEntry is one entry of a map being encoded.
+type jsonEntry[V any] struct {
+	key   string
+	value V
 }
 
 func appendJSONSlice[V any](b []byte, s []V, value func([]byte, V) ([]byte, bool)) ([]byte, bool) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"github.com/wasmroute/wasmroute/abi"
 )
 
 // Response writes the response to the request being served. The status
@@ -40,7 +42,7 @@ func (w *Response) Status(code int) error {
 // control character other than tab (such as CR, LF or NUL), and with
 // ErrHeadersSent once the body started.
 func (w *Response) SetHeader(name, value string) error {
-	err := wrapArg(codeError(hostHeaderSet(name, value)), "header", name+": "+value)
+	err := headerError(codeError(hostHeaderSet(name, value)), name, value)
 	w.noteHeader(name, err, true)
 	return err
 }
@@ -49,7 +51,7 @@ func (w *Response) SetHeader(name, value string) error {
 // values, so that e.g. several Set-Cookie headers all reach the client.
 // Errors as for SetHeader.
 func (w *Response) AddHeader(name, value string) error {
-	err := wrapArg(codeError(hostHeaderAdd(name, value)), "header", name+": "+value)
+	err := headerError(codeError(hostHeaderAdd(name, value)), name, value)
 	w.noteHeader(name, err, true)
 	return err
 }
@@ -58,6 +60,15 @@ func (w *Response) AddHeader(name, value string) error {
 func (w *Response) DelHeader(name string) error {
 	err := wrapArg(codeError(hostHeaderDel(name)), "header name", name)
 	w.noteHeader(name, err, false)
+	return err
+}
+
+// headerError is wrapArg for a header, building "name: value" only for
+// the error: a string built on every call costs a Go guest an allocation.
+func headerError(err error, name, value string) error {
+	if err == ErrInvalid {
+		return &argError{"header", name + ": " + value}
+	}
 	return err
 }
 
@@ -105,17 +116,33 @@ func (w *Response) Flush() error { return codeError(hostFlush()) }
 // request isolation, on every request, unless an init function warms it
 // (json.Marshal of a zero value), since init's work is kept in the snapshot.
 func (w *Response) JSON(status int, v any) error {
-	body, err := marshalJSON(v)
+	buf := spareJSON
+	spareJSON = nil // taken: a JSON call from another goroutine makes its own
+	body, err := marshalJSON(buf, v)
 	if err != nil {
 		return err
 	}
-	return w.send(status, "application/json", body)
+	err = w.send(status, jsonType, body)
+	if cap(body) <= maxSpareJSON {
+		spareJSON = body[:0] // the host copied it
+	}
+	return err
 }
 
-// marshalJSON encodes v as JSON does: appendJSON when it can, else
-// encoding/json without HTML escaping or the trailing newline.
-func marshalJSON(v any) ([]byte, error) {
-	if body, ok := appendJSON(make([]byte, 0, 256), v); ok {
+// spareJSON is JSON's buffer, kept from one call to the next while it
+// stays under maxSpareJSON: an allocation less per response, and less for
+// the guest's garbage collector, which runs in the request's time.
+var spareJSON []byte
+
+const maxSpareJSON = 64 << 10
+
+// marshalJSON encodes v as JSON does, appending to buf: appendJSON when it
+// can, else encoding/json without HTML escaping or the trailing newline.
+func marshalJSON(buf []byte, v any) ([]byte, error) {
+	if buf == nil {
+		buf = make([]byte, 0, 256)
+	}
+	if body, ok := appendJSON(buf[:0], v); ok {
 		return body, nil
 	}
 	var b bytes.Buffer
@@ -130,15 +157,48 @@ func marshalJSON(v any) ([]byte, error) {
 // Text writes s with the given status and Content-Type
 // "text/plain; charset=utf-8" (unless one was set).
 func (w *Response) Text(status int, s string) error {
-	return w.send(status, "text/plain; charset=utf-8", unsafe.Slice(unsafe.StringData(s), len(s)))
+	return w.send(status, textType, unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
-func (w *Response) send(status int, contentType string, body []byte) error {
+// mediaType is a Content-Type JSON or Text sets, and the list respond
+// (abi.FuncRespond) takes to set it.
+type mediaType struct {
+	value string
+	list  []byte
+}
+
+func newMediaType(value string) mediaType {
+	return mediaType{value, abi.AppendItem(abi.AppendItem(nil, "Content-Type"), value)}
+}
+
+var (
+	jsonType = newMediaType("application/json")
+	textType = newMediaType("text/plain; charset=utf-8")
+)
+
+// send answers status, the Content-Type ct unless one was set, and body: in
+// one host call (respond) when it succeeds, since every call into the host
+// costs; after a refusal, which changed nothing, again call by call, so that
+// the error says what was refused.
+func (w *Response) send(status int, ct mediaType, body []byte) error {
+	if status >= 200 && status <= 999 {
+		var header []byte
+		if !w.contentType {
+			header = ct.list
+		}
+		switch hostRespond(int32(status), header, body) {
+		case abi.OK:
+			w.contentType = true
+			return nil
+		case abi.ErrClosed: // the head went out; the write failed
+			return ErrClosed
+		}
+	}
 	if err := w.Status(status); err != nil {
 		return err
 	}
 	if !w.contentType {
-		if err := w.SetHeader("Content-Type", contentType); err != nil {
+		if err := w.SetHeader("Content-Type", ct.value); err != nil {
 			return err
 		}
 	}

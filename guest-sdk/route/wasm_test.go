@@ -402,6 +402,9 @@ func instantiateTestHost(ctx context.Context, rt wazero.Runtime) error {
 		abi.FuncFlush: func(_ context.Context, _ api.Module, s []uint64) {
 			s[0] = api.EncodeI32(standin.Flush())
 		},
+		abi.FuncRespond: func(_ context.Context, m api.Module, s []uint64) {
+			s[0] = api.EncodeI32(standin.Respond(api.DecodeI32(s[0]), mem(m, s[1], s[2]), mem(m, s[3], s[4])))
+		},
 		abi.FuncErrorMessage: getter(standin.ErrorMessage),
 		abi.FuncFetchStart: func(_ context.Context, m api.Module, s []uint64) {
 			s[0] = api.EncodeI32(standin.FetchStart(mem(m, s[0], s[1]), mem(m, s[2], s[3]), api.DecodeI32(s[4])))

@@ -14,13 +14,13 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/wasmroute/wasmroute/internal/build"
+	"github.com/wasmroute/wasmroute/internal/wrk"
 )
 
 // A route is one handler, served by every target at the same URL.
@@ -287,17 +287,17 @@ func (b *bench) measure(ctx context.Context, t *target) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.name, err)
 		}
-		res := result{round: b.round, target: t.name, route: r.name, rps: w.rps, p50: w.p50, p99: w.p99}
-		if w.non2xx > 0 {
-			res.note = fmt.Sprintf("%d non-2xx answers", w.non2xx)
+		res := result{round: b.round, target: t.name, route: r.name, rps: w.RPS, p50: w.P50, p99: w.P99}
+		if w.Non2xx > 0 {
+			res.note = fmt.Sprintf("%d non-2xx answers", w.Non2xx)
 		}
-		if w.socketErrors != "" {
-			res.note = strings.TrimPrefix(res.note+"; socket errors: "+w.socketErrors, "; ")
+		if w.SocketErrors != "" {
+			res.note = strings.TrimPrefix(res.note+"; socket errors: "+w.SocketErrors, "; ")
 		}
 		b.results = append(b.results, res)
-		fmt.Fprintf(b.stderr, "%s %s: %.0f req/s, p50 %s, p99 %s %s\n", t.name, r.name, w.rps, ms(w.p50), ms(w.p99), res.note)
-		if w.non2xx > 0 {
-			return fmt.Errorf("%s: %d answers were not 2xx", r.name, w.non2xx)
+		fmt.Fprintf(b.stderr, "%s %s: %.0f req/s, p50 %s, p99 %s %s\n", t.name, r.name, w.RPS, ms(w.P50), ms(w.P99), res.note)
+		if w.Non2xx > 0 {
+			return fmt.Errorf("%s: %d answers were not 2xx", r.name, w.Non2xx)
 		}
 	}
 	return nil
@@ -607,16 +607,6 @@ func tail(path string) string {
 }
 
 // wrk loads url for d and parses wrk's report.
-func (b *bench) wrk(ctx context.Context, url string, d time.Duration) (wrkResult, error) {
-	secs := strconv.Itoa(int((d + time.Second - 1) / time.Second))
-	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(b.o.threads), "-c", strconv.Itoa(b.o.conns),
-		"-d", secs+"s", "--timeout", "10s", "--latency", "-H", "User-Agent: "+userAgent, url)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return wrkResult{}, fmt.Errorf("wrk: %v: %s", err, out.String())
-	}
-	return parseWrk(out.String())
+func (b *bench) wrk(ctx context.Context, url string, d time.Duration) (wrk.Result, error) {
+	return wrk.Run(ctx, url, wrk.Options{Threads: b.o.threads, Conns: b.o.conns, Duration: d, Headers: []string{"User-Agent: " + userAgent}})
 }

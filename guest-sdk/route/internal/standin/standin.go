@@ -270,6 +270,36 @@ func respHead() (*Exchange, int32) {
 	return x, abi.OK
 }
 
+// Respond implements abi.FuncRespond as the calls it stands for, in order,
+// up to the first that fails: unlike the host's, it may leave the earlier
+// ones done, which the SDK, that calls them again after a failure, cannot
+// tell apart.
+func Respond(status int32, headers, body []byte) int32 {
+	if status != 0 {
+		if code := SetStatus(status); code != abi.OK {
+			return code
+		}
+	}
+	for len(headers) > 0 {
+		name, rest, ok := abi.NextItem(headers)
+		if !ok {
+			return abi.ErrInvalid
+		}
+		value, rest, ok := abi.NextItem(rest)
+		if !ok {
+			return abi.ErrInvalid
+		}
+		if code := HeaderSet(string(name), string(value)); code != abi.OK {
+			return code
+		}
+		headers = rest
+	}
+	if len(body) == 0 {
+		return abi.OK
+	}
+	return BodyWrite(body)
+}
+
 // SetStatus implements abi.FuncSetStatus.
 func SetStatus(code int32) int32 {
 	if code < 200 || code > 999 {

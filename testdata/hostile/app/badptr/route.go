@@ -101,6 +101,9 @@ func kvIncr(key, keyLen, inout uint32) int32
 //go:wasmimport wasmroute_v1 cache_revalidate
 func cacheRevalidate(path, pathLen uint32) int32
 
+//go:wasmimport wasmroute_v1 respond
+func respond(status, headers, headersLen, body, bodyLen uint32) int32
+
 // calls takes two (pointer, length) pairs; each function uses the ones it has.
 var calls = map[string]func(p1, n1, p2, n2 uint32) int32{
 	"method":        func(p, n, _, _ uint32) int32 { return method(p, n) },
@@ -136,6 +139,8 @@ var calls = map[string]func(p1, n1, p2, n2 uint32) int32{
 	"kv_list":          kvList,
 	"kv_incr":          func(p1, n1, p2, _ uint32) int32 { return kvIncr(p1, n1, p2) },
 	"cache_revalidate": func(p, n, _, _ uint32) int32 { return cacheRevalidate(p, n) },
+	// respond's pairs are its header list and its body (status 200).
+	"respond": func(p1, n1, p2, n2 uint32) int32 { return respond(200, p1, n1, p2, n2) },
 }
 
 // buf is a valid buffer; it starts with "x-test", a valid name and value.

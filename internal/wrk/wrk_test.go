@@ -1,4 +1,4 @@
-package main
+package wrk
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestParseWrk(t *testing.T) {
+func TestParse(t *testing.T) {
 	const head = `Running 2s test @ http://127.0.0.1:18111/api/nothere
   2 threads and 32 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
@@ -17,7 +17,7 @@ func TestParseWrk(t *testing.T) {
 `
 	for _, tc := range []struct {
 		name, out string
-		want      wrkResult
+		want      Result
 		wantErr   bool
 	}{
 		{
@@ -31,7 +31,7 @@ func TestParseWrk(t *testing.T) {
 Requests/sec:  27949.96
 Transfer/sec:      4.69MB
 `,
-			want: wrkResult{rps: 27949.96, p50: 960 * time.Microsecond, p99: 5290 * time.Microsecond, non2xx: 56040},
+			want: Result{Requests: 56040, RPS: 27949.96, P50: 960 * time.Microsecond, P99: 5290 * time.Microsecond, Non2xx: 56040},
 		},
 		{
 			name: "units and socket errors",
@@ -44,22 +44,34 @@ Transfer/sec:      4.69MB
 Requests/sec:  56348.23
 Transfer/sec:      7.20MB
 `,
-			want: wrkResult{rps: 56348.23, p50: 306 * time.Microsecond, p99: 1200 * time.Millisecond, socketErrors: "connect 0, read 0, write 0, timeout 3"},
+			want: Result{Requests: 563487, RPS: 56348.23, P50: 306 * time.Microsecond, P99: 1200 * time.Millisecond, SocketErrors: "connect 0, read 0, write 0, timeout 3"},
 		},
 		{name: "no --latency", out: "Requests/sec:  5.00\n", wantErr: true},
 		{name: "empty", wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseWrk(tc.out)
+			got, err := Parse(tc.out)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error: %v", err, tc.wantErr)
 			}
 			if tc.wantErr {
 				return
 			}
-			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(wrkResult{})); diff != "" {
-				t.Errorf("parseWrk (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Parse (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestSocketErrorCount(t *testing.T) {
+	for line, want := range map[string]int64{
+		"":                                      0,
+		"connect 0, read 0, write 0, timeout 3": 3,
+		"connect 2, read 1, write 0, timeout 0": 3,
+	} {
+		if got := SocketErrorCount(line); got != want {
+			t.Errorf("SocketErrorCount(%q) = %d, want %d", line, got, want)
+		}
 	}
 }
