@@ -36,14 +36,24 @@ func printLive(stdout, stderr io.Writer, live *runtime.Live, domain string) {
 		case *runtime.Server:
 			printRoutes(stdout, h)
 		case *runtime.Tenants:
-			for _, name := range h.Names() {
-				fmt.Fprintf(stdout, "tenant %s (http://%s.%s)\n", name, name, domain)
-				printRoutes(stdout, h.Server(name))
-				fmt.Fprintln(stdout)
-			}
+			printTenants(stdout, h, domain, 0)
 		}
 	})
 	printProblems(stderr, live)
+}
+
+// printTenants prints each tenant's routes; with workers > 0, the worker of
+// serve --workers that serves it.
+func printTenants(stdout io.Writer, t *runtime.Tenants, domain string, workers int) {
+	for _, name := range t.Names() {
+		fmt.Fprintf(stdout, "tenant %s (http://%s.%s)", name, name, domain)
+		if workers > 0 {
+			fmt.Fprintf(stdout, " on worker %d of %d", workerOf(name, workers), workers)
+		}
+		fmt.Fprintln(stdout)
+		printRoutes(stdout, t.Server(name))
+		fmt.Fprintln(stdout)
+	}
 }
 
 // printProblems prints why each broken route of a dev server answers 500,

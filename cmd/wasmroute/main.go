@@ -264,14 +264,24 @@ func buildRoutes(ctx context.Context, dir string, dirs []string, stderr io.Write
 }
 
 func routesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("routes", "routes [--cache-dir DIR] [--cache-max-size SIZE] DIR")
+	fs := newFlagSet("routes", "routes [--cache-dir DIR] [--cache-max-size SIZE] [--tenants [--domain localhost] [--workers N]] DIR")
 	cache := cacheFlags(fs)
+	tenants := fs.Bool("tenants", false, "DIR holds one project per tenant, as for serve --tenants")
+	domain := fs.String("domain", "localhost", "with --tenants: the domain of the tenants' URLs")
+	workers := fs.Int("workers", 0, "with --tenants: show which of serve --workers N's workers serves each tenant")
 	dir, code := parse(fs, args, stderr)
 	if code >= 0 {
 		return code
 	}
+	if *workers < 0 || *workers > maxWorkers || *workers > 0 && !*tenants {
+		fmt.Fprintf(stderr, "wasmroute routes: --workers is for --tenants, from 1 to %d\n", maxWorkers)
+		return 2
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	cache.trim(logger)
+	if *tenants {
+		return routesTenants(ctx, dir, *domain, *workers, cache.dir, logger, stdout, stderr)
+	}
 	srv, err := load(ctx, dir, cache.dir, logger, stderr)
 	cache.trim(logger)
 	if err != nil {
@@ -625,6 +635,36 @@ func (f sizeFlag) Set(s string) error {
 }
 
 // load loads the project, reporting its compilation's progress.
+// routesTenants is routes --tenants: every tenant's table, each compiled,
+// and with --workers the worker that serves it; exit status 1 if a tenant
+// does not load.
+func routesTenants(ctx context.Context, dir, domain string, workers int, cacheDir string, logger *slog.Logger, stdout, stderr io.Writer) int {
+	p := newProgress(stderr, "compiling")
+	t, err := runtime.NewTenants(ctx, runtime.TenantsConfig{Dir: dir, Domain: domain,
+		Project: runtime.Config{CacheDir: cacheDir, Logger: logger}})
+	if err != nil {
+		p.end()
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer t.Close(ctx)
+	code := 0
+	for i, name := range t.Names() {
+		if err := t.Server(name).CompileAll(ctx); err != nil {
+			fmt.Fprintf(stderr, "tenant %s: %v\n", name, err)
+			code = 1
+		}
+		p.update(i+1, len(t.Names()), name)
+	}
+	p.end()
+	printTenants(stdout, t, domain, workers)
+	for name, err := range t.Errors() {
+		fmt.Fprintf(stderr, "tenant %s: %v\n", name, err)
+		code = 1
+	}
+	return code
+}
+
 func load(ctx context.Context, dir, cacheDir string, logger *slog.Logger, stderr io.Writer) (*runtime.Server, error) {
 	p := newProgress(stderr, "compiling")
 	defer p.end()

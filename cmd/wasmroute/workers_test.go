@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -589,5 +590,32 @@ func TestSupervisorInProcess(t *testing.T) {
 	}
 	if _, err := os.Stat(s.dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the sockets' folder %s is left behind: %v", s.dir, err)
+	}
+}
+
+// TestRoutesTenantsWorkers: routes --tenants --workers N lists each tenant's
+// routes and the worker serve --workers N gives it (TestServeWorkers checks
+// that serve's is workerOf's too).
+func TestRoutesTenantsWorkers(t *testing.T) {
+	dir := workersProject(t, workerTenants...)
+	out, err := exec.Command(binary, "routes", "--tenants", "--workers", "3", "--domain", "example.test", "--cache-dir", cacheDir, dir).Output()
+	if err != nil {
+		t.Fatalf("routes --tenants --workers 3: %v\n%s", err, out)
+	}
+	got, want := map[string]int{}, map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^tenant (\S+) \(http://\S+\.example\.test\) on worker (\d+) of 3\n((?:.+\n)+)`).FindAllStringSubmatch(string(out), -1) {
+		got[m[1]], _ = strconv.Atoi(m[2])
+		if !strings.Contains(m[3], "/hello ") || !strings.Contains(m[3], "/client ") {
+			t.Errorf("tenant %s's table lacks its routes:\n%s", m[1], m[3])
+		}
+	}
+	for _, name := range workerTenants {
+		want[name] = workerOf(name, 3)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("routes' assignment (-want +got):\n%s\n%s", diff, out)
+	}
+	if out, err := exec.Command(binary, "routes", "--workers", "2", dir).CombinedOutput(); err == nil || !strings.Contains(string(out), "--workers is for --tenants") {
+		t.Errorf("routes --workers without --tenants = %v\n%s", err, out)
 	}
 }
