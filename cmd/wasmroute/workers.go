@@ -426,6 +426,13 @@ func (s *supervisor) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "tenant unavailable: its worker is restarting", http.StatusServiceUnavailable)
 		return
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// The worker may answer while it still reads the body (an echo,
+		// a stream): HTTP/1.1's server would end the body when the head
+		// goes out, as it would in one process without the host's
+		// full duplex (host.Exchange.writeHead). HTTP/2 always is.
+		_ = http.NewResponseController(rw).EnableFullDuplex()
+	}
 	w.proxy.ServeHTTP(rw, r)
 }
 
