@@ -484,6 +484,26 @@ func TestTracerSpan(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("span (-want +got):\n%s", diff)
 	}
+
+	// A client chooses the path's length: a span holds at most what an
+	// access log line does, or a few such requests would make export
+	// batches of hundreds of megabytes.
+	long := "/" + strings.Repeat("a", 100_000)
+	if res, err := http.Get(srv + long); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+	}
+	spans = rec.Ended()
+	var path string
+	for _, kv := range spans[len(spans)-1].Attributes() {
+		if kv.Key == "url.path" {
+			path = kv.Value.AsString()
+		}
+	}
+	if want := long[:maxLoggedPath] + "…"; path != want {
+		t.Errorf("url.path of a %d-byte path: %d bytes, want its first %d and …", len(long), len(path), maxLoggedPath)
+	}
 }
 
 // TestMetricsTenants: each tenant's series carry its folder's name; the

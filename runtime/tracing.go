@@ -39,7 +39,7 @@ func (o *serverObs) endSpan(span trace.Span, ow *obsWriter, r *http.Request, sta
 	span.SetAttributes(
 		attribute.String("http.request.method", method),
 		attribute.String("http.route", route),
-		attribute.String("url.path", r.URL.EscapedPath()),
+		attribute.String("url.path", truncate(r.URL.EscapedPath(), maxLoggedPath)), // a client chooses its length
 		attribute.Int("http.response.status_code", status),
 		attribute.Int64("http.response.body.size", ow.bytes),
 		attribute.String("wasmroute.tenant", o.tenant),
