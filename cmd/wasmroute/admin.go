@@ -2,10 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,4 +87,19 @@ func (a *admin) close() {
 	if a.srv != nil {
 		a.srv.Close()
 	}
+}
+
+// drain begins a shutdown: /readyz answers 503 from now on, and for delay
+// requests are still served, so that load balancers stop sending first. A
+// second SIGINT or SIGTERM from here on ends the process at once (the
+// signals' default action), delay and drain cut short: an operator who
+// asks twice does not wait.
+func (a *admin) drain(delay time.Duration, stdout io.Writer) {
+	a.draining.Store(true)
+	signal.Reset(os.Interrupt, syscall.SIGTERM)
+	if delay > 0 {
+		fmt.Fprintf(stdout, "shutting down: /readyz answers 503; draining in %v\n", delay)
+		time.Sleep(delay)
+	}
+	fmt.Fprintln(stdout, "shutting down: draining requests in flight")
 }

@@ -112,3 +112,32 @@ func TestServeAdminAddrErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSecondSignal: a second SIGTERM during a long shutdown delay ends
+// the process at once, rather than after the delay and the drain.
+func TestServeSecondSignal(t *testing.T) {
+	s := start(t, "--no-build", "--admin-addr", "127.0.0.1:0", "--shutdown-delay", "1m", demo)
+	admin := adminURL(t, s)
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); getProbe(t, admin+"/readyz").Body != "not ready: draining: shutting down\n"; {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never turned 503 after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- s.cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err == nil {
+			t.Errorf("serve exited 0 after a second SIGTERM; want the signal's death")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve still runs 5 s after a second SIGTERM, in its 1 m shutdown delay")
+	}
+}

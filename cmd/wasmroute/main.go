@@ -576,12 +576,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, dev boo
 		}
 		break
 	}
-	probes.draining.Store(true)
-	if *shutdownDelay > 0 {
-		fmt.Fprintf(stdout, "shutting down: /readyz answers 503; draining in %v\n", *shutdownDelay)
-		time.Sleep(*shutdownDelay)
-	}
-	fmt.Fprintln(stdout, "shutting down: draining requests in flight")
+	probes.drain(*shutdownDelay, stdout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {

@@ -325,12 +325,7 @@ loop:
 			break loop
 		}
 	}
-	cfg.probes.draining.Store(true)
-	if cfg.shutdownDelay > 0 {
-		fmt.Fprintf(cfg.stdout, "shutting down: /readyz answers 503; draining in %v\n", cfg.shutdownDelay)
-		time.Sleep(cfg.shutdownDelay)
-	}
-	fmt.Fprintln(cfg.stdout, "shutting down: draining requests in flight")
+	cfg.probes.drain(cfg.shutdownDelay, cfg.stdout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
