@@ -524,12 +524,26 @@ func newWorkerProc(s *supervisor, exe string, n int) *workerProc {
 func (w *workerProc) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = "worker" // the transport dials the socket whatever the host
-	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
-		if v, ok := pr.In.Header[h]; ok {
-			pr.Out.Header[h] = v
+	// httputil drops query parameters it cannot parse ("a;b", "100%"):
+	// the guest parses the query itself, as it would in one process.
+	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+	// It also drops Forwarded and X-Forwarded-*, and every header the
+	// client named in Connection: the supervisor is no proxy to the guest,
+	// which sees them in one process. Only the hop-by-hop headers proper
+	// stay between client and supervisor.
+	for name, v := range pr.In.Header {
+		if _, ok := pr.Out.Header[name]; !ok && !hopByHop[name] {
+			pr.Out.Header[name] = v
 		}
 	}
 	pr.Out.Header.Set(clientHeader, pr.In.RemoteAddr+" "+pr.In.Proto)
+}
+
+// hopByHop are the headers of the client's connection to the supervisor
+// (RFC 9110, 7.6.1), which the guest does not see with --workers.
+var hopByHop = map[string]bool{
+	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
 }
 
 // proxyError answers a request the worker did not: it died with the

@@ -619,3 +619,56 @@ func TestRoutesTenantsWorkers(t *testing.T) {
 		t.Errorf("routes --workers without --tenants = %v\n%s", err, out)
 	}
 }
+
+// TestServeWorkersSameRequest: a guest sees the same request with workers
+// as in one process: the raw query (with what net/http's proxy drops,
+// "x;y" and "100%"), Forwarded, and the headers a client names in
+// Connection.
+func TestServeWorkersSameRequest(t *testing.T) {
+	dir := workersProject(t, "acme")
+	wasm, err := os.ReadFile(filepath.Join(demo, "app", "api", "query", "route.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(dir, "acme", "app", "api", "query", "route.wasm"), wasm)
+	one := start(t, "--tenants", dir)
+	workers := start(t, "--tenants", "--workers", "2", dir)
+	ask := func(base, method, path string, header http.Header) string {
+		req, _ := http.NewRequest(method, base+path, nil)
+		req.Host = "acme.localhost"
+		for name, v := range header {
+			req.Header[name] = v
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return fmt.Sprintf("%d %q", res.StatusCode, b)
+	}
+	for _, tc := range []struct {
+		method, path string
+		header       http.Header
+	}{
+		{"GET", "/api/query?name=wasm&tag=x;y&tag=100%&tag=b", nil},
+		{"POST", "/client", http.Header{"X-Forwarded-For": {"198.51.100.7"}}},
+		{"GET", "/client", http.Header{"Forwarded": {"for=192.0.2.60"}, "Connection": {"keep-alive, Authorization, X-Custom"},
+			"Authorization": {"Bearer t"}, "X-Custom": {"1"}}},
+	} {
+		want := ask(one.url, tc.method, tc.path, tc.header)
+		got := ask(workers.url, tc.method, tc.path, tc.header)
+		if tc.path == "/client" && tc.method == "GET" {
+			// The first line is the client's address, which differs
+			// between the two servers' connections; after it, the header
+			// names, where Connection alone is the supervisor's (the
+			// client's connection to it, hop by hop).
+			_, want, _ = strings.Cut(want, `\n`)
+			_, got, _ = strings.Cut(got, `\n`)
+			want = strings.Replace(want, `\n\x00\x00\x00connection`, "", 1)
+		}
+		if want != got {
+			t.Errorf("%s %s %v: one process answered %s, workers %s", tc.method, tc.path, tc.header, want, got)
+		}
+	}
+}
