@@ -46,8 +46,13 @@ import (
 )
 
 // maxEntries bounds the files and folders Project visits, so that a hostile
-// tree cannot grow the listing without bound.
-var maxEntries = 1_000_000
+// tree cannot grow the listing without bound; maxBytes bounds what it
+// hashes, so that links to one large file cannot make it read it again and
+// again.
+var (
+	maxEntries       = 1_000_000
+	maxBytes   int64 = 4 << 30
+)
 
 // Entry is one line of the canonical listing. It is a plain value, safe for
 // concurrent reads.
@@ -90,7 +95,10 @@ func List(dir string) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("digest: %w", err)
 	}
-	l := lister{root: root, dir: dir}
+	l := lister{root: root, dir: dir, walked: map[fileID]bool{}}
+	if id, ok := idOf(top); ok {
+		l.walked[id] = true
+	}
 	if err := l.walk(".", []os.FileInfo{top}); err != nil {
 		return nil, err
 	}
@@ -103,6 +111,8 @@ type lister struct {
 	dir     string
 	entries []Entry
 	visited int
+	hashed  int64           // bytes read
+	walked  map[fileID]bool // the folders walked (where the system names them: idOf)
 }
 
 // skipped reports whether the server never reads a file or folder so named.
@@ -132,8 +142,13 @@ func (l *lister) walk(rel string, up []os.FileInfo) error {
 		p := path.Join(rel, de.Name())
 		typ := de.Type()
 		if typ&fs.ModeSymlink != 0 {
+			// A link to a folder is followed the first time the folder is
+			// reached, and listed as a link after: links that fan out (six
+			// in each of seven folders: 6^7 paths) cost a walk of what is
+			// there, not of every path to it; a link back to an ancestor
+			// is a loop, listed too.
 			fi, err := l.root.Stat(p) // follows links inside dir only
-			if err != nil || (fi.IsDir() && slices.ContainsFunc(up, func(a os.FileInfo) bool { return os.SameFile(a, fi) })) {
+			if err != nil || (fi.IsDir() && (l.seen(fi) || slices.ContainsFunc(up, func(a os.FileInfo) bool { return os.SameFile(a, fi) }))) {
 				if err := l.link(p); err != nil {
 					return err
 				}
@@ -153,6 +168,7 @@ func (l *lister) walk(rel string, up []os.FileInfo) error {
 			if err != nil {
 				return l.fail(p, err)
 			}
+			l.seen(fi)
 			if err := l.walk(p, append(up[:len(up):len(up)], fi)); err != nil {
 				return err
 			}
@@ -183,7 +199,10 @@ func (l *lister) file(rel string) error {
 		l.add("other", h, rel)
 		return nil
 	}
-	if _, err := io.Copy(h, f); err != nil {
+	if l.hashed += fi.Size(); l.hashed > maxBytes {
+		return fmt.Errorf("digest: more than %d bytes of files in %s", maxBytes, l.dir)
+	}
+	if _, err := io.Copy(h, io.LimitReader(f, fi.Size())); err != nil {
 		return l.fail(rel, err)
 	}
 	kind := "file"
@@ -204,6 +223,19 @@ func (l *lister) link(rel string) error {
 	h.Write([]byte(target))
 	l.add("link", h, rel)
 	return nil
+}
+
+// seen records the folder fi as walked, and reports whether it was before.
+func (l *lister) seen(fi os.FileInfo) bool {
+	id, ok := idOf(fi)
+	if !ok {
+		return false
+	}
+	if l.walked[id] {
+		return true
+	}
+	l.walked[id] = true
+	return false
 }
 
 func (l *lister) add(kind string, h hash.Hash, rel string) {
