@@ -91,9 +91,14 @@ func (c *respCache) share(ns *namespace, dir string, log *slog.Logger) error {
 	return nil
 }
 
-// entryID is the id of the entry of path for r's Host and query.
-func (sc *sharedCache) entryID(path string, r *http.Request) string {
-	return sharedID(sc.build, path, r.Host, r.URL.RawQuery)
+// sharedKey names the entry of a request: its id, and the tags of its
+// path and route pattern, by which revalidatePath reaches it.
+type sharedKey struct{ id, path, route string }
+
+// keyOf is the key of the entry of path (of route rt) for r's Host and
+// query.
+func (sc *sharedCache) keyOf(path string, rt *route, r *http.Request) sharedKey {
+	return sharedKey{sharedID(sc.build, path, r.Host, r.URL.RawQuery), pathTag("path", path), pathTag("route", rt.Pattern)}
 }
 
 // sharedCacheProblem says why Config.SharedCache cannot be used with the
@@ -192,18 +197,18 @@ func sharedID(parts ...string) string {
 // pathTag is the tag of a path, or of a route pattern, in Redis.
 func pathTag(kind, p string) string { return sharedID(kind, p) }
 
-// lookup returns the entry for r (its base id), nil on a miss, the
+// lookup returns the entry for r (of key k), nil on a miss, the
 // namespace's generation for a later store, and false when Redis failed.
 // An entry that does not decode is a miss, logged.
-func (sc *sharedCache) lookup(ctx context.Context, c *kv.Cache, base string, r *http.Request) (*entry, string, bool) {
-	return sc.find(ctx, c, base, r, true)
+func (sc *sharedCache) lookup(ctx context.Context, c *kv.Cache, k sharedKey, r *http.Request) (*entry, string, bool) {
+	return sc.find(ctx, c, k, r, true)
 }
 
 // find is lookup, logging an entry that does not decode if logCorrupt.
-func (sc *sharedCache) find(ctx context.Context, c *kv.Cache, base string, r *http.Request, logCorrupt bool) (*entry, string, bool) {
+func (sc *sharedCache) find(ctx context.Context, c *kv.Cache, k sharedKey, r *http.Request, logCorrupt bool) (*entry, string, bool) {
 	ctx, cancel := sharedCall(ctx)
 	defer cancel()
-	b, gen, err := c.Get(ctx, base)
+	b, gen, err := c.Get(ctx, k.id, k.path, k.route)
 	if err != nil {
 		sc.fail("get", err)
 		return nil, "", false
@@ -211,10 +216,10 @@ func (sc *sharedCache) find(ctx context.Context, c *kv.Cache, base string, r *ht
 	if len(b) > 0 && b[0] == kindVary {
 		names, ok := decodeVary(b)
 		if !ok {
-			sc.corrupted(base, logCorrupt)
+			sc.corrupted(k.id, logCorrupt)
 			return nil, gen, true
 		}
-		if b, _, err = c.Get(ctx, sharedID(base, varyKey(names, r.Header))); err != nil {
+		if b, _, err = c.Get(ctx, sharedID(k.id, varyKey(names, r.Header)), k.path, k.route); err != nil {
 			sc.fail("get", err)
 			return nil, "", false
 		}
@@ -224,7 +229,7 @@ func (sc *sharedCache) find(ctx context.Context, c *kv.Cache, base string, r *ht
 	}
 	e, ok := decodeEntry(b)
 	if !ok {
-		sc.corrupted(base, logCorrupt)
+		sc.corrupted(k.id, logCorrupt)
 		return nil, gen, true
 	}
 	return e, gen, true
@@ -242,11 +247,11 @@ func (sc *sharedCache) corrupted(id string, log bool) {
 func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string, rt *route, params []routes.Param) {
 	c := s.responses
 	sc := c.shared
-	base := sc.entryID(path, r)
+	k := sc.keyOf(path, rt, r)
 	cl := sc.client()
 	var gen string
 	if cl != nil {
-		e, g, ok := sc.lookup(r.Context(), cl, base, r)
+		e, g, ok := sc.lookup(r.Context(), cl, k, r)
 		if e != nil {
 			s.serveSharedEntry(w, r, rt, path, params, e, g)
 			return
@@ -267,7 +272,7 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 	f, leader, _ := c.join(key)
 	if !leader {
 		f.follow(r, rt.limits.MaxWait)
-		if e, g, _ := sc.lookup(r.Context(), cl, base, r); e != nil {
+		if e, g, _ := sc.lookup(r.Context(), cl, k, r); e != nil {
 			s.serveSharedEntry(w, r, rt, path, params, e, g)
 			return
 		}
@@ -277,7 +282,7 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 	defer c.land(key, f)
 	token := rand.Text()
 	ctx, cancel := sharedCall(r.Context())
-	got, err := cl.Lock(ctx, base, token, lease(rt))
+	got, err := cl.Lock(ctx, k.id, token, lease(rt))
 	cancel()
 	switch {
 	case err != nil:
@@ -288,7 +293,7 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 		// Another replica computes it: wait for its answer, as the
 		// followers here wait for this one's.
 		token = ""
-		if e, g := s.awaitShared(r.Context(), cl, base, r, rt); e != nil {
+		if e, g := s.awaitShared(r.Context(), cl, k, r, rt); e != nil {
 			s.serveSharedEntry(w, r, rt, path, params, e, g)
 			return
 		}
@@ -296,12 +301,12 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 		defer func() { // unless keep released it
 			if token != "" {
 				ctx, cancel := sharedCall(r.Context())
-				cl.Unlock(ctx, base, token)
+				cl.Unlock(ctx, k.id, token)
 				cancel()
 			}
 		}()
 		// Another replica may have stored it since the lookup.
-		if e, g, _ := sc.find(r.Context(), cl, base, r, false); e != nil {
+		if e, g, _ := sc.find(r.Context(), cl, k, r, false); e != nil {
 			s.serveSharedEntry(w, r, rt, path, params, e, g)
 			return
 		}
@@ -311,7 +316,7 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 	s.serve(a, r, rt, methodGET, params)
 	a.complete = true
 	if cl != nil && a.cacheable() {
-		sc.keep(r.Context(), cl, rt, path, base, r, a, gen, token)
+		sc.keep(r.Context(), cl, rt, k, r, a, gen, token)
 		token = ""
 	}
 }
@@ -322,10 +327,10 @@ func lease(rt *route) time.Duration {
 }
 
 // awaitShared waits, at most rt's MaxWait, for the answer another replica
-// computes under base's lock: it returns it, or nil when the lock went
+// computes under k's lock: it returns it, or nil when the lock went
 // without an answer (not cacheable, or the replica failed) or the wait is
 // over; then the caller runs the handler itself.
-func (s *Server) awaitShared(ctx context.Context, cl *kv.Cache, base string, r *http.Request, rt *route) (*entry, string) {
+func (s *Server) awaitShared(ctx context.Context, cl *kv.Cache, k sharedKey, r *http.Request, rt *route) (*entry, string) {
 	sc := s.responses.shared
 	deadline := time.Now().Add(rt.limits.MaxWait)
 	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 50*time.Millisecond) {
@@ -335,7 +340,7 @@ func (s *Server) awaitShared(ctx context.Context, cl *kv.Cache, base string, r *
 		case <-time.After(pause):
 		}
 		cctx, cancel := sharedCall(ctx)
-		b, locked, err := cl.Peek(cctx, base)
+		b, locked, err := cl.Peek(cctx, k.id, k.path, k.route)
 		cancel()
 		switch {
 		case err != nil:
@@ -343,7 +348,7 @@ func (s *Server) awaitShared(ctx context.Context, cl *kv.Cache, base string, r *
 			return nil, ""
 		case b != nil:
 			// A Vary record or an entry: lookup reads it, with the variant.
-			e, gen, _ := sc.lookup(ctx, cl, base, r)
+			e, gen, _ := sc.lookup(ctx, cl, k, r)
 			return e, gen
 		case !locked:
 			return nil, ""
@@ -385,7 +390,7 @@ func (s *Server) refreshShared(rt *route, path string, r *http.Request, params [
 	ctx, cancel := context.WithTimeout(c.ctx, rt.limits.MaxWait+rt.limits.MaxDuration)
 	req := refreshRequest(ctx, r)
 	params = slices.Clone(params)
-	base := sc.entryID(path, r)
+	k := sc.keyOf(path, rt, r)
 	go func() {
 		defer c.bg.Done()
 		defer cancel()
@@ -408,7 +413,7 @@ func (s *Server) refreshShared(rt *route, path string, r *http.Request, params [
 		}
 		token := rand.Text()
 		lctx, lcancel := sharedCall(ctx)
-		got, err := cl.Lock(lctx, base, token, lease(rt))
+		got, err := cl.Lock(lctx, k.id, token, lease(rt))
 		lcancel()
 		if err != nil {
 			sc.fail("lock", err)
@@ -418,10 +423,10 @@ func (s *Server) refreshShared(rt *route, path string, r *http.Request, params [
 		}
 		// Another replica may have refreshed it since this one found it
 		// stale.
-		e, g, _ := sc.find(ctx, cl, base, req, false)
+		e, g, _ := sc.find(ctx, cl, k, req, false)
 		if e == nil || time.Since(e.stored) < rt.cache.ttl {
 			uctx, ucancel := sharedCall(ctx)
-			cl.Unlock(uctx, base, token)
+			cl.Unlock(uctx, k.id, token)
 			ucancel()
 			return
 		}
@@ -432,30 +437,30 @@ func (s *Server) refreshShared(rt *route, path string, r *http.Request, params [
 		if !a.cacheable() {
 			s.log.Warn("cache refresh not stored: the answer is not cacheable; the stale one stays", "route", rt.Pattern, "path", path, "status", a.status)
 			uctx, ucancel := sharedCall(ctx)
-			cl.Unlock(uctx, base, token)
+			cl.Unlock(uctx, k.id, token)
 			ucancel()
 			return
 		}
-		sc.keep(ctx, cl, rt, path, base, req, a, gen, token)
+		sc.keep(ctx, cl, rt, k, req, a, gen, token)
 	}()
 }
 
 // keep keeps the answer a capture recorded (cacheable) in Redis, under
-// base, or under its variant's id with a Vary record under base, and
-// releases base's lock if token holds it.
-func (sc *sharedCache) keep(ctx context.Context, cl *kv.Cache, rt *route, path, base string, r *http.Request, a *capture, gen, token string) {
+// k, or under its variant's id with a Vary record under k, and releases
+// k's lock if token holds it.
+func (sc *sharedCache) keep(ctx context.Context, cl *kv.Cache, rt *route, k sharedKey, r *http.Request, a *capture, gen, token string) {
 	vary := varyNames(a.header) // not "*": a.cacheable()
 	ttl := sharedStale + rt.cache.ttl
 	if rt.cache.ttl == 0 {
 		ttl = 7 * 24 * time.Hour // until revalidatePath, within kv's bound
 	}
-	put := kv.Entry{ID: base, TTL: ttl, Path: pathTag("path", path), Route: pathTag("route", rt.Pattern), Gen: gen, Token: token}
+	put := kv.Entry{ID: k.id, TTL: ttl, Path: k.path, Route: k.route, Gen: gen, Token: token}
 	put.Value = encodeEntry(a, time.Now())
 	put.Size = int64(len(put.Value)) + entryOverhead
 	if put.Size > max(sc.max/32, 1) || len(vary) > maxVaryNames {
 		if token != "" {
 			ctx, cancel := sharedCall(ctx)
-			cl.Unlock(ctx, base, token)
+			cl.Unlock(ctx, k.id, token)
 			cancel()
 		}
 		return
@@ -464,7 +469,7 @@ func (sc *sharedCache) keep(ctx context.Context, cl *kv.Cache, rt *route, path, 
 		// The variant first, then the Vary record that leads to it (and
 		// releases the lock).
 		variant := put
-		variant.ID, variant.Token = sharedID(base, varyKey(vary, r.Header)), ""
+		variant.ID, variant.Token = sharedID(k.id, varyKey(vary, r.Header)), ""
 		sc.put(ctx, cl, variant)
 		put.Value = encodeVary(vary)
 		put.Size = int64(len(put.Value)) + entryOverhead

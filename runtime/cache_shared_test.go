@@ -98,7 +98,8 @@ func entryKey(t *testing.T, ns, dir, path, query string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "wasmroute:{" + ns + "}:c:e:" + sharedID(build, path, sharedHost, query)
+	// Under the generations of its path and route, none revalidated: 0.
+	return "wasmroute:{" + ns + "}:c:e:" + sharedID(build, path, sharedHost, query) + ":0:0"
 }
 
 // TestSharedCacheDeploys: replicas of one deploy share entries; a deploy

@@ -3,6 +3,7 @@ package kv_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func TestCache(t *testing.T) {
 	ids := []string{"aa", "bb", "cc", "dd"}
 	put := func(c *kv.Cache, id string) {
 		t.Helper()
-		_, gen, err := c.Get(ctx, id)
+		_, gen, err := c.Get(ctx, id, "0"+id, "ff")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +47,7 @@ func TestCache(t *testing.T) {
 	held := func(c *kv.Cache) []string {
 		var got []string
 		for _, id := range ids {
-			if v, _, err := c.Get(ctx, id); err != nil {
+			if v, _, err := c.Get(ctx, id, "0"+id, "ff"); err != nil {
 				t.Fatal(err)
 			} else if v != nil {
 				got = append(got, string(v))
@@ -58,7 +59,7 @@ func TestCache(t *testing.T) {
 	put(b, "bb")
 	put(a, "cc")
 	time.Sleep(2 * time.Millisecond) // a later millisecond: the LRU's score
-	b.Get(ctx, "aa")
+	b.Get(ctx, "aa", "0aa", "ff")
 	time.Sleep(2 * time.Millisecond)
 	put(b, "dd") // 400 bytes: bb, used least recently, goes
 	if diff := cmp.Diff([]string{"vaa", "vcc", "vdd"}, held(a)); diff != "" {
@@ -68,7 +69,7 @@ func TestCache(t *testing.T) {
 		t.Errorf("another namespace holds %v", got)
 	}
 
-	_, gen, _ := a.Get(ctx, "bb")
+	_, gen, _ := a.Get(ctx, "bb", "0bb", "ff")
 	if err := b.Revalidate(ctx, "0aa", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -88,16 +89,76 @@ func TestCache(t *testing.T) {
 	if got, _ := b.Lock(ctx, "aa", "t2", time.Minute); got {
 		t.Error("a second Lock of a held lock succeeded")
 	}
-	if _, locked, _ := b.Peek(ctx, "aa"); !locked {
+	if _, locked, _ := b.Peek(ctx, "aa", "0aa", "ff"); !locked {
 		t.Error("Peek does not see the lock")
 	}
 	b.Unlock(ctx, "aa", "t2") // not its holder: nothing
-	if _, locked, _ := b.Peek(ctx, "aa"); !locked {
+	if _, locked, _ := b.Peek(ctx, "aa", "0aa", "ff"); !locked {
 		t.Error("Unlock by another token released the lock")
 	}
 	a.Unlock(ctx, "aa", "t1")
 	if got, _ := b.Lock(ctx, "aa", "t2", time.Minute); !got {
 		t.Error("Lock after Unlock failed")
+	}
+}
+
+// TestCacheRevalidateCost: revalidating a path with 20,000 entries (one
+// per query string: what one client can make) costs what revalidating one
+// does, rather than holding the server for every namespace while they are
+// deleted; the entries are unreachable at once, new ones are stored, and a
+// path without entries leaves no key behind.
+func TestCacheRevalidateCost(t *testing.T) {
+	url := redisURL(t)
+	ctx := context.Background()
+	st, err := kv.Open(ctx, kv.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := st.Cache("flood", 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := st.Cache("victim", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20_000
+	_, gen, _ := c.Get(ctx, "x", "p", "r")
+	for i := range n {
+		if ok, err := c.Put(ctx, kv.Entry{ID: fmt.Sprintf("%x", i), Value: []byte("v"), TTL: time.Hour, Size: 100, Path: "p", Route: "r", Gen: gen}); !ok || err != nil {
+			t.Fatalf("Put %d: %v, %v", i, ok, err)
+		}
+	}
+	start := time.Now()
+	if err := c.Revalidate(ctx, "p", ""); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Errorf("Revalidate of a path with %d entries took %v", n, took)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		if v, _, err := c.Get(ctx, fmt.Sprintf("%x", i), "p", "r"); v != nil || err != nil {
+			t.Errorf("entry %d after Revalidate: %q, %v", i, v, err)
+		}
+	}
+	_, gen, _ = c.Get(ctx, "0", "p", "r")
+	if ok, err := c.Put(ctx, kv.Entry{ID: "0", Value: []byte("new"), TTL: time.Hour, Size: 100, Path: "p", Route: "r", Gen: gen}); !ok || err != nil {
+		t.Fatalf("Put after Revalidate: %v, %v", ok, err)
+	}
+	if v, _, _ := c.Get(ctx, "0", "p", "r"); string(v) != "new" {
+		t.Errorf("the entry stored after Revalidate = %q", v)
+	}
+	if v, _, err := other.Get(ctx, "0", "p", "r"); v != nil || err != nil {
+		t.Errorf("another namespace: %q, %v", v, err)
+	}
+	// A path that holds nothing: no generation key is made for it.
+	if err := c.Revalidate(ctx, "nothing", ""); err != nil {
+		t.Fatal(err)
+	}
+	rc := kv.RedisClient(st)
+	if n, err := rc.Do(ctx, rc.B().Exists().Key("wasmroute:{flood}:c:g:nothing").Build()).AsInt64(); n != 0 || err != nil {
+		t.Errorf("Revalidate of a path without entries made its generation key: %d, %v", n, err)
 	}
 }
 
