@@ -219,6 +219,27 @@ type supervisor struct {
 
 var _ http.Handler = (*supervisor)(nil)
 
+// socketDirPrefix, the supervisor's pid and a random suffix name the
+// folder of its workers' sockets, in the temporary folder.
+const socketDirPrefix = "wasmroute-workers-"
+
+// removeStaleSocketDirs removes the socket folders of supervisors that are
+// gone: one killed (SIGKILL) could not remove its own. A folder whose
+// supervisor may still run, or that is not this user's to remove, stays.
+func removeStaleSocketDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), socketDirPrefix+"*-*"))
+	for _, dir := range dirs {
+		pid, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), socketDirPrefix), "-")
+		n, err := strconv.Atoi(pid)
+		if !ok || err != nil || n <= 0 || n == os.Getpid() {
+			continue
+		}
+		if p, err := os.FindProcess(n); err == nil && errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone) {
+			os.RemoveAll(dir)
+		}
+	}
+}
+
 // supervise runs serve --tenants --workers N until ctx is done; it returns
 // serve's exit code.
 func supervise(ctx context.Context, cfg supervisorConfig) int {
@@ -246,7 +267,8 @@ func newSupervisor(cfg supervisorConfig) (*supervisor, error) {
 			return nil, fmt.Errorf("--workers: finding this program to run its workers: %w", err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "wasmroute-workers-")
+	removeStaleSocketDirs()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", socketDirPrefix, os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("--workers: a folder for the workers' sockets: %w", err)
 	}

@@ -351,6 +351,10 @@ func TestServeWorkersDieWithSupervisor(t *testing.T) {
 	if len(pids) != 2 {
 		t.Fatalf("want 2 workers, got %v:\n%s", pids, s.stdout)
 	}
+	stale := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-*", socketDirPrefix, s.cmd.Process.Pid))
+	if dirs, _ := filepath.Glob(stale); len(dirs) != 1 {
+		t.Fatalf("the supervisor's socket folders: %v, want one", dirs)
+	}
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
 	deadline := time.Now().Add(5 * time.Second)
@@ -365,6 +369,11 @@ func TestServeWorkersDieWithSupervisor(t *testing.T) {
 	again, _ := workerTable(t, start(t, "--tenants", "--workers", "2", dir))
 	if diff := cmp.Diff(assign, again); diff != "" {
 		t.Errorf("assignment after a restart (-first +second):\n%s", diff)
+	}
+	// The killed supervisor could not remove its socket folder: the next
+	// one did.
+	if dirs, _ := filepath.Glob(stale); len(dirs) != 0 {
+		t.Errorf("a killed supervisor's socket folder outlived the next start: %v", dirs)
 	}
 }
 
