@@ -817,6 +817,19 @@ func hostQuery(r *http.Request) string { return r.Host + "\x00" + r.URL.RawQuery
 // does not queue for an instance: when the route runs maxRefreshes already
 // or has no instance free, none starts and the entry stays stale, for a
 // later hit to try again.
+// refill runs rt's handler for a background refresh of path, and returns
+// its answer, or nil (logged) if it may not be stored: the stale one stays.
+func (s *Server) refill(rt *route, path string, req *http.Request, params []routes.Param) *capture {
+	a := newCapture(&discard{h: http.Header{}}, s.responses.maxEntry, false)
+	s.serve(a, req, rt, methodGET, params)
+	a.complete = true
+	if !a.cacheable() {
+		s.log.Warn("cache refresh not stored: the answer is not cacheable; the stale one stays", "route", rt.Pattern, "path", path, "status", a.status)
+		return nil
+	}
+	return a
+}
+
 func (s *Server) refresh(rt *route, path string, r *http.Request, params []routes.Param, e *entry) {
 	c := s.responses
 	c.mu.Lock()
@@ -843,14 +856,9 @@ func (s *Server) refresh(rt *route, path string, r *http.Request, params []route
 				s.log.Error("cache refresh failed", "route", rt.Pattern, "path", path, "err", v)
 			}
 		}()
-		a := newCapture(&discard{h: http.Header{}}, c.maxEntry, false)
-		s.serve(a, req, rt, methodGET, params)
-		a.complete = true
-		if !a.cacheable() {
-			s.log.Warn("cache refresh not stored: the answer is not cacheable; the stale one stays", "route", rt.Pattern, "path", path, "status", a.status)
-			return
+		if a := s.refill(rt, path, req, params); a != nil {
+			c.store(rt, path, hostQuery(req), req, a, gen, time.Now())
 		}
-		c.store(rt, path, hostQuery(req), req, a, gen, time.Now())
 	}()
 }
 

@@ -253,7 +253,7 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 	if cl != nil {
 		e, g, ok := sc.lookup(r.Context(), cl, k, r)
 		if e != nil {
-			s.serveSharedEntry(w, r, rt, path, params, e, g)
+			s.serveSharedEntry(w, r, rt, path, params, e)
 			return
 		}
 		if !ok {
@@ -272,8 +272,8 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 	f, leader, _ := c.join(key)
 	if !leader {
 		f.follow(r, rt.limits.MaxWait)
-		if e, g, _ := sc.lookup(r.Context(), cl, k, r); e != nil {
-			s.serveSharedEntry(w, r, rt, path, params, e, g)
+		if e, _, _ := sc.lookup(r.Context(), cl, k, r); e != nil {
+			s.serveSharedEntry(w, r, rt, path, params, e)
 			return
 		}
 		s.serve(newCapture(w, 0, true), r, rt, methodGET, params)
@@ -293,21 +293,15 @@ func (s *Server) serveShared(w http.ResponseWriter, r *http.Request, path string
 		// Another replica computes it: wait for its answer, as the
 		// followers here wait for this one's.
 		token = ""
-		if e, g := s.awaitShared(r.Context(), cl, k, r, rt); e != nil {
-			s.serveSharedEntry(w, r, rt, path, params, e, g)
+		if e := s.awaitShared(r.Context(), cl, k, r, rt); e != nil {
+			s.serveSharedEntry(w, r, rt, path, params, e)
 			return
 		}
 	default:
-		defer func() { // unless keep released it
-			if token != "" {
-				ctx, cancel := sharedCall(r.Context())
-				cl.Unlock(ctx, k.id, token)
-				cancel()
-			}
-		}()
+		defer func() { sc.unlock(r.Context(), cl, k, token) }() // unless keep released it
 		// Another replica may have stored it since the lookup.
-		if e, g, _ := sc.find(r.Context(), cl, k, r, false); e != nil {
-			s.serveSharedEntry(w, r, rt, path, params, e, g)
+		if e, _, _ := sc.find(r.Context(), cl, k, r, false); e != nil {
+			s.serveSharedEntry(w, r, rt, path, params, e)
 			return
 		}
 	}
@@ -330,7 +324,7 @@ func lease(rt *route) time.Duration {
 // computes under k's lock: it returns it, or nil when the lock went
 // without an answer (not cacheable, or the replica failed) or the wait is
 // over; then the caller runs the handler itself.
-func (s *Server) awaitShared(ctx context.Context, cl *kv.Cache, k sharedKey, r *http.Request, rt *route) (*entry, string) {
+func (s *Server) awaitShared(ctx context.Context, cl *kv.Cache, k sharedKey, r *http.Request, rt *route) *entry {
 	sc := s.responses.shared
 	deadline := time.Now().Add(rt.limits.MaxWait)
 	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 50*time.Millisecond) {
@@ -345,25 +339,25 @@ func (s *Server) awaitShared(ctx context.Context, cl *kv.Cache, k sharedKey, r *
 		switch {
 		case err != nil:
 			sc.fail("peek", err)
-			return nil, ""
+			return nil
 		case b != nil:
 			// A Vary record or an entry: lookup reads it, with the variant.
-			e, gen, _ := sc.lookup(ctx, cl, k, r)
-			return e, gen
+			e, _, _ := sc.lookup(ctx, cl, k, r)
+			return e
 		case !locked:
-			return nil, ""
+			return nil
 		}
 	}
-	return nil, ""
+	return nil
 }
 
 // serveSharedEntry answers w from e, and starts its refresh when it is
 // stale.
-func (s *Server) serveSharedEntry(w http.ResponseWriter, r *http.Request, rt *route, path string, params []routes.Param, e *entry, gen string) {
+func (s *Server) serveSharedEntry(w http.ResponseWriter, r *http.Request, rt *route, path string, params []routes.Param, e *entry) {
 	age := max(time.Since(e.stored), 0)
 	stale := rt.cache.ttl > 0 && age >= rt.cache.ttl
 	if stale {
-		s.refreshShared(rt, path, r, params, gen)
+		s.refreshShared(rt, path, r, params)
 	}
 	e.write(w, r, age, stale)
 }
@@ -371,7 +365,7 @@ func (s *Server) serveSharedEntry(w http.ResponseWriter, r *http.Request, rt *ro
 // refreshShared refreshes a stale entry in the background, as refresh
 // does, if this replica takes its lock in Redis: one replica at a time
 // refreshes it, the others serve it stale meanwhile.
-func (s *Server) refreshShared(rt *route, path string, r *http.Request, params []routes.Param, gen string) {
+func (s *Server) refreshShared(rt *route, path string, r *http.Request, params []routes.Param) {
 	c := s.responses
 	sc := c.shared
 	key := path + "\x00" + hostQuery(r)
@@ -423,22 +417,14 @@ func (s *Server) refreshShared(rt *route, path string, r *http.Request, params [
 		}
 		// Another replica may have refreshed it since this one found it
 		// stale.
-		e, g, _ := sc.find(ctx, cl, k, req, false)
+		e, gen, _ := sc.find(ctx, cl, k, req, false)
 		if e == nil || time.Since(e.stored) < rt.cache.ttl {
-			uctx, ucancel := sharedCall(ctx)
-			cl.Unlock(uctx, k.id, token)
-			ucancel()
+			sc.unlock(ctx, cl, k, token)
 			return
 		}
-		gen = g
-		a := newCapture(&discard{h: http.Header{}}, c.maxEntry, false)
-		s.serve(a, req, rt, methodGET, params)
-		a.complete = true
-		if !a.cacheable() {
-			s.log.Warn("cache refresh not stored: the answer is not cacheable; the stale one stays", "route", rt.Pattern, "path", path, "status", a.status)
-			uctx, ucancel := sharedCall(ctx)
-			cl.Unlock(uctx, k.id, token)
-			ucancel()
+		a := s.refill(rt, path, req, params)
+		if a == nil {
+			sc.unlock(ctx, cl, k, token)
 			return
 		}
 		sc.keep(ctx, cl, rt, k, req, a, gen, token)
@@ -458,11 +444,7 @@ func (sc *sharedCache) keep(ctx context.Context, cl *kv.Cache, rt *route, k shar
 	put.Value = encodeEntry(a, time.Now())
 	put.Size = int64(len(put.Value)) + entryOverhead
 	if put.Size > max(sc.max/32, 1) || len(vary) > maxVaryNames {
-		if token != "" {
-			ctx, cancel := sharedCall(ctx)
-			cl.Unlock(ctx, k.id, token)
-			cancel()
-		}
+		sc.unlock(ctx, cl, k, token)
 		return
 	}
 	if len(vary) > 0 {
@@ -475,6 +457,16 @@ func (sc *sharedCache) keep(ctx context.Context, cl *kv.Cache, rt *route, k shar
 		put.Size = int64(len(put.Value)) + entryOverhead
 	}
 	sc.put(ctx, cl, put)
+}
+
+// unlock releases k's lock if token (if any) holds it.
+func (sc *sharedCache) unlock(ctx context.Context, cl *kv.Cache, k sharedKey, token string) {
+	if token == "" {
+		return
+	}
+	ctx, cancel := sharedCall(ctx)
+	defer cancel()
+	cl.Unlock(ctx, k.id, token)
 }
 
 func (sc *sharedCache) put(ctx context.Context, cl *kv.Cache, e kv.Entry) {
