@@ -195,7 +195,7 @@ func (s *Server) warmEngines() {
 		if r.js == nil {
 			continue
 		}
-		k := runtimeKey{uint32(r.limits.MaxMemory / wasmPageSize)}
+		k := runtimeKey{pages: uint32(r.limits.MaxMemory / wasmPageSize)}
 		if keys[k] {
 			continue
 		}

@@ -10,10 +10,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmroute/wasmroute/abi"
 	"github.com/wasmroute/wasmroute/host"
@@ -238,6 +240,8 @@ type instance struct {
 	// method, so the instance is not kept.
 	deep api.Global
 
+	from *compiled // the code it runs
+
 	// Set for an instance made from a snapshot:
 	snap    *snapshot
 	noReset bool // its module changes tables or drops segments: reset cannot undo it
@@ -309,6 +313,9 @@ type compiled struct {
 	// shared: cm is the JavaScript engine's, compiled once for every
 	// JavaScript route (js.go); evicting a route keeps it.
 	shared bool
+	// superseded: an interim version whose compiled code now serves
+	// (interim.go): its instances are closed, not kept.
+	superseded atomic.Bool
 }
 
 // compile compiles m once, on first use (or again after evict), from the
@@ -399,12 +406,25 @@ func stackBudget(maxMemory int64) uint32 {
 }
 
 // compileAs rewrites the instrumented module ins for snapshots when it
-// can, compiles it and takes its snapshot.
+// can, compiles it and takes its snapshot; with Config.Dev, perhaps as an
+// interim version first (interim.go).
 func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (*compiled, error) {
+	if c := m.compileInterim(ctx, ins); c != nil {
+		return c, nil
+	}
 	rt, err := m.rt()
 	if err != nil {
 		return nil, err
 	}
+	c, err := m.compileIn(ctx, rt, ins)
+	if err == nil && m.dev != nil {
+		m.dev.compiled(ins.Bin)
+	}
+	return c, err
+}
+
+// compileIn is compileAs in rt.
+func (m *module) compileIn(ctx context.Context, rt wazero.Runtime, ins *wasmbin.Instrumented) (*compiled, error) {
 	code, err := compileCode(ctx, rt, ins, func(reason error) {
 		if m.log != nil {
 			m.log.Warn(m.File+": each instance runs the module's initialization", "reason", reason)
@@ -468,6 +488,12 @@ func compileCode(ctx context.Context, rt wazero.Runtime, ins *wasmbin.Instrument
 	if errors.Is(err, wasmbin.ErrNoSnapshot) {
 		noSnapshot(err)
 	}
+	if experimental.GetCompilationWorkers(ctx) < 2 {
+		// wazero (v1.12.0) checks the context between functions only when
+		// it compiles with 2 or more workers: with one, nothing would stop
+		// it, maxCompileTime or Close.
+		ctx = experimental.WithCompilationWorkers(ctx, 2)
+	}
 	cctx, cancel := context.WithTimeout(ctx, maxCompileTime)
 	unlock := lockCompile(bin)
 	cm, err := rt.CompileModule(cctx, bin)
@@ -494,6 +520,7 @@ func (c *compiled) newInstance(ctx context.Context, cfg wazero.ModuleConfig, met
 		inst, err = c.snap.instantiate(ctx, c.rt, c.cm, cfg, methods)
 	}
 	if err == nil {
+		inst.from = c
 		inst.deadline = &deadline{}
 		inst.noReset = !c.resettable
 	}

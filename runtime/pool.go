@@ -109,7 +109,7 @@ func (p *pool) release() {
 // stopped, or may hold a half-finished request's state) is closed instead.
 func (p *pool) put(inst *instance, broken bool) {
 	p.mu.Lock()
-	if broken || p.closed {
+	if broken || p.closed || inst.from != nil && inst.from.superseded.Load() {
 		p.mu.Unlock()
 		inst.close()
 	} else {
@@ -131,6 +131,24 @@ func (p *pool) evict(t time.Time) {
 	p.mu.Unlock()
 	for _, it := range old {
 		it.inst.close()
+	}
+}
+
+// drop closes the idle instances of c; those in use are closed when put,
+// once c is superseded.
+func (p *pool) drop(c *compiled) {
+	p.mu.Lock()
+	var old []*instance
+	p.idle = slices.DeleteFunc(p.idle, func(it idle) bool {
+		if it.inst.from == c {
+			old = append(old, it.inst)
+			return true
+		}
+		return false
+	})
+	p.mu.Unlock()
+	for _, inst := range old {
+		inst.close()
 	}
 }
 

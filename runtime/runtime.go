@@ -235,9 +235,12 @@ type Server struct {
 	stop     chan struct{} // closed by Close: ends the idle sweeper
 	stopOnce sync.Once
 	swept    sync.WaitGroup
-	warming  sync.WaitGroup // warmEngines
-	compiled atomic.Int64   // modules compiled now, bounded by Config.MaxCompiled
-	output   outputLimit    // guest output logged, across requests
+	warming  sync.WaitGroup // warmEngines, background
+	upgrades chan struct{}  // one token per compilation background runs (interim.go)
+	bgMu     sync.Mutex     // guards bgClosed, and warming's count once Close waits
+	bgClosed bool
+	compiled atomic.Int64 // modules compiled now, bounded by Config.MaxCompiled
+	output   outputLimit  // guest output logged, across requests
 
 	projectHosts []string // wasmroute.json's allowedOutboundHosts; nil: none set
 	policies     policies // outbound policies, one per list (services.go)
@@ -292,9 +295,10 @@ type module struct {
 	used      atomic.Int64 // when a request last asked for an instance, in Unix ns
 	onCompile func(*module)
 
-	broken     string // with Config.Dev: why the route failed to load; it answers 500 with it
-	version    string // tells the module's code apart from another version's (compileLike)
-	middleware bool   // the project's middleware, not a route (this package's middleware.go)
+	broken     string      // with Config.Dev: why the route failed to load; it answers 500 with it
+	version    string      // tells the module's code apart from another version's (compileLike)
+	dev        *devCompile // with Config.Dev (interim.go); nil without
+	middleware bool        // the project's middleware, not a route (this package's middleware.go)
 }
 
 var wazeroVersion sync.Once
@@ -430,6 +434,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		engines:  map[runtimeKey]*engine{},
 		tenant:   make(chan struct{}, cfg.MaxTenantInstances),
 		stop:     make(chan struct{}),
+		upgrades: make(chan struct{}, 1),
 		secrets:  secrets,
 		obs:      obs,
 
@@ -527,7 +532,8 @@ func (s *Server) sweep(idle time.Duration) {
 // runtimeKey tells wazero runtimes apart: wazero sets the memory limit per
 // runtime.
 type runtimeKey struct {
-	pages uint32 // the memory limit
+	pages  uint32 // the memory limit
+	interp bool   // wazero's interpreter, for interim versions (interim.go)
 }
 
 // runtime returns the wazero runtime for k, creating it on first use.
@@ -539,8 +545,12 @@ func (s *Server) runtime(ctx context.Context, k runtimeKey) (wazero.Runtime, err
 	}
 	// No WithCloseOnContextDone: every module is instrumented
 	// (wasmbin.Instrument), which stops runaway guests more cheaply.
-	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(k.pages)
-	if s.cache != nil {
+	rc := wazero.NewRuntimeConfig()
+	if k.interp {
+		rc = wazero.NewRuntimeConfigInterpreter()
+	}
+	rc = rc.WithMemoryLimitPages(k.pages)
+	if s.cache != nil && !k.interp {
 		rc = rc.WithCompilationCache(s.cache)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
@@ -672,7 +682,7 @@ func (s *Server) load(ctx context.Context, f routes.Folder) (m *module, errs, wa
 // returns the problems, each naming the file.
 func (s *Server) newModule(ctx context.Context, m *module, path, confFile string, conf fileConfig, limits Limits, bind func(*instance)) []string {
 	pages := uint32(limits.MaxMemory / wasmPageSize)
-	rt := func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages}) }
+	rt := func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages: pages}) }
 	if _, err := rt(); err != nil {
 		return []string{err.Error()}
 	}
@@ -690,8 +700,16 @@ func (s *Server) newModule(ctx context.Context, m *module, path, confFile string
 		modCfg = modCfg.WithEnv(k, v)
 	}
 	m.limits, m.root, m.path, m.rt, m.cfg, m.log, m.obs = limits, s.root, path, rt, modCfg, s.log, s.obs
+	if s.cfg.Dev {
+		m.dev = &devCompile{
+			interp: func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages: pages, interp: true}) },
+			later:  s.background,
+		}
+	}
 	if m.js != nil {
-		m.engine = func(ctx context.Context) (*engine, error) { return s.engine(ctx, runtimeKey{pages}, limits.MaxMemory) }
+		m.engine = func(ctx context.Context) (*engine, error) {
+			return s.engine(ctx, runtimeKey{pages: pages}, limits.MaxMemory)
+		}
 	}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
 		for try := 1; ; try++ {
@@ -885,9 +903,12 @@ func (s *Server) Problems() []string {
 // fail; drain them first (http.Server.Shutdown).
 func (s *Server) Close(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
 	s.obs.stop(s)
 	s.swept.Wait()
-	s.warming.Wait() // a warming engine is compiled in a runtime closed below
+	s.warming.Wait() // a warming engine, or an upgrade, compiles in a runtime closed below
 	s.responses.close()
 	for _, r := range s.routes {
 		r.pool.close()

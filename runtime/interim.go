@@ -1,0 +1,127 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmroute/wasmroute/internal/wasmbin"
+)
+
+// With Config.Dev, a saved route.go should answer within the time go build
+// takes plus ~100 ms. wazero's optimizing compiler needs ~0.5 s for a Go
+// guest of 2–3 MiB; its interpreter compiles the same module in ~70 ms.
+// So a large module this process has not compiled before is first compiled
+// by the interpreter and serves at once, an interim version, while the
+// compiler compiles it in the background. Once that is done, new requests
+// get instances of the compiled code, and the interim's instances are
+// closed: the idle ones at once, the busy ones when their requests end.
+//
+// Both versions are the same instrumented bytes under the same limits; only
+// their speed differs (the interpreter's is ~10× slower). A module the
+// interpreter fails to compile or initialize is compiled by the compiler
+// as usual, which then reports it. Never without Config.Dev: what serves
+// in production is compiled code only.
+
+// interimMinSize is the size from which a module gets an interim version:
+// below it the compiler is quick enough (~0.2 s per MiB).
+const interimMinSize = 512 << 10
+
+// devCompile is what a module compiles interim versions with.
+type devCompile struct {
+	interp func() (wazero.Runtime, error) // the interpreter's runtime
+	later  func(func(context.Context))    // runs a compilation in the background (Server.background)
+}
+
+// compiledBefore holds the hashes of the modules the compiler compiled in
+// this process (with Config.Dev): those load from the compilation cache
+// quickly, and an unchanged route of a reloaded project gets no interim
+// version. It grows by one entry per distinct module compiled in a dev
+// session.
+var compiledBefore sync.Map // [sha256.Size]byte → struct{}
+
+// compiled records bin as compiled by the compiler.
+func (d *devCompile) compiled(bin []byte) {
+	compiledBefore.Store(sha256.Sum256(bin), struct{}{})
+}
+
+// compileInterim compiles ins with the interpreter and returns it as an
+// interim version of m, its upgrade started in the background; nil when ins
+// gets no interim version (see above).
+func (m *module) compileInterim(ctx context.Context, ins *wasmbin.Instrumented) *compiled {
+	if m.dev == nil || len(ins.Bin) < interimMinSize {
+		return nil
+	}
+	if _, ok := compiledBefore.Load(sha256.Sum256(ins.Bin)); ok {
+		return nil
+	}
+	rt, err := m.dev.interp()
+	if err != nil {
+		return nil
+	}
+	c, err := m.compileIn(ctx, rt, ins)
+	if err != nil {
+		return nil // the compiler's attempt reports it
+	}
+	m.dev.later(func(ctx context.Context) { m.upgrade(ctx, ins, c) })
+	return c
+}
+
+// upgrade compiles ins with the compiler and replaces interim, m's interim
+// version, with it, unless m was evicted meanwhile.
+func (m *module) upgrade(ctx context.Context, ins *wasmbin.Instrumented, interim *compiled) {
+	rt, err := m.rt()
+	var c *compiled
+	if err == nil {
+		c, err = m.compileIn(ctx, rt, ins)
+	}
+	if err != nil {
+		if ctx.Err() == nil && m.log != nil {
+			m.log.Warn(m.File+": compiling: the interpreter serves on", "err", err)
+		}
+		return
+	}
+	m.dev.compiled(ins.Bin)
+	m.mu.Lock()
+	if m.compiled != interim { // evicted
+		m.mu.Unlock()
+		c.cm.Close(context.Background())
+		return
+	}
+	m.compiled = c
+	interim.superseded.Store(true)
+	m.mu.Unlock()
+	m.pool.drop(interim)
+	interim.cm.Close(context.Background())
+}
+
+// background runs f in a goroutine of its own, one such at a time, with a
+// context that ends when s closes; Close waits for it. After Close, f does
+// not run.
+func (s *Server) background(f func(context.Context)) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		return
+	}
+	s.warming.Go(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-s.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		select {
+		case s.upgrades <- struct{}{}:
+			defer func() { <-s.upgrades }()
+		case <-ctx.Done():
+			return
+		}
+		f(ctx)
+	})
+}
