@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"crypto/sha256"
+	"runtime/debug"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -61,6 +62,7 @@ func (m *module) compileInterim(ctx context.Context, ins *wasmbin.Instrumented) 
 	if err != nil {
 		return nil
 	}
+	defer relaxGC()()
 	c, err := m.compileIn(ctx, rt, ins)
 	if err != nil {
 		return nil // the compiler's attempt reports it
@@ -95,6 +97,38 @@ func (m *module) upgrade(ctx context.Context, ins *wasmbin.Instrumented, interim
 	m.mu.Unlock()
 	m.pool.drop(interim)
 	interim.cm.Close(context.Background())
+}
+
+// relaxGC lets the heap grow to 5× its live size (GOGC=400) until the
+// returned function is called, unless GOGC is higher already: the
+// interpreter's compilation of a Go guest of 2–3 MiB allocates 60–80 MB,
+// most of it its code, kept; at the default pace the heap grows through
+// 4–6 collections, ~15% of the compilation's ~70 ms. Calls may overlap:
+// the first raises, the last restores.
+func relaxGC() func() {
+	relaxed.Lock()
+	defer relaxed.Unlock()
+	if relaxed.n++; relaxed.n == 1 {
+		relaxed.old = debug.SetGCPercent(relaxedGCPercent)
+		if relaxed.old < 0 || relaxed.old > relaxedGCPercent {
+			debug.SetGCPercent(relaxed.old)
+		}
+	}
+	return func() {
+		relaxed.Lock()
+		defer relaxed.Unlock()
+		if relaxed.n--; relaxed.n == 0 {
+			debug.SetGCPercent(relaxed.old)
+		}
+	}
+}
+
+const relaxedGCPercent = 400
+
+var relaxed struct {
+	sync.Mutex
+	n   int // interim compilations running
+	old int // the GC percent before the first
 }
 
 // background runs f in a goroutine of its own, one such at a time, with a

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -260,6 +261,37 @@ func TestDevInterimFailure(t *testing.T) {
 		status, body := serveGet(t, s, "/")
 		if status != 500 || strings.Count(body, "initialization failed") != 1 || !strings.Contains(body, "unreachable") {
 			t.Errorf("GET / = %d %q, want 500 naming the failed initialization once", status, body)
+		}
+	}
+}
+
+// TestRelaxGC: overlapping interim compilations raise the GC percent once
+// and restore it once the last ends; a higher one, or GOGC=off, is kept.
+func TestRelaxGC(t *testing.T) {
+	gcPercent := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	end1 := relaxGC()
+	end2 := relaxGC()
+	during := gcPercent()
+	end1()
+	afterOne := gcPercent()
+	end2()
+	if diff := cmp.Diff([]int{400, 400, 100}, []int{during, afterOne, gcPercent()}); diff != "" {
+		t.Errorf("GC percent during, after one, after both (-want +got):\n%s", diff)
+	}
+	for _, p := range []int{-1, 800} {
+		debug.SetGCPercent(p)
+		end := relaxGC()
+		if got := gcPercent(); got != p {
+			t.Errorf("from %d: %d during", p, got)
+		}
+		end()
+		if got := gcPercent(); got != p {
+			t.Errorf("from %d: %d after", p, got)
 		}
 	}
 }

@@ -212,7 +212,9 @@ func goToBuild(changed, goDirs []string) (dirs []string, shared bool) {
 
 // watcher reports the files that change under a project, in batches: a
 // batch is sent once no change has come for quiet (editors write a file in
-// several steps), or maxDelay after its first change.
+// several steps, a millisecond or two apart), or maxDelay after its first
+// change. A save split over two batches costs one more reload, never the
+// final state: the second batch reloads after the last step.
 type watcher struct {
 	root    string
 	fw      *fsnotify.Watcher
@@ -222,7 +224,7 @@ type watcher struct {
 }
 
 const (
-	quiet    = 25 * time.Millisecond
+	quiet    = 10 * time.Millisecond
 	maxDelay = 150 * time.Millisecond
 )
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -209,8 +210,9 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	}
 }
 
-// TestDevUnderLoad edits a route 20 times while 32 connections send
-// requests: none fails, and no response mixes two versions.
+// TestDevUnderLoad edits a TypeScript route 20 times, and a Go route 4
+// times, while 32 connections send requests: none fails, and no response
+// mixes two versions.
 func TestDevUnderLoad(t *testing.T) {
 	dir := devProject(t)
 	s := launch(t, "dev", dir)
@@ -260,13 +262,20 @@ func TestDevUnderLoad(t *testing.T) {
 		v := fmt.Sprintf("ts%d", n)
 		writeProjectFile(t, dir, "app/ts/route.ts", tsRoute(v))
 		slowest = max(slowest, await(t, s.url+"/ts", 10*time.Second, body(v)))
+		if n%5 == 0 {
+			// The Go route too: it serves from the interpreter, then from
+			// compiled code (runtime/interim.go), both under the load.
+			v := fmt.Sprintf("go%d", n)
+			writeProjectFile(t, dir, "app/go/route.go", goRoute(v))
+			await(t, s.url+"/go", time.Minute, body(v))
+		}
 	}
 	stop.Store(true)
 	wg.Wait()
 	if len(failures) > 0 {
-		t.Errorf("%d of %d requests failed during 20 reloads, such as:\n%s", len(failures), requests.Load(), strings.Join(failures[:min(10, len(failures))], "\n"))
+		t.Errorf("%d of %d requests failed during 24 reloads, such as:\n%s", len(failures), requests.Load(), strings.Join(failures[:min(10, len(failures))], "\n"))
 	}
-	t.Logf("%d requests during 20 reloads, %d failed; the slowest edit answered in %v", requests.Load(), len(failures), slowest)
+	t.Logf("%d requests during 24 reloads, %d failed; the slowest edit of the TS route answered in %v", requests.Load(), len(failures), slowest)
 }
 
 func TestGoToBuild(t *testing.T) {
@@ -295,6 +304,9 @@ func TestGoToBuild(t *testing.T) {
 
 // BenchmarkDevSave measures, through wasmroute dev, the time from a saved
 // route file to the first response with its new code: ns/op is that time.
+// For the Go route, build-ms/op is the time go build takes for the same
+// edit in a twin of the project, built the way dev builds it, between two
+// saves; over-build-ms/op is what dev adds to it.
 func BenchmarkDevSave(b *testing.B) {
 	for _, tt := range []struct {
 		route string
@@ -304,14 +316,42 @@ func BenchmarkDevSave(b *testing.B) {
 			dir := devProject(b)
 			s := launch(b, "dev", dir)
 			await(b, s.url+"/"+tt.route, time.Minute, body(tt.route+"1"))
+			twin := devProject(b)
+			var build time.Duration
+			n := 0
 			for i := 0; b.Loop(); i++ {
 				v := fmt.Sprintf("%s-%d", tt.route, i)
 				writeProjectFile(b, dir, "app/"+tt.route+"/route."+tt.route, tt.src(v))
 				await(b, s.url+"/"+tt.route, time.Minute, body(v))
 				b.StopTimer()
+				if tt.route == "go" {
+					time.Sleep(2 * time.Second) // the compiler's background compilation is over (runtime/interim.go)
+					writeProjectFile(b, twin, "app/go/route.go", tt.src(v))
+					start := time.Now()
+					goBuild(b, filepath.Join(twin, "app", "go"))
+					build += time.Since(start)
+				}
+				n++
 				time.Sleep(300 * time.Millisecond) // the watcher's batch is over
 				b.StartTimer()
 			}
+			if build > 0 {
+				perOp := func(d time.Duration) float64 { return float64(d) / float64(n) / 1e6 }
+				b.ReportMetric(perOp(build), "build-ms/op")
+				b.ReportMetric(perOp(b.Elapsed()-build), "over-build-ms/op")
+			}
 		})
+	}
+}
+
+// goBuild builds the route.go in dir as wasmroute dev does (internal/build):
+// over the route.wasm it built before.
+func goBuild(tb testing.TB, dir string) {
+	tb.Helper()
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", "route.wasm", "route.go")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
 	}
 }
