@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 
@@ -30,10 +31,18 @@ import (
 // below it the compiler is quick enough (~0.2 s per MiB).
 const interimMinSize = 512 << 10
 
+// maxInterims bounds the interim versions alive in the process, each
+// until its upgrade ends: the interpreter's code of a Go guest of 2–3 MiB
+// holds 50–70 MB of heap. Past it (a dev server starting with many Go
+// routes), modules are compiled by the compiler at once.
+const maxInterims = 4
+
+var interims atomic.Int32 // interim versions alive
+
 // devCompile is what a module compiles interim versions with.
 type devCompile struct {
-	interp func() (wazero.Runtime, error) // the interpreter's runtime
-	later  func(func(context.Context))    // runs a compilation in the background (Server.background)
+	interp func() (wazero.Runtime, error)   // the interpreter's runtime
+	later  func(func(context.Context)) bool // runs a compilation in the background (Server.background)
 }
 
 // compiledBefore holds the hashes of the modules the compiler compiled in
@@ -58,6 +67,16 @@ func (m *module) compileInterim(ctx context.Context, ins *wasmbin.Instrumented) 
 	if _, ok := compiledBefore.Load(sha256.Sum256(ins.Bin)); ok {
 		return nil
 	}
+	if interims.Add(1) > maxInterims {
+		interims.Add(-1)
+		return nil
+	}
+	upgrading := false
+	defer func() {
+		if !upgrading {
+			interims.Add(-1)
+		}
+	}()
 	rt, err := m.dev.interp()
 	if err != nil {
 		return nil
@@ -67,13 +86,23 @@ func (m *module) compileInterim(ctx context.Context, ins *wasmbin.Instrumented) 
 	if err != nil {
 		return nil // the compiler's attempt reports it
 	}
-	m.dev.later(func(ctx context.Context) { m.upgrade(ctx, ins, c) })
+	upgrading = m.dev.later(func(ctx context.Context) {
+		defer interims.Add(-1)
+		m.upgrade(ctx, ins, c)
+	})
+	if !upgrading { // the server is closing
+		c.cm.Close(context.Background())
+		return nil
+	}
 	return c
 }
 
 // upgrade compiles ins with the compiler and replaces interim, m's interim
 // version, with it, unless m was evicted meanwhile.
 func (m *module) upgrade(ctx context.Context, ins *wasmbin.Instrumented, interim *compiled) {
+	if ctx.Err() != nil {
+		return
+	}
 	rt, err := m.rt()
 	var c *compiled
 	if err == nil {
@@ -132,13 +161,14 @@ var relaxed struct {
 }
 
 // background runs f in a goroutine of its own, one such at a time, with a
-// context that ends when s closes; Close waits for it. After Close, f does
-// not run.
-func (s *Server) background(f func(context.Context)) {
+// context that ends when s closes; Close waits for it. It reports whether
+// f will run: not once Close has begun. f runs even if s closes while it
+// waits for its turn, with its context ended.
+func (s *Server) background(f func(context.Context)) bool {
 	s.bgMu.Lock()
 	defer s.bgMu.Unlock()
 	if s.bgClosed {
-		return
+		return false
 	}
 	s.warming.Go(func() {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -154,8 +184,8 @@ func (s *Server) background(f func(context.Context)) {
 		case s.upgrades <- struct{}{}:
 			defer func() { <-s.upgrades }()
 		case <-ctx.Done():
-			return
 		}
 		f(ctx)
 	})
+	return true
 }

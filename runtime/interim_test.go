@@ -44,7 +44,7 @@ func interimProject(t *testing.T, dev bool) (*Server, *route) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "app", "go", "route.wasm"), string(newGoModule(t)))
 	writeFile(t, filepath.Join(dir, "app", "wat", "route.wasm"), string(mustRead(t, filepath.Join("..", "testdata", "wat", "hello.wasm"))))
-	s, err := New(t.Context(), Config{Dir: dir, Dev: dev, CacheDir: t.TempDir(), IdleTimeout: -1, Logger: slog.New(slog.DiscardHandler)})
+	s, err := New(t.Context(), Config{Dir: dir, Dev: dev, LazyCompile: true, CacheDir: t.TempDir(), IdleTimeout: -1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +158,11 @@ func TestDevInterim(t *testing.T) {
 	if len(failed) > 0 {
 		t.Errorf("%d of %d requests failed during the upgrade, the first: %s", len(failed), served.Load(), failed[0])
 	}
+	for deadline := time.Now().Add(time.Minute); interims.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d interim versions counted alive after the upgrade", interims.Load())
+		}
+	}
 	if !idle.mod.IsClosed() {
 		t.Error("an idle instance of the interim version is still open after the upgrade")
 	}
@@ -220,6 +225,24 @@ func TestDevInterimClose(t *testing.T) {
 	}
 	if got := runsOn(r.module); got != "interpreter" {
 		t.Errorf("after Close, runs on the %s", got)
+	}
+	if n := interims.Load(); n != 0 {
+		t.Errorf("after Close, %d interim versions counted alive", n)
+	}
+}
+
+// TestDevInterimBound: past maxInterims interim versions alive, a module is
+// compiled by the compiler at once (TestDevInterim: an upgrade's end frees
+// its place).
+func TestDevInterimBound(t *testing.T) {
+	interims.Add(maxInterims)
+	defer interims.Add(-maxInterims)
+	s, r := interimProject(t, true)
+	if err := s.CompileAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := runsOn(r.module); got != "compiler" {
+		t.Errorf("with %d interim versions alive, runs on the %s", maxInterims, got)
 	}
 }
 
