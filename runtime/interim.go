@@ -3,6 +3,9 @@ package runtime
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -43,18 +46,43 @@ var interims atomic.Int32 // interim versions alive
 type devCompile struct {
 	interp func() (wazero.Runtime, error)   // the interpreter's runtime
 	later  func(func(context.Context)) bool // runs a compilation in the background (Server.background)
+	marks  string                           // where compiled marks the modules it records; "" without Config.CacheDir
 }
 
 // compiledBefore holds the hashes of the modules the compiler compiled in
-// this process (with Config.Dev): those load from the compilation cache
-// quickly, and an unchanged route of a reloaded project gets no interim
-// version. It grows by one entry per distinct module compiled in a dev
-// session.
+// this process (with Config.Dev): an unchanged route of a reloaded project
+// loads from wazero's compilation cache in a few milliseconds and gets no
+// interim version. It grows by one entry per distinct module compiled in a
+// dev session. With Config.CacheDir, an empty file named by the hash
+// (devCompile.marks) tells a dev server started later the same: a restart
+// compiles nothing again. A mark whose module the cache trimmer removed
+// costs a compilation by the compiler, as before interim versions; a
+// missing mark, an interim version.
 var compiledBefore sync.Map // [sha256.Size]byte → struct{}
 
-// compiled records bin as compiled by the compiler.
-func (d *devCompile) compiled(bin []byte) {
-	compiledBefore.Store(sha256.Sum256(bin), struct{}{})
+// marksFolder is the folder of the marks in a cache folder.
+const marksFolder = "compiled-v1"
+
+// compiled records the module whose hash is sum as compiled by the
+// compiler.
+func (d *devCompile) compiled(sum [sha256.Size]byte) {
+	compiledBefore.Store(sum, struct{}{})
+	if d.marks != "" && os.MkdirAll(d.marks, 0o700) == nil {
+		_ = os.WriteFile(filepath.Join(d.marks, hex.EncodeToString(sum[:])), nil, 0o600) // a mark lost costs one interim version
+	}
+}
+
+// known reports whether the module whose hash is sum was compiled by the
+// compiler, in this process or, with a cache folder, before.
+func (d *devCompile) known(sum [sha256.Size]byte) bool {
+	if _, ok := compiledBefore.Load(sum); ok {
+		return true
+	}
+	if d.marks == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(d.marks, hex.EncodeToString(sum[:])))
+	return err == nil
 }
 
 // compileInterim compiles ins with the interpreter and returns it as an
@@ -64,7 +92,8 @@ func (m *module) compileInterim(ctx context.Context, ins *wasmbin.Instrumented) 
 	if m.dev == nil || len(ins.Bin) < interimMinSize {
 		return nil
 	}
-	if _, ok := compiledBefore.Load(sha256.Sum256(ins.Bin)); ok {
+	sum := sha256.Sum256(ins.Bin)
+	if m.dev.known(sum) {
 		return nil
 	}
 	if interims.Add(1) > maxInterims {
@@ -88,7 +117,7 @@ func (m *module) compileInterim(ctx context.Context, ins *wasmbin.Instrumented) 
 	}
 	upgrading = m.dev.later(func(ctx context.Context) {
 		defer interims.Add(-1)
-		m.upgrade(ctx, ins, c)
+		m.upgrade(ctx, ins, sum, c)
 	})
 	if !upgrading { // the server is closing
 		c.cm.Close(context.Background())
@@ -97,9 +126,9 @@ func (m *module) compileInterim(ctx context.Context, ins *wasmbin.Instrumented) 
 	return c
 }
 
-// upgrade compiles ins with the compiler and replaces interim, m's interim
-// version, with it, unless m was evicted meanwhile.
-func (m *module) upgrade(ctx context.Context, ins *wasmbin.Instrumented, interim *compiled) {
+// upgrade compiles ins, whose hash is sum, with the compiler and replaces
+// interim, m's interim version, with it, unless m was evicted meanwhile.
+func (m *module) upgrade(ctx context.Context, ins *wasmbin.Instrumented, sum [sha256.Size]byte, interim *compiled) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -114,7 +143,7 @@ func (m *module) upgrade(ctx context.Context, ins *wasmbin.Instrumented, interim
 		}
 		return
 	}
-	m.dev.compiled(ins.Bin)
+	m.dev.compiled(sum)
 	m.mu.Lock()
 	if m.compiled != interim { // evicted
 		m.mu.Unlock()

@@ -177,11 +177,27 @@ func TestDevInterim(t *testing.T) {
 		t.Fatalf("compiled: GET /go = %d %q, want %v", status, body, want)
 	}
 	r.pool.mu.Lock()
-	defer r.pool.mu.Unlock()
 	for _, it := range r.pool.idle {
 		if it.inst.from == interim {
 			t.Error("the pool holds an instance of the interim version")
 		}
+	}
+	r.pool.mu.Unlock()
+
+	// A dev server started later with the same cache folder finds the
+	// module compiled: no interim version.
+	compiledBefore.Clear() // as in a new process
+	later, err := New(t.Context(), Config{Dir: s.cfg.Dir, Dev: true, LazyCompile: true, CacheDir: s.cfg.CacheDir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer later.Close(context.Background())
+	if err := later.CompileAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lr, _, _ := later.table.Lookup("/go", nil)
+	if got := runsOn(later.routes[lr.Index].module); got != "compiler" {
+		t.Errorf("restarted with the module in the cache: runs on the %s", got)
 	}
 }
 

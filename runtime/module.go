@@ -418,7 +418,7 @@ func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (*com
 	}
 	c, err := m.compileIn(ctx, rt, ins)
 	if err == nil && m.dev != nil {
-		m.dev.compiled(ins.Bin)
+		m.dev.compiled(sha256.Sum256(ins.Bin))
 	}
 	return c, err
 }

@@ -705,6 +705,9 @@ func (s *Server) newModule(ctx context.Context, m *module, path, confFile string
 			interp: func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages: pages, interp: true}) },
 			later:  s.background,
 		}
+		if s.cfg.CacheDir != "" {
+			m.dev.marks = filepath.Join(s.cfg.CacheDir, marksFolder)
+		}
 	}
 	if m.js != nil {
 		m.engine = func(ctx context.Context) (*engine, error) {
