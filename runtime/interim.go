@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	_ "unsafe" // for go:linkname
 
 	"github.com/tetratelabs/wazero"
 
@@ -30,14 +31,32 @@ import (
 // as usual, which then reports it. Never without Config.Dev: what serves
 // in production is compiled code only.
 
+// The interpreter stops a call stack at 2,000 frames, where compiled code
+// stops only at the stack budget wasmbin.Instrument sets (8 MiB of
+// estimated frames by default, ~20,000 frames of a small recursive
+// function): a request that recursed deeper would fail while the interim
+// serves, and pass a second later. wazero's own comment on the variable
+// says builders may change it; it is raised so that the budget, as in
+// compiled code, is what stops a guest. An interpreted frame costs tens of
+// bytes of Go heap, up to ~100 with its values, and a frame costs at
+// least 48 bytes of the budget: the deepest stack the budget allows holds
+// ~2× the budget in heap, in dev only.
+//
+//go:linkname interpCallStackCeiling github.com/tetratelabs/wazero/internal/engine/interpreter.callStackCeiling
+var interpCallStackCeiling int
+
+func init() { interpCallStackCeiling = 1 << 24 }
+
 // interimMinSize is the size from which a module gets an interim version:
 // below it the compiler is quick enough (~0.2 s per MiB).
 const interimMinSize = 512 << 10
 
 // maxInterims bounds the interim versions alive in the process, each
-// until its upgrade ends: the interpreter's code of a Go guest of 2–3 MiB
-// holds 50–70 MB of heap. Past it (a dev server starting with many Go
-// routes), modules are compiled by the compiler at once.
+// counted until its upgrade ends: the interpreter's code of a Go guest of
+// 2–3 MiB holds 50–70 MB of heap. Past it (a dev server starting with many
+// Go routes), modules are compiled by the compiler at once. An interim
+// whose upgrade failed (the compiler refused what the interpreter took,
+// logged) serves on uncounted.
 const maxInterims = 4
 
 var interims atomic.Int32 // interim versions alive
@@ -46,6 +65,7 @@ var interims atomic.Int32 // interim versions alive
 type devCompile struct {
 	interp func() (wazero.Runtime, error)   // the interpreter's runtime
 	later  func(func(context.Context)) bool // runs a compilation in the background (Server.background)
+	cached bool                             // the compiler has a compilation cache (Config.CacheDir)
 	marks  string                           // where compiled marks the modules it records; "" without Config.CacheDir
 }
 
@@ -73,8 +93,12 @@ func (d *devCompile) compiled(sum [sha256.Size]byte) {
 }
 
 // known reports whether the module whose hash is sum was compiled by the
-// compiler, in this process or, with a cache folder, before.
+// compiler, in this process or, with a cache folder, before: so that the
+// compiler loads it from its cache. Without one, nothing is known.
 func (d *devCompile) known(sum [sha256.Size]byte) bool {
+	if !d.cached {
+		return false
+	}
 	if _, ok := compiledBefore.Load(sum); ok {
 		return true
 	}
@@ -145,16 +169,20 @@ func (m *module) upgrade(ctx context.Context, ins *wasmbin.Instrumented, sum [sh
 	}
 	m.dev.compiled(sum)
 	m.mu.Lock()
-	if m.compiled != interim { // evicted
-		m.mu.Unlock()
-		c.cm.Close(context.Background())
-		return
+	evicted := m.compiled != interim // (evict closed interim's code)
+	if !evicted {
+		m.compiled = c
 	}
-	m.compiled = c
+	// Evicted or not, the interim's instances go: those in use during an
+	// eviction came back to the pool.
 	interim.superseded.Store(true)
 	m.mu.Unlock()
 	m.pool.drop(interim)
-	interim.cm.Close(context.Background())
+	if evicted {
+		c.cm.Close(context.Background())
+	} else {
+		interim.cm.Close(context.Background())
+	}
 }
 
 // relaxGC lets the heap grow to 5× its live size (GOGC=400) until the

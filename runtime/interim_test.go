@@ -334,3 +334,100 @@ func TestRelaxGC(t *testing.T) {
 		}
 	}
 }
+
+// padded returns the module in file under testdata/hostile/wat, padded to
+// interimMinSize with a custom section so that it gets an interim version.
+func padded(t *testing.T, name string) string {
+	t.Helper()
+	bin := mustRead(t, filepath.Join("..", "testdata", "hostile", "wat", name+".wasm"))
+	return string(wasmgen.AppendSection(bin, wasmgen.SecCustom, append(wasmgen.Name(nil, "pad"), make([]byte, interimMinSize)...)))
+}
+
+// TestDevInterimStack: an interim version lets a request recurse as deep as
+// compiled code does (the stack budget, not the interpreter's 2,000 frames,
+// stops it), and stops the same runaway recursion; a healthy route answers
+// throughout.
+func TestDevInterimStack(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"deepok", "deepstack"} {
+		writeFile(t, filepath.Join(dir, "app", name, "route.wasm"), padded(t, name))
+		writeFile(t, filepath.Join(dir, "app", name, "route.json"), `{"maxMemory": "64MiB"}`)
+	}
+	writeFile(t, filepath.Join(dir, "app", "healthy", "route.wasm"), string(mustRead(t, filepath.Join("..", "testdata", "wat", "hello.wasm"))))
+	s, err := New(t.Context(), Config{Dir: dir, Dev: true, LazyCompile: true, CacheDir: t.TempDir(), IdleTimeout: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	s.upgrades <- struct{}{} // no upgrade runs: the interim versions serve
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	status := func(path string) int {
+		res, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	got := map[string]int{}
+	for _, path := range []string{"/deepok", "/healthy", "/deepstack", "/healthy"} {
+		got[path] += status(path)
+	}
+	if diff := cmp.Diff(map[string]int{"/deepok": 200, "/deepstack": 500, "/healthy": 400}, got); diff != "" {
+		t.Errorf("statuses (-want +got; /healthy twice):\n%s", diff)
+	}
+	for _, name := range []string{"/deepok", "/deepstack"} {
+		r, _, _ := s.table.Lookup(name, nil)
+		if on := runsOn(s.routes[r.Index].module); on != "interpreter" {
+			t.Errorf("%s runs on the %s", name, on)
+		}
+	}
+}
+
+// TestDevInterimEvicted: an interim version evicted under MaxCompiled while
+// an instance of it is in use is gone once its upgrade ends: no instance
+// of it is kept, and the route compiles again on its next request.
+func TestDevInterimEvicted(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app", "go", "route.wasm"), string(newGoModule(t)))
+	writeFile(t, filepath.Join(dir, "app", "wat", "route.wasm"), string(mustRead(t, filepath.Join("..", "testdata", "wat", "hello.wasm"))))
+	s, err := New(t.Context(), Config{Dir: dir, Dev: true, LazyCompile: true, MaxCompiled: 1, CacheDir: t.TempDir(), IdleTimeout: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	r, _, _ := s.table.Lookup("/go", nil)
+	m := s.routes[r.Index].module
+	s.upgrades <- struct{}{} // the upgrade waits
+	busy, err := m.pool.get(t.Context(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := serveGet(t, s, "/wat"); status != 200 { // compiles /wat, evicting /go
+		t.Fatalf("GET /wat: %d", status)
+	}
+	if got := runsOn(m); got != "nothing" {
+		t.Fatalf("after the eviction, /go runs on the %s", got)
+	}
+	m.pool.put(busy, false) // its request ends: back in the pool, as evict leaves it
+	<-s.upgrades
+	for deadline := time.Now().Add(2 * time.Minute); interims.Load() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the upgrade did not end")
+		}
+	}
+	if !busy.mod.IsClosed() {
+		t.Error("the evicted interim's instance is still open after its upgrade")
+	}
+	if status, body := serveGet(t, s, "/go"); status != 200 || strings.TrimSpace(body) != `{"message":"hello"}` {
+		t.Errorf("GET /go = %d %q", status, body)
+	}
+	m.pool.mu.Lock()
+	defer m.pool.mu.Unlock()
+	for _, it := range m.pool.idle {
+		if it.inst.from == busy.from {
+			t.Error("the pool serves the evicted interim")
+		}
+	}
+}
