@@ -65,7 +65,6 @@ var interims atomic.Int32 // interim versions alive
 type devCompile struct {
 	interp func() (wazero.Runtime, error)   // the interpreter's runtime
 	later  func(func(context.Context)) bool // runs a compilation in the background (Server.background)
-	cached bool                             // the compiler has a compilation cache (Config.CacheDir)
 	marks  string                           // where compiled marks the modules it records; "" without Config.CacheDir
 }
 
@@ -93,17 +92,14 @@ func (d *devCompile) compiled(sum [sha256.Size]byte) {
 }
 
 // known reports whether the module whose hash is sum was compiled by the
-// compiler, in this process or, with a cache folder, before: so that the
-// compiler loads it from its cache. Without one, nothing is known.
+// compiler, in this process or before, so that the compiler loads it from
+// its cache. Without a cache folder, nothing is known.
 func (d *devCompile) known(sum [sha256.Size]byte) bool {
-	if !d.cached {
+	if d.marks == "" {
 		return false
 	}
 	if _, ok := compiledBefore.Load(sum); ok {
 		return true
-	}
-	if d.marks == "" {
-		return false
 	}
 	_, err := os.Stat(filepath.Join(d.marks, hex.EncodeToString(sum[:])))
 	return err == nil

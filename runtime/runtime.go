@@ -704,7 +704,6 @@ func (s *Server) newModule(ctx context.Context, m *module, path, confFile string
 		m.dev = &devCompile{
 			interp: func() (wazero.Runtime, error) { return s.runtime(ctx, runtimeKey{pages: pages, interp: true}) },
 			later:  s.background,
-			cached: s.cache != nil,
 		}
 		if s.cfg.CacheDir != "" {
 			m.dev.marks = filepath.Join(s.cfg.CacheDir, marksFolder)
