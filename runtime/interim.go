@@ -165,9 +165,11 @@ func (m *module) upgrade(ctx context.Context, ins *wasmbin.Instrumented, sum [sh
 	}
 	m.dev.compiled(sum)
 	m.mu.Lock()
-	evicted := m.compiled != interim // (evict closed interim's code)
+	evicted := m.compiled != interim // (evict gave interim up)
+	closeInterim := false
 	if !evicted {
 		m.compiled = c
+		closeInterim = interim.retire()
 	}
 	// Evicted or not, the interim's instances go: those in use during an
 	// eviction came back to the pool.
@@ -175,9 +177,10 @@ func (m *module) upgrade(ctx context.Context, ins *wasmbin.Instrumented, sum [sh
 	m.mu.Unlock()
 	m.pool.drop(interim)
 	if evicted {
-		c.cm.Close(context.Background())
-	} else {
-		interim.cm.Close(context.Background())
+		c.close()
+	}
+	if closeInterim {
+		interim.close()
 	}
 }
 

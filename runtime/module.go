@@ -316,6 +316,56 @@ type compiled struct {
 	// superseded: an interim version whose compiled code now serves
 	// (interim.go): its instances are closed, not kept.
 	superseded atomic.Bool
+
+	// Guarded by the module's mu:
+	users int  // instantiations running from it (module.use)
+	gone  bool // given up (evicted, upgraded): the last user closes it
+}
+
+// retire marks c, no longer its module's code, as given up, and reports
+// whether it can be closed now: no instantiation uses it. Call it with the
+// module's mu held.
+func (c *compiled) retire() bool {
+	c.gone = true
+	return c.users == 0
+}
+
+// close closes c's compiled code, unless it is the JavaScript engine's.
+func (c *compiled) close() {
+	if !c.shared {
+		c.cm.Close(context.Background())
+	}
+}
+
+// use returns m's compiled code, compiling it first if need be, held for
+// one instantiation until done is called: code evicted meanwhile is
+// closed after that, never under it. (wazero shares the code of identical
+// modules within a runtime, so code closed under an instantiation made it
+// fail with "source module must be compiled before instantiation", under
+// --max-compiled churn.)
+func (m *module) use(ctx context.Context) (c *compiled, done func(), err error) {
+	for {
+		if c, err = m.compile(ctx); err != nil {
+			return nil, nil, err
+		}
+		m.mu.Lock()
+		if m.compiled == c {
+			c.users++
+			m.mu.Unlock()
+			return c, func() { m.unuse(c) }, nil
+		}
+		m.mu.Unlock() // evicted since: compile again
+	}
+}
+
+func (m *module) unuse(c *compiled) {
+	m.mu.Lock()
+	c.users--
+	closeNow := c.gone && c.users == 0
+	m.mu.Unlock()
+	if closeNow {
+		c.close()
+	}
 }
 
 // compile compiles m once, on first use (or again after evict), from the
@@ -533,13 +583,14 @@ func (m *module) evict() bool {
 	m.mu.Lock()
 	c := m.compiled
 	m.compiled = nil
+	closeNow := c != nil && c.retire()
 	m.mu.Unlock()
 	if c == nil {
 		return false
 	}
 	m.pool.evict(time.Now().Add(time.Hour))
-	if !c.shared {
-		c.cm.Close(context.Background())
+	if closeNow {
+		c.close()
 	}
 	return true
 }
@@ -562,13 +613,6 @@ func (s *Server) admit(m *module) {
 			n = s.compiled.Add(-1)
 		}
 	}
-}
-
-// evicted reports whether c is no longer m's compiled module.
-func (m *module) evicted(c *compiled) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.compiled != c
 }
 
 func (m *module) isCompiled() bool {

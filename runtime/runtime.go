@@ -715,26 +715,23 @@ func (s *Server) newModule(ctx context.Context, m *module, path, confFile string
 		}
 	}
 	m.pool = newPool(limits.MaxInstances, s.tenant, func(ctx context.Context) (*instance, error) {
-		for try := 1; ; try++ {
-			c, err := m.compile(ctx)
-			if err != nil {
-				return nil, err
-			}
-			ictx, cancel := context.WithTimeout(ctx, limits.MaxDuration) // bounds an initialization
-			t := s.obs.now()
-			inst, err := c.newInstance(ictx, modCfg, m.methods)
-			cancel()
-			if err == nil {
-				s.obs.phase(phaseInstantiate, t)
-			}
-			if err != nil && try < 3 && m.evicted(c) {
-				continue // evicted between compile and instantiate: compile again
-			}
-			if err == nil && bind != nil {
-				bind(inst)
-			}
-			return inst, err
+		c, done, err := m.use(ctx)
+		if err != nil {
+			return nil, err
 		}
+		defer done()
+		ictx, cancel := context.WithTimeout(ctx, limits.MaxDuration) // bounds an initialization
+		defer cancel()
+		t := s.obs.now()
+		inst, err := c.newInstance(ictx, modCfg, m.methods)
+		if err != nil {
+			return nil, err
+		}
+		s.obs.phase(phaseInstantiate, t)
+		if bind != nil {
+			bind(inst)
+		}
+		return inst, nil
 	})
 	return nil
 }

@@ -406,7 +406,12 @@ func TestMaxCompiled(t *testing.T) {
 // TestMaxCompiledConcurrent serves three routes from many goroutines with
 // room for one compiled module: evictions race with compiles and calls.
 func TestMaxCompiledConcurrent(t *testing.T) {
-	s, _ := newServer(t, Config{Dir: project(t, map[string]string{"a": "hello", "b": "hello", "c": "hello"}), LazyCompile: true, MaxCompiled: 1})
+	s, logs := newServer(t, Config{Dir: project(t, map[string]string{"a": "hello", "b": "hello", "c": "hello"}), LazyCompile: true, MaxCompiled: 1})
+	defer func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	}()
 	var wg sync.WaitGroup
 	for g := range 6 {
 		wg.Go(func() {
