@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 
 	"github.com/wasmroute/wasmroute/internal/testredis"
@@ -30,21 +29,7 @@ func BenchmarkCacheHitShared(b *testing.B) {
 		}
 		body = warm.Body.Bytes()
 	}
-	header := http.Header{"Content-Type": {"text/plain"}, "Content-Length": {strconv.Itoa(len(body))}, CacheHeader: {"HIT"}, "Age": {"0"}}
-	pages := map[string][]byte{target: body}
-	native := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := pages[r.URL.Path+"?"+r.URL.RawQuery]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		h := w.Header()
-		for k, v := range header {
-			h[k] = v
-		}
-		w.WriteHeader(http.StatusOK)
-		w.Write(p)
-	})
+	native := nativeHit(target, body)
 	for _, bc := range []struct {
 		name string
 		h    http.Handler

@@ -553,17 +553,7 @@ func TestSharedCacheTenants(t *testing.T) {
 	defer ts.Close(context.Background())
 	srv := httptest.NewServer(ts)
 	defer srv.Close()
-	get := func(tenant string) cached {
-		req, _ := http.NewRequest("GET", srv.URL+"/static", nil)
-		req.Host = tenant + ".test"
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return cached{resp.StatusCode, resp.Header.Get(CacheHeader), string(b)}
-	}
+	get := func(tenant string) cached { return getHost(t, srv.URL+"/static", tenant+".test") }
 	want := []cached{
 		{200, "MISS", pageBody(1, "/static", "")},
 		{200, "MISS", pageBody(1, "/static", "")},

@@ -392,17 +392,7 @@ func TestCacheTenants(t *testing.T) {
 	defer ts.Close(context.Background())
 	srv := httptest.NewServer(ts)
 	defer srv.Close()
-	get := func(host string) cached {
-		req, _ := http.NewRequest("GET", srv.URL+"/static", nil)
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return cached{resp.StatusCode, resp.Header.Get(CacheHeader), string(b)}
-	}
+	get := func(host string) cached { return getHost(t, srv.URL+"/static", host) }
 	want := []cached{
 		{200, "MISS", pageBody(1, "/static", "")},
 		{200, "MISS", pageBody(1, "/static", "")},
@@ -616,4 +606,18 @@ func TestRespCacheAccounting(t *testing.T) {
 	if c.lru.Len() != 0 || c.size != 0 {
 		t.Errorf("revalidatePath(/x/[id]) left %d entries, %d bytes", c.lru.Len(), c.size)
 	}
+}
+
+// getHost GETs url with the Host header host.
+func getHost(t *testing.T, url, host string) cached {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return cached{resp.StatusCode, resp.Header.Get(CacheHeader), string(b)}
 }

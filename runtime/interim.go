@@ -105,15 +105,11 @@ func (d *devCompile) known(sum [sha256.Size]byte) bool {
 	return err == nil
 }
 
-// compileInterim compiles ins with the interpreter and returns it as an
-// interim version of m, its upgrade started in the background; nil when ins
-// gets no interim version (see above).
-func (m *module) compileInterim(ctx context.Context, ins *wasmbin.Instrumented) *compiled {
-	if m.dev == nil || len(ins.Bin) < interimMinSize {
-		return nil
-	}
-	sum := sha256.Sum256(ins.Bin)
-	if m.dev.known(sum) {
+// compileInterim compiles ins, whose hash is sum, with the interpreter and
+// returns it as an interim version of m, its upgrade started in the
+// background; nil when ins gets no interim version (see above).
+func (m *module) compileInterim(ctx context.Context, ins *wasmbin.Instrumented, sum [sha256.Size]byte) *compiled {
+	if len(ins.Bin) < interimMinSize || m.dev.known(sum) {
 		return nil
 	}
 	if interims.Add(1) > maxInterims {

@@ -459,8 +459,12 @@ func stackBudget(maxMemory int64) uint32 {
 // can, compiles it and takes its snapshot; with Config.Dev, perhaps as an
 // interim version first (interim.go).
 func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (*compiled, error) {
-	if c := m.compileInterim(ctx, ins); c != nil {
-		return c, nil
+	var sum [sha256.Size]byte // with Config.Dev: what tells the module apart (interim.go)
+	if m.dev != nil {
+		sum = sha256.Sum256(ins.Bin)
+		if c := m.compileInterim(ctx, ins, sum); c != nil {
+			return c, nil
+		}
 	}
 	rt, err := m.rt()
 	if err != nil {
@@ -468,7 +472,7 @@ func (m *module) compileAs(ctx context.Context, ins *wasmbin.Instrumented) (*com
 	}
 	c, err := m.compileIn(ctx, rt, ins)
 	if err == nil && m.dev != nil {
-		m.dev.compiled(sha256.Sum256(ins.Bin))
+		m.dev.compiled(sum)
 	}
 	return c, err
 }

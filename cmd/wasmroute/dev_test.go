@@ -347,8 +347,9 @@ func BenchmarkDevSave(b *testing.B) {
 	}
 }
 
-// goBuild builds the route.go in dir as wasmroute dev does (internal/build):
-// over the route.wasm it built before.
+// goBuild runs the bare go command a developer would, as internal/build
+// runs it (over the route.wasm built before), without build's own steps:
+// the baseline is go build itself, not wasmroute's build.
 func goBuild(tb testing.TB, dir string) {
 	tb.Helper()
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", "route.wasm", "route.go")

@@ -5,10 +5,11 @@
 package testredis
 
 import (
-	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -53,10 +54,20 @@ func Run(dir string) (*Server, error) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	var out syncBuffer
+	// Its output goes to a file in dir, read if it fails to start.
+	outFile := filepath.Join(dir, "redis-server.out")
+	out, err := os.Create(outFile)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close() // the server keeps its own copy
+	output := func() string {
+		b, _ := os.ReadFile(outFile)
+		return string(b)
+	}
 	cmd := exec.Command(path, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -71,12 +82,12 @@ func Run(dir string) (*Server, error) {
 		select {
 		case err := <-s.exited:
 			s.exited <- err
-			return nil, fmt.Errorf("redis-server exited: %v\n%s", err, out.String())
+			return nil, fmt.Errorf("redis-server exited: %v\n%s", err, output())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	s.Stop()
-	return nil, fmt.Errorf("redis-server on %s did not answer PING within 10s\n%s", addr, out.String())
+	return nil, fmt.Errorf("redis-server on %s did not answer PING within 10s\n%s", addr, output())
 }
 
 // Stop kills the server (SIGKILL, by PID) and waits for it to exit. It may
@@ -102,23 +113,4 @@ func ping(addr string) bool {
 	b := make([]byte, 16)
 	n, _ := c.Read(b)
 	return strings.HasPrefix(string(b[:n]), "+PONG")
-}
-
-// syncBuffer is the server's output, written by exec's copying goroutine
-// and read on failure.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
